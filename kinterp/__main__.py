@@ -1,0 +1,5 @@
+"""``python -m kinterp``."""
+
+from kinterp.cli import main
+
+main()

@@ -1,0 +1,391 @@
+"""The ``kinterp`` command line (Typer); TensorFlow is imported only when a model is needed."""
+
+from __future__ import annotations
+
+import inspect
+import json
+import os
+import sys
+import traceback
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from typer.core import TyperGroup
+
+from kinterp.errors import KinterpError
+from kinterp.params import ParamSpec, param_specs
+
+Json = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON only.")]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")]
+Unsafe = Annotated[
+    bool,
+    typer.Option("--unsafe", help="Allow models that contain code (Lambda layers). Trust first!"),
+]
+CustomObjects = Annotated[
+    list[str] | None,
+    typer.Option("--custom-objects", help="Register a custom layer: module:attr (repeatable)."),
+]
+ImageShape = Annotated[
+    str | None, typer.Option("--image-shape", help="Image geometry of a flat input: H,W,C.")
+]
+InputRange = Annotated[
+    str | None, typer.Option("--input-range", help="Model input value range: LO,HI (default 0,1).")
+]
+
+
+def debugging(args: list[str]) -> bool:
+    """True when tracebacks should be shown (``--debug`` or ``KINTERP_DEBUG=1``)."""
+    return "--debug" in args or os.environ.get("KINTERP_DEBUG", "") not in ("", "0")
+
+
+def fail(message: str, code: int = 2) -> None:
+    """Print a one-line error on stderr and exit."""
+    typer.echo(f"Error: {message}", err=True)
+    sys.exit(code)
+
+
+class KinterpGroup(TyperGroup):
+    """The root command: every error becomes one line and an exit code, tracebacks on --debug."""
+
+    def main(self, args=None, prog_name=None, **extra: Any) -> Any:
+        args = list(sys.argv[1:] if args is None else args)
+        extra.pop("standalone_mode", None)
+        try:
+            code = super().main(args=args, prog_name=prog_name, standalone_mode=False, **extra)
+        except KinterpError as exc:
+            _maybe_traceback(args)
+            fail(str(exc), exc.exit_code)
+        except typer.TyperException as exc:
+            context = getattr(exc, "ctx", None)
+            command = context.command_path if context else "kinterp"
+            fail(f"{exc.format_message()} (see: {command} --help)", 2)
+        except typer.Abort:
+            fail("aborted", 130)
+        except Exception as exc:
+            _maybe_traceback(args)
+            first = (str(exc).strip().splitlines() or [""])[0]
+            fail(f"unexpected {type(exc).__name__}: {first} (rerun with --debug for details)", 1)
+        sys.exit(code or 0)
+
+
+def _maybe_traceback(args: list[str]) -> None:
+    if debugging(args):
+        traceback.print_exc()
+
+
+app = typer.Typer(
+    cls=KinterpGroup,
+    help="Look inside a trained Keras model: what it learned and where it breaks.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        from kinterp import __version__
+
+        typer.echo(f"kinterp {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    version: Annotated[
+        bool | None,
+        typer.Option("--version", callback=_version, is_eager=True, help="Show the version."),
+    ] = None,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
+) -> None:
+    """kinterp: analyse saved Keras models with pluggable techniques."""
+
+
+def _pair(text: str | None, option: str, kind: type, count: int) -> tuple | None:
+    if text is None:
+        return None
+    parts = [p for p in text.replace("x", ",").split(",") if p.strip()]
+    try:
+        values = tuple(kind(p) for p in parts)
+    except ValueError:
+        values = ()
+    if len(values) != count:
+        example = "28,28,1" if count == 3 else "0,1"
+        raise KinterpError(f"{option} expects {count} comma-separated numbers such as {example}")
+    return values
+
+
+def load_options(
+    unsafe: bool, custom_objects: list[str] | None, image_shape: str | None, input_range: str | None
+):
+    """The CLI's model-loading options as :class:`LoadOptions`."""
+    from kinterp.models import LoadOptions
+
+    return LoadOptions(
+        unsafe=unsafe,
+        custom_objects=tuple(custom_objects or ()),
+        image_shape=_pair(image_shape, "--image-shape", int, 3),
+        input_range=_pair(input_range, "--input-range", float, 2),
+    )
+
+
+def print_json(data: Any) -> None:
+    """Machine-readable output on stdout."""
+    typer.echo(json.dumps(data, indent=2, default=str))
+
+
+def print_table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
+    """A rich table on stdout."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left")
+    for column in columns:
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*[str(cell) for cell in row])
+    Console().print(table)
+
+
+@app.command()
+def plugins(as_json: Json = False) -> None:
+    """List plugins, their techniques and datasets, and any that are broken."""
+    from kinterp.plugins import registry
+
+    reg = registry()
+    if as_json:
+        print_json(
+            {
+                "plugins": [p.as_dict() for p in reg.plugins],
+                "techniques": {n: t.summary for n, (t, _) in sorted(reg.techniques.items())},
+                "datasets": {n: d.summary for n, (d, _) in sorted(reg.datasets.items())},
+            }
+        )
+        return
+    rows = [
+        [p.name, f"{p.distribution} {p.version}".strip(), p.status,
+         ", ".join(p.techniques + p.datasets), p.reason]
+        for p in reg.plugins
+    ]  # fmt: skip
+    print_table("Plugins", ["plugin", "distribution", "status", "provides", "reason"], rows)
+    rows = [[n, t.summary] for n, (t, _) in sorted(reg.techniques.items())]
+    print_table("Techniques (kinterp run NAME MODEL)", ["technique", "summary"], rows)
+
+
+@app.command()
+def models(as_json: Json = False) -> None:
+    """List the shipped demo models (the zoo)."""
+    from kinterp.zoo import zoo_models
+
+    zoo = zoo_models()
+    if as_json:
+        print_json({name: {**z.card, "path": str(z.path)} for name, z in zoo.items()})
+        return
+    rows = [
+        [n, z.card.get("dataset", ""), f"{z.card.get('heldout_accuracy', 0):.2%}",
+         z.card.get("summary", "")]
+        for n, z in zoo.items()
+    ]  # fmt: skip
+    print_table("Zoo models", ["model", "dataset", "held-out accuracy", "summary"], rows)
+
+
+@app.command("inspect")
+def inspect_model(
+    model: Annotated[str, typer.Argument(help="A zoo name or a .keras/.h5/SavedModel path.")],
+    as_json: Json = False,
+    unsafe: Unsafe = False,
+    custom_objects: CustomObjects = None,
+    image_shape: ImageShape = None,
+    input_range: InputRange = None,
+) -> None:
+    """Describe a model: kind, geometry, value range, output activation, layer table."""
+    from dataclasses import asdict
+
+    from kinterp.models import load_model
+
+    loaded = load_model(model, load_options(unsafe, custom_objects, image_shape, input_range))
+    info = loaded.info
+    if as_json:
+        print_json({**info.summary(), "layers": [asdict(row) for row in info.layers]})
+        return
+    summary = info.summary()
+    for key, value in summary.items():
+        typer.echo(f"{key:>18}: {value}")
+    if not info.has_layers:
+        typer.echo("(SavedModel: one opaque layer; layer-level techniques are not available)")
+        return
+    rows = [[r.name, r.type, r.output_shape, r.activation, r.size, r.params] for r in info.layers]
+    print_table(
+        "Layers", ["name", "type", "output shape", "activation", "units/filters", "params"], rows
+    )
+
+
+@app.command()
+def report(
+    directory: Annotated[Path, typer.Argument(help="A folder holding run directories.")],
+) -> None:
+    """Write DIR/index.html over every run found below DIR."""
+    from kinterp.html import write_index
+
+    if not directory.is_dir():
+        raise KinterpError(f"no such directory: {directory}; pass the folder your runs went to")
+    typer.echo(str(write_index(directory)))
+
+
+@app.command()
+def demo(
+    out: Annotated[Path, typer.Option("--out", help="Where the run directories go.")] = Path(
+        "kinterp-reports"
+    ),
+    quick: Annotated[bool, typer.Option("--quick", help="Smaller, faster presets.")] = False,
+    quiet: Quiet = False,
+) -> None:
+    """Run every installed technique's demo preset on the zoo and write an index."""
+    from kinterp.demo import run_demo
+
+    index = run_demo(out, quick=quick, quiet=quiet, echo=typer.echo)
+    typer.echo(f"index: {index}")
+
+
+class RunGroup(TyperGroup):
+    """``kinterp run TECHNIQUE``: one sub-command per installed technique, built on demand."""
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        from kinterp.plugins import registry
+
+        return sorted(registry().techniques)
+
+    def get_command(self, ctx: Any, name: str) -> Any:
+        from kinterp.runner import find_technique
+
+        technique, _ = find_technique(name)
+        return technique_command(technique)
+
+    def format_commands(self, ctx: Any, formatter: Any) -> None:
+        from kinterp.plugins import registry
+
+        rows = [(n, t.summary) for n, (t, _) in sorted(registry().techniques.items())]
+        if rows:
+            with formatter.section("Techniques"):
+                formatter.write_dl(rows)
+
+
+run_app = typer.Typer(
+    cls=RunGroup, help="Run a technique on a model: kinterp run TECHNIQUE MODEL [OPTIONS]."
+)
+app.add_typer(run_app, name="run")
+
+
+def _option(spec: ParamSpec) -> inspect.Parameter:
+    default = spec.default
+    shown = ",".join(map(str, default)) if isinstance(default, list) else default
+    if spec.kind == "bool":
+        option = typer.Option(
+            f"{spec.option}/--no-{spec.option[2:]}", help=spec.help, show_default=str(shown)
+        )
+        annotation: Any = bool | None
+    else:
+        option = typer.Option(
+            spec.option, help=spec.help, metavar=spec.type_label,
+            show_default="all" if default is None else str(shown),
+        )  # fmt: skip
+        annotation = str | None
+    return inspect.Parameter(
+        spec.name, inspect.Parameter.KEYWORD_ONLY, default=option, annotation=annotation
+    )
+
+
+def _common_run_parameters() -> list[inspect.Parameter]:
+    def kw(name: str, annotation: Any, default: Any) -> inspect.Parameter:
+        return inspect.Parameter(
+            name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation
+        )
+
+    model = typer.Argument(help="A zoo name or a .keras/.h5/SavedModel path.")
+    return [
+        inspect.Parameter(
+            "model_spec", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=model, annotation=str
+        ),
+        kw("data", str | None, typer.Option("--data", help="Dataset name or path.")),
+        kw("out", Path | None, typer.Option("--out", help="Directory for the run directory.")),
+        kw("seed", int, typer.Option("--seed", help="Random seed.", show_default=True)),
+        kw("as_json", bool, typer.Option("--json", help="Print machine-readable JSON only.")),
+        kw("quiet", bool, typer.Option("--quiet", "-q", help="No progress bar.")),
+        kw("unsafe", bool, typer.Option("--unsafe", help="Allow models that contain code.")),
+        kw(
+            "custom_objects", list[str] | None, typer.Option("--custom-objects", help="module:attr")
+        ),
+        kw("image_shape", str | None, typer.Option("--image-shape", help="H,W,C of a flat input.")),
+        kw("input_range", str | None, typer.Option("--input-range", help="LO,HI input values.")),
+    ]
+
+
+COMMON = ("model_spec", "data", "out", "seed", "as_json", "quiet", "unsafe", "custom_objects",
+          "image_shape", "input_range")  # fmt: skip
+
+
+def technique_command(technique: Any) -> Any:
+    """A click command for ``kinterp run NAME`` with one option per Params field."""
+    specs = param_specs(technique.Params)
+    clash = {s.name for s in specs} & set(COMMON)
+    if clash:
+        raise KinterpError(f"technique {technique.name} has parameters that clash: {clash}")
+    parameters = _common_run_parameters() + [_option(s) for s in specs]
+    defaults = {"seed": 0, "as_json": False, "quiet": False, "unsafe": False}
+
+    def command(**kwargs: Any) -> None:
+        for name, value in defaults.items():
+            kwargs[name] = value if kwargs.get(name) is None else kwargs[name]
+        params = {s.name: kwargs[s.name] for s in specs if kwargs.get(s.name) is not None}
+        run_command(technique.name, params, **{k: kwargs[k] for k in COMMON})
+
+    command.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
+    command.__annotations__ = {p.name: p.annotation for p in parameters}
+    command.__doc__ = technique.summary
+    single = typer.Typer(add_completion=False)
+    single.command(name=technique.name, help=technique.summary)(command)
+    return typer.main.get_command(single)
+
+
+def run_command(
+    technique: str,
+    params: dict[str, Any],
+    model_spec: str,
+    data: str | None,
+    out: Path | None,
+    seed: int,
+    as_json: bool,
+    quiet: bool,
+    unsafe: bool,
+    custom_objects: list[str] | None,
+    image_shape: str | None,
+    input_range: str | None,
+) -> None:
+    """Run a technique from the CLI and report where the results are."""
+    from kinterp.runner import run_technique
+
+    result = run_technique(
+        technique, model_spec, params, out=out, data=data, seed=seed, quiet=quiet or as_json,
+        load_options=load_options(unsafe, custom_objects, image_shape, input_range),
+    )  # fmt: skip
+    if as_json:
+        print_json(
+            {"status": result.status, "report": str(result.path / "report.json"),
+             "metrics": result.metrics, "error": result.report["error"]}
+        )  # fmt: skip
+    else:
+        for name, value in result.metrics.items():
+            if not isinstance(value, dict):
+                typer.echo(f"{name}: {value}")
+        typer.echo(f"report: {result.path / 'report.html'}")
+    if result.status != "ok":
+        if result.traceback and debugging(sys.argv):
+            typer.echo(result.traceback, err=True)
+        error = result.report["error"]
+        fail(f"{technique} failed: {error['message']} (report: {result.path})", 1)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

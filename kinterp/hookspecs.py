@@ -1,0 +1,27 @@
+"""Hook specifications: the only ways a plugin extends kinterp.
+
+A plugin is a module (usually named in the ``kinterp`` entry-point group) that
+implements some of these functions, each marked with :data:`hookimpl`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pluggy
+
+PROJECT = "kinterp"
+
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+@hookspec
+def register_techniques(register: Callable[[Any], None]) -> None:
+    """Register analysis techniques by calling ``register(technique)`` for each."""
+
+
+@hookspec
+def register_datasets(register: Callable[[Any], None]) -> None:
+    """Register datasets by calling ``register(dataset_spec)`` for each."""

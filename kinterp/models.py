@@ -1,0 +1,392 @@
+"""Model registry: resolve a zoo name or path, load it safely, and describe it.
+
+Keras is imported only inside the functions that need it, so listing and help stay fast.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import math
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from kinterp.errors import KinterpError
+from kinterp.modelfile import classify, sha256_of
+from kinterp.zoo import zoo_models
+
+CONV_TYPES = ("Conv", "DepthwiseConv", "SeparableConv")
+DENSE_TYPES = {
+    "Dense", "Flatten", "Dropout", "InputLayer", "Reshape", "Activation", "Softmax",
+    "BatchNormalization", "Rescaling", "Normalization", "GaussianNoise", "LayerNormalization",
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class LoadOptions:
+    """How to load a model: the opt-ins for code, and what the file cannot tell."""
+
+    unsafe: bool = False
+    custom_objects: tuple[str, ...] = ()
+    image_shape: tuple[int, int, int] | None = None
+    input_range: tuple[float, float] | None = None
+
+
+@dataclass(frozen=True)
+class LayerRow:
+    """One row of the layer table."""
+
+    name: str
+    type: str
+    output_shape: str
+    activation: str
+    size: str
+    params: int
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What kinterp knows about a loaded model."""
+
+    name: str
+    path: str
+    sha256: str
+    format: str
+    kind: str  # dense | conv | other
+    input_shape: tuple[int | None, ...]
+    image_shape: tuple[int, int, int] | None
+    input_range: tuple[float, float]
+    output_activation: str  # softmax | sigmoid | linear | other
+    num_outputs: int
+    class_names: tuple[str, ...]
+    param_count: int
+    layers: tuple[LayerRow, ...]
+    card: dict[str, Any] | None = field(default=None, compare=False)
+
+    @property
+    def has_layers(self) -> bool:
+        """False for SavedModel directories, which load as one opaque layer."""
+        return self.format != "savedmodel"
+
+    def summary(self) -> dict[str, Any]:
+        """The model block of a report."""
+        return {
+            "name": self.name,
+            "path": self.path,
+            "sha256": self.sha256,
+            "format": self.format,
+            "kind": self.kind,
+            "input_shape": list(self.input_shape),
+            "image_shape": list(self.image_shape) if self.image_shape else None,
+            "input_range": list(self.input_range),
+            "output_activation": self.output_activation,
+            "num_outputs": self.num_outputs,
+            "param_count": self.param_count,
+        }
+
+
+class LoadedModel:
+    """A Keras model with its :class:`ModelInfo` and input conversions."""
+
+    def __init__(self, keras_model: Any, info: ModelInfo):
+        self.keras_model = keras_model
+        self.info = info
+        self._logits: Any = None
+
+    def require_image(self) -> tuple[int, int, int]:
+        """The (H, W, C) image geometry, or a one-line error if the input is not image-like."""
+        if self.info.image_shape is None:
+            raise KinterpError(
+                f"model input {self.info.input_shape} is not image-like; "
+                "pass --image-shape H,W,C if it is a flattened image"
+            )
+        return self.info.image_shape
+
+    def to_input(self, images: np.ndarray) -> np.ndarray:
+        """Images (N, H, W, C) in [0, 1] -> the model's input shape and value range."""
+        lo, hi = self.info.input_range
+        x = lo + (hi - lo) * np.asarray(images, dtype="float32")
+        return x.reshape((len(x), *[d or -1 for d in self.info.input_shape]))
+
+    def to_images(self, inputs: np.ndarray) -> np.ndarray:
+        """Model inputs -> images (N, H, W, C) in [0, 1]."""
+        lo, hi = self.info.input_range
+        x = (np.asarray(inputs, dtype="float32") - lo) / (hi - lo)
+        return x.reshape((len(x), *self.require_image()))
+
+    def predict(self, inputs: np.ndarray, batch_size: int = 256) -> np.ndarray:
+        """Model outputs for a batch of model inputs, without Keras' progress printing."""
+        outs = [
+            np.asarray(self.keras_model(inputs[i : i + batch_size], training=False))
+            for i in range(0, len(inputs), batch_size)
+        ]
+        return np.concatenate(outs) if outs else np.zeros((0, self.info.num_outputs), "float32")
+
+    @property
+    def logits_model(self) -> Any:
+        """The same weights with the final activation made linear (pre-softmax logits)."""
+        if self._logits is None:
+            self._logits = logits_view(self.keras_model, self.info)
+        return self._logits
+
+    def layer(self, name: str) -> Any:
+        """A layer by name, or a one-line error naming the close matches."""
+        if not self.info.has_layers:
+            raise KinterpError(
+                f"{self.info.name} is a SavedModel: it loads as one opaque layer with no inner "
+                "layers; use a .keras or .h5 file for layer-level analysis"
+            )
+        names = [row.name for row in self.info.layers]
+        if name not in names:
+            close = difflib.get_close_matches(name, names, n=3)
+            hint = f"did you mean {', '.join(close)}?" if close else f"layers: {', '.join(names)}"
+            raise KinterpError(f"unknown layer {name!r}; {hint} (see: kinterp inspect MODEL)")
+        return self.keras_model.get_layer(name)
+
+
+def resolve(spec: str) -> tuple[str, Path, dict[str, Any] | None]:
+    """A zoo name or a path -> (display name, path, model card or None).
+
+    Raises:
+        KinterpError: neither a zoo name nor an existing path.
+    """
+    zoo = zoo_models()
+    if spec in zoo:
+        return spec, zoo[spec].path, zoo[spec].card
+    path = Path(spec).expanduser()
+    if path.exists() or os.sep in spec or path.suffix:
+        return path.name or spec, path, None
+    close = difflib.get_close_matches(spec, list(zoo), n=3)
+    hint = f"did you mean {', '.join(close)}?" if close else f"zoo: {', '.join(zoo) or 'empty'}"
+    raise KinterpError(f"unknown model {spec!r}: not a zoo name or a file; {hint}")
+
+
+def quiet_tensorflow() -> None:
+    """Keep TensorFlow's C++ and absl chatter out of the user's terminal."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    import absl.logging
+
+    absl.logging.set_verbosity(absl.logging.ERROR)
+
+
+def load_model(spec: str, options: LoadOptions | None = None) -> LoadedModel:
+    """Load a zoo model or a model file safely and describe it.
+
+    Args:
+        spec: a zoo name (``mnist-cnn``) or a path to .keras, .h5 or a SavedModel directory.
+        options: the opt-ins (``unsafe``, ``custom_objects``) and overrides.
+
+    Raises:
+        KinterpError: the file is missing, broken, not a model, or needs an opt-in.
+    """
+    options = options or LoadOptions()
+    name, path, card = resolve(spec)
+    fmt = classify(path)
+    quiet_tensorflow()
+    model = _load_savedmodel(path) if fmt == "savedmodel" else _load_keras(path, options)
+    info = describe(model, name=name, path=path, fmt=fmt, card=card, options=options)
+    return LoadedModel(model, info)
+
+
+def _custom_objects(specs: tuple[str, ...]) -> dict[str, Any]:
+    objects = {}
+    for spec in specs:
+        module_name, _, attr = spec.partition(":")
+        if not module_name or not attr:
+            raise KinterpError(f"--custom-objects expects module:attr, got {spec!r}")
+        try:
+            objects[attr] = getattr(importlib.import_module(module_name), attr)
+        except (ImportError, AttributeError) as exc:
+            raise KinterpError(f"cannot import custom object {spec!r}: {exc}") from None
+    return objects
+
+
+def _load_keras(path: Path, options: LoadOptions) -> Any:
+    import keras
+
+    custom = _custom_objects(options.custom_objects)
+    if options.unsafe:
+        print(
+            f"WARNING: --unsafe: loading {path} may run arbitrary code stored in the model. "
+            "Only do this for files you trust.",
+            file=sys.stderr,
+        )
+    try:
+        return keras.saving.load_model(
+            path, custom_objects=custom or None, compile=False, safe_mode=not options.unsafe
+        )
+    except Exception as exc:
+        raise KinterpError(_explain_load_error(path, exc)) from None
+
+
+def _explain_load_error(path: Path, exc: Exception) -> str:
+    text = " ".join(str(exc).split())
+    if "safe_mode" in text or "arbitrary code" in text:
+        return (
+            f"{path} contains code (e.g. a Lambda layer) that safe mode refuses to run; "
+            "if you trust the file, pass --unsafe"
+        )
+    for marker in ("Could not deserialize", "Could not locate", "Unknown layer", "could not be "
+                   "deserialized", "not a KerasSaveable"):  # fmt: skip
+        if marker in text:
+            return (
+                f"{path} names a class or module that is not a Keras layer ({text[:160]}); "
+                "if it is your custom layer, pass --custom-objects module:attr"
+            )
+    return f"{path} could not be loaded by Keras ({type(exc).__name__}: {text[:200]})"
+
+
+def _load_savedmodel(path: Path) -> Any:
+    import keras
+    import tensorflow as tf
+
+    try:
+        loaded = tf.saved_model.load(str(path))
+    except Exception as exc:
+        raise KinterpError(f"{path} is a broken SavedModel ({type(exc).__name__})") from None
+    for endpoint in ("serve", "serving_default"):
+        shape = _endpoint_input_shape(loaded, endpoint)
+        if shape is not None:
+            layer = keras.layers.TFSMLayer(str(path), call_endpoint=endpoint)
+            inputs = keras.Input(shape[1:])
+            outputs = layer(inputs)
+            if isinstance(outputs, dict):
+                outputs = next(iter(outputs.values()))
+            return keras.Model(inputs, outputs, name=path.name)
+    raise KinterpError(f"{path} has no 'serve' or 'serving_default' endpoint with one input")
+
+
+def _endpoint_input_shape(loaded: Any, endpoint: str) -> tuple | None:
+    if endpoint == "serving_default":
+        fn = loaded.signatures.get(endpoint)
+        specs = list(fn.structured_input_signature[1].values()) if fn is not None else []
+    else:
+        fn = getattr(loaded, endpoint, None)
+        specs = list(getattr(fn, "input_signature", None) or [])
+    if len(specs) != 1:
+        return None
+    return tuple(specs[0].shape)
+
+
+def _activation_name(layer: Any) -> str:
+    kind = type(layer).__name__
+    if kind == "Softmax":
+        return "softmax"
+    activation = getattr(layer, "activation", None)
+    if activation is None:
+        return ""
+    return getattr(activation, "__name__", str(activation))
+
+
+def _image_geometry(
+    shape: tuple[int | None, ...], override: tuple[int, int, int] | None
+) -> tuple[int, int, int] | None:
+    if any(d is None for d in shape):
+        return None
+    size = math.prod(shape)
+    if override is not None:
+        if math.prod(override) != size:
+            raise KinterpError(
+                f"--image-shape {'x'.join(map(str, override))} has {math.prod(override)} "
+                f"values but the model input {shape} has {size}"
+            )
+        return override
+    if len(shape) == 3 and shape[2] in (1, 3, 4):
+        return (shape[0], shape[1], shape[2])
+    if len(shape) == 2:
+        return (shape[0], shape[1], 1)
+    if len(shape) == 1 and math.isqrt(size) ** 2 == size:
+        side = math.isqrt(size)
+        return (side, side, 1)
+    return None
+
+
+def _layer_table(model: Any) -> tuple[LayerRow, ...]:
+    rows = []
+    for layer in model.layers:
+        kind = type(layer).__name__
+        try:
+            out = str(tuple(layer.output.shape))
+        except (AttributeError, ValueError):
+            out = ""
+        size = getattr(layer, "units", None) or getattr(layer, "filters", None) or ""
+        rows.append(
+            LayerRow(
+                layer.name, kind, out, _activation_name(layer), str(size), layer.count_params()
+            )
+        )
+    return tuple(rows)
+
+
+def _kind(layers: tuple[LayerRow, ...], fmt: str) -> str:
+    if fmt == "savedmodel":
+        return "other"
+    types = {row.type for row in layers}
+    if any(t.startswith(CONV_TYPES) for t in types):
+        return "conv"
+    return "dense" if types <= DENSE_TYPES else "other"
+
+
+def describe(
+    model: Any,
+    name: str,
+    path: Path,
+    fmt: str,
+    card: dict[str, Any] | None,
+    options: LoadOptions,
+) -> ModelInfo:
+    """Build the :class:`ModelInfo` of a loaded Keras model."""
+    if len(model.inputs) != 1 or len(model.outputs) != 1:
+        raise KinterpError(
+            f"{name} has {len(model.inputs)} inputs and {len(model.outputs)} outputs; "
+            "kinterp analyses models with one image input and one output"
+        )
+    input_shape = tuple(model.inputs[0].shape[1:])
+    layers = _layer_table(model) if fmt != "savedmodel" else ()
+    activation = _activation_name(model.layers[-1]) if fmt != "savedmodel" else "other"
+    if activation not in ("softmax", "sigmoid", "linear"):
+        activation = "other"
+    num_outputs = int(model.outputs[0].shape[-1])
+    input_range = options.input_range or tuple((card or {}).get("input_range", (0.0, 1.0)))
+    class_names = tuple((card or {}).get("class_names", [str(i) for i in range(num_outputs)]))
+    return ModelInfo(
+        name=name,
+        path=str(path.resolve()),
+        sha256=sha256_of(path),
+        format=fmt,
+        kind=_kind(layers, fmt),
+        input_shape=input_shape,
+        image_shape=_image_geometry(input_shape, options.image_shape),
+        input_range=(float(input_range[0]), float(input_range[1])),
+        output_activation=activation,
+        num_outputs=num_outputs,
+        class_names=class_names,
+        param_count=int(model.count_params()),
+        layers=layers,
+        card=card,
+    )
+
+
+def logits_view(model: Any, info: ModelInfo) -> Any:
+    """A model with the same weights whose last activation is linear.
+
+    For a softmax output these are the pre-softmax logits; for a sigmoid, the pre-sigmoid
+    values. A SavedModel has no inner layers: its outputs are returned as they are.
+    """
+    import keras
+
+    if info.output_activation in ("linear", "other") or not info.has_layers:
+        return model
+    last = model.layers[-1]
+    if type(last).__name__ in ("Softmax", "Activation"):
+        return keras.Model(model.inputs, last.input)
+    config = dict(last.get_config(), activation="linear", name=f"{last.name}_logits")
+    linear = type(last).from_config(config)
+    outputs = linear(last.input)
+    linear.set_weights(last.get_weights())
+    return keras.Model(model.inputs, outputs)

@@ -1,0 +1,172 @@
+"""Plugin host: entry points in the ``kinterp`` group, each loaded and called in isolation.
+
+pluggy calls every implementation of a hook in one go and lets an exception escape, so a
+single broken plugin would take the whole tool down (llm#1280). Here each plugin is imported
+on its own and each of its hook implementations is called on its own; a failure becomes a
+``broken`` entry in :func:`registry` and everything else keeps working.
+``KINTERP_STRICT_PLUGINS=1`` re-raises instead, for plugin authors.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib.metadata import entry_points
+from types import ModuleType
+from typing import Any
+
+import pluggy
+
+from kinterp import hookspecs
+from kinterp.params import param_specs
+from kinterp.technique import Technique
+
+ENTRY_POINT_GROUP = "kinterp"
+CORE_PLUGINS = ("kinterp.datasets",)
+
+
+@dataclass
+class PluginRecord:
+    """What ``kinterp plugins`` shows for one plugin."""
+
+    name: str
+    distribution: str
+    version: str
+    status: str = "ok"  # ok | broken
+    reason: str = ""
+    techniques: list[str] = field(default_factory=list)
+    datasets: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return dataclasses.asdict(self)
+
+
+@dataclass
+class Registry:
+    """Everything the loaded plugins registered."""
+
+    plugins: list[PluginRecord]
+    techniques: dict[str, tuple[Technique, PluginRecord]]
+    datasets: dict[str, tuple[Any, PluginRecord]]
+
+
+def strict() -> bool:
+    """True when plugin errors should propagate (``KINTERP_STRICT_PLUGINS=1``)."""
+    return os.environ.get("KINTERP_STRICT_PLUGINS", "") not in ("", "0")
+
+
+def one_line(exc: BaseException) -> str:
+    """An exception as ``Type: first line of its message``."""
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+
+
+@lru_cache(maxsize=1)
+def plugin_manager() -> pluggy.PluginManager:
+    """The process-wide plugin manager, with core and entry-point plugins registered."""
+    pm = pluggy.PluginManager(hookspecs.PROJECT)
+    pm.add_hookspecs(hookspecs)
+    _load_plugins(pm)
+    return pm
+
+
+_RECORDS: dict[str, PluginRecord] = {}
+
+
+def _load_plugins(pm: pluggy.PluginManager) -> None:
+    import importlib
+
+    for module_name in CORE_PLUGINS:
+        pm.register(importlib.import_module(module_name), name=module_name)
+        _RECORDS[module_name] = PluginRecord(module_name, "kinterp", _own_version())
+    for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+        dist = ep.dist.name if ep.dist else "unknown"
+        version = ep.dist.version if ep.dist else ""
+        record = PluginRecord(ep.name, dist, version)
+        _RECORDS[ep.name] = record
+        try:
+            pm.register(ep.load(), name=ep.name)
+        except Exception as exc:
+            if strict():
+                raise
+            record.status, record.reason = "broken", f"import failed: {one_line(exc)}"
+
+
+def _own_version() -> str:
+    from kinterp import __version__
+
+    return __version__
+
+
+def register_plugin(plugin: ModuleType | object, name: str | None = None) -> None:
+    """Register a plugin object by hand (tests, notebooks) and refresh the registry."""
+    pm = plugin_manager()
+    name = name or getattr(plugin, "__name__", None) or repr(plugin)
+    pm.register(plugin, name=name)
+    _RECORDS[name] = PluginRecord(name, "(registered in-process)", "")
+    registry.cache_clear()
+
+
+def unregister_plugin(name: str) -> None:
+    """Undo :func:`register_plugin`."""
+    plugin_manager().unregister(name=name)
+    _RECORDS.pop(name, None)
+    registry.cache_clear()
+
+
+def _check_technique(obj: Any) -> str | None:
+    if not isinstance(obj, Technique):
+        return f"{obj!r} is not a kinterp.Technique"
+    if not obj.name or not obj.summary:
+        return f"{type(obj).__name__} needs a name and a one-line summary"
+    try:
+        param_specs(obj.Params)
+    except TypeError as exc:
+        return f"{obj.name}: bad Params: {exc}"
+    return None
+
+
+def _collect(pm: pluggy.PluginManager, hook_name: str, kind: str, found: dict) -> None:
+    hook = getattr(pm.hook, hook_name)
+    for impl in hook.get_hookimpls():
+        record = _RECORDS.setdefault(impl.plugin_name, PluginRecord(impl.plugin_name, "?", ""))
+        if record.status == "broken":
+            continue
+        names = record.techniques if kind == "technique" else record.datasets
+
+        def register(obj: Any, record: PluginRecord = record, names: list = names) -> None:
+            problem = _check_technique(obj) if kind == "technique" else None
+            if problem is None and obj.name in found:
+                problem = f"{kind} {obj.name!r} is already registered by {found[obj.name][1].name}"
+            if problem:
+                raise ValueError(problem)
+            found[obj.name] = (obj, record)
+            names.append(obj.name)
+
+        try:
+            impl.function(register=register)
+        except Exception as exc:
+            if strict():
+                raise
+            record.status, record.reason = "broken", f"{hook_name} failed: {one_line(exc)}"
+            for name in names:
+                found.pop(name, None)
+
+
+@lru_cache(maxsize=1)
+def registry() -> Registry:
+    """Load every plugin once and collect what each registers."""
+    pm = plugin_manager()
+    for record in _RECORDS.values():
+        record.techniques.clear()
+        record.datasets.clear()
+        if record.reason.startswith(("register_techniques", "register_datasets")):
+            record.status, record.reason = "ok", ""
+    techniques: dict[str, tuple[Technique, PluginRecord]] = {}
+    datasets: dict[str, tuple[Any, PluginRecord]] = {}
+    _collect(pm, "register_techniques", "technique", techniques)
+    _collect(pm, "register_datasets", "dataset", datasets)
+    return Registry(list(_RECORDS.values()), techniques, datasets)

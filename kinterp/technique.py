@@ -1,0 +1,48 @@
+"""The technique contract every plugin implements."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from kinterp.params import NoParams
+
+if TYPE_CHECKING:
+    from kinterp.context import RunContext
+    from kinterp.models import ModelInfo
+
+
+@dataclass(frozen=True)
+class DemoPreset:
+    """One run that ``kinterp demo`` makes: a zoo model and the params to use.
+
+    ``quick`` overrides ``params`` under ``kinterp demo --quick`` (fewer steps, fewer targets).
+    """
+
+    model: str
+    params: dict[str, Any] = field(default_factory=dict)
+    quick: dict[str, Any] = field(default_factory=dict)
+
+
+class Technique:
+    """Base class of an analysis technique.
+
+    Subclasses set ``name``, ``summary`` and ``Params`` (a dataclass) and implement
+    :meth:`run`. A technique gets everything through its :class:`RunContext` and writes
+    its results into ``ctx.report``; it never prints, parses argv or picks file names.
+    Raise :class:`kinterp.KinterpError` for bad input (nothing is written then).
+    """
+
+    name: ClassVar[str] = ""
+    summary: ClassVar[str] = ""
+    Params: ClassVar[type] = NoParams
+    demo: ClassVar[tuple[DemoPreset, ...]] = ()
+    key_metric: ClassVar[str | None] = None
+
+    def supports(self, info: ModelInfo) -> str | None:
+        """Return None when the model can be analysed, else the reason it cannot."""
+        return None
+
+    def run(self, ctx: RunContext, params: Any) -> None:
+        """Analyse ``ctx.model`` with ``params`` and write into ``ctx.report``."""
+        raise NotImplementedError

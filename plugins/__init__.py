@@ -1,0 +1,1 @@
+"""Built-in kinterp techniques, each registered through the ``kinterp`` entry points."""
