@@ -35,8 +35,10 @@ InputRange = Annotated[
 
 
 def debugging(args: list[str]) -> bool:
-    """True when tracebacks should be shown (``--debug`` or ``KINTERP_DEBUG=1``)."""
-    return "--debug" in args or os.environ.get("KINTERP_DEBUG", "") not in ("", "0")
+    """True when tracebacks should be shown (``--debug``, ``KINTERP_DEBUG=1`` or strict plugins)."""
+    from kinterp.plugins import strict
+
+    return "--debug" in args or os.environ.get("KINTERP_DEBUG", "") not in ("", "0") or strict()
 
 
 def fail(message: str, code: int = 2) -> None:
@@ -50,6 +52,8 @@ class KinterpGroup(TyperGroup):
 
     def main(self, args=None, prog_name=None, **extra: Any) -> Any:
         args = list(sys.argv[1:] if args is None else args)
+        if debugging(args):
+            os.environ["KINTERP_DEBUG"] = "1"
         extra.pop("standalone_mode", None)
         try:
             code = super().main(args=args, prog_name=prog_name, standalone_mode=False, **extra)
@@ -142,7 +146,7 @@ def print_table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
 
     table = Table(title=title, title_justify="left")
     for column in columns:
-        table.add_column(column)
+        table.add_column(column, overflow="fold")
     for row in rows:
         table.add_row(*[str(cell) for cell in row])
     Console().print(table)
@@ -282,12 +286,12 @@ def _option(spec: ParamSpec) -> inspect.Parameter:
     shown = ",".join(map(str, default)) if isinstance(default, list) else default
     if spec.kind == "bool":
         option = typer.Option(
-            f"{spec.option}/--no-{spec.option[2:]}", help=spec.help, show_default=str(shown)
+            None, f"{spec.option}/--no-{spec.option[2:]}", help=spec.help, show_default=str(shown)
         )
         annotation: Any = bool | None
     else:
         option = typer.Option(
-            spec.option, help=spec.help, metavar=spec.type_label,
+            None, spec.option, help=spec.help, metavar=spec.type_label,
             show_default="all" if default is None else str(shown),
         )  # fmt: skip
         annotation = str | None
@@ -302,22 +306,24 @@ def _common_run_parameters() -> list[inspect.Parameter]:
             name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation
         )
 
-    model = typer.Argument(help="A zoo name or a .keras/.h5/SavedModel path.")
+    model = typer.Argument(..., help="A zoo name or a .keras/.h5/SavedModel path.")
     return [
         inspect.Parameter(
             "model_spec", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=model, annotation=str
         ),
-        kw("data", str | None, typer.Option("--data", help="Dataset name or path.")),
-        kw("out", Path | None, typer.Option("--out", help="Directory for the run directory.")),
-        kw("seed", int, typer.Option("--seed", help="Random seed.", show_default=True)),
-        kw("as_json", bool, typer.Option("--json", help="Print machine-readable JSON only.")),
-        kw("quiet", bool, typer.Option("--quiet", "-q", help="No progress bar.")),
-        kw("unsafe", bool, typer.Option("--unsafe", help="Allow models that contain code.")),
+        kw("data", str | None, typer.Option(None, "--data", help="Dataset name or path.")),
+        kw("out", Path | None, typer.Option(None, "--out", help="Where the run directory goes.")),
+        kw("seed", int, typer.Option(0, "--seed", help="Random seed.")),
+        kw("as_json", bool, typer.Option(False, "--json", help="Print JSON only.")),
+        kw("quiet", bool, typer.Option(False, "--quiet", "-q", help="No progress bar.")),
+        kw("unsafe", bool, typer.Option(False, "--unsafe", help="Allow models with code.")),
         kw(
-            "custom_objects", list[str] | None, typer.Option("--custom-objects", help="module:attr")
+            "custom_objects",
+            list[str] | None,
+            typer.Option(None, "--custom-objects", help="mod:attr"),
         ),
-        kw("image_shape", str | None, typer.Option("--image-shape", help="H,W,C of a flat input.")),
-        kw("input_range", str | None, typer.Option("--input-range", help="LO,HI input values.")),
+        kw("image_shape", str | None, typer.Option(None, "--image-shape", help="H,W,C.")),
+        kw("input_range", str | None, typer.Option(None, "--input-range", help="LO,HI.")),
     ]
 
 
@@ -332,11 +338,8 @@ def technique_command(technique: Any) -> Any:
     if clash:
         raise KinterpError(f"technique {technique.name} has parameters that clash: {clash}")
     parameters = _common_run_parameters() + [_option(s) for s in specs]
-    defaults = {"seed": 0, "as_json": False, "quiet": False, "unsafe": False}
 
     def command(**kwargs: Any) -> None:
-        for name, value in defaults.items():
-            kwargs[name] = value if kwargs.get(name) is None else kwargs[name]
         params = {s.name: kwargs[s.name] for s in specs if kwargs.get(s.name) is not None}
         run_command(technique.name, params, **{k: kwargs[k] for k in COMMON})
 

@@ -167,8 +167,27 @@ def resolve(spec: str) -> tuple[str, Path, dict[str, Any] | None]:
 
 
 def quiet_tensorflow() -> None:
-    """Keep TensorFlow's C++ and absl chatter out of the user's terminal."""
+    """Import TensorFlow without its C++ start-up chatter (kept with ``KINTERP_DEBUG=1``).
+
+    TensorFlow 2.21 logs through absl before ``TF_CPP_MIN_LOG_LEVEL`` can apply, so the
+    stderr file descriptor is pointed at /dev/null for the duration of the import only.
+    """
+    if "tensorflow" in sys.modules:
+        return
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    if os.environ.get("KINTERP_DEBUG", "") not in ("", "0"):
+        import tensorflow  # noqa: F401
+
+        return
+    sys.stderr.flush()
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        import tensorflow  # noqa: F401
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
     import absl.logging
 
     absl.logging.set_verbosity(absl.logging.ERROR)
@@ -194,15 +213,19 @@ def load_model(spec: str, options: LoadOptions | None = None) -> LoadedModel:
 
 
 def _custom_objects(specs: tuple[str, ...]) -> dict[str, Any]:
+    import keras
+
     objects = {}
     for spec in specs:
         module_name, _, attr = spec.partition(":")
         if not module_name or not attr:
             raise KinterpError(f"--custom-objects expects module:attr, got {spec!r}")
         try:
-            objects[attr] = getattr(importlib.import_module(module_name), attr)
+            obj = getattr(importlib.import_module(module_name), attr)
         except (ImportError, AttributeError) as exc:
             raise KinterpError(f"cannot import custom object {spec!r}: {exc}") from None
+        objects[attr] = obj
+        objects[keras.saving.get_registered_name(obj)] = obj
     return objects
 
 

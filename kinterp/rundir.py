@@ -6,6 +6,7 @@ rename fails if the name is taken, so two runs in the same second get ``-2``, ``
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import re
@@ -27,6 +28,7 @@ class RunDirectory:
 
     def __init__(self, root: Path, technique: str, model: str):
         self.root = Path(root)
+        self.created_root = not self.root.exists()
         self.root.mkdir(parents=True, exist_ok=True)
         self.base_name = f"{time.strftime('%Y%m%d-%H%M%S')}-{slug(technique)}-{slug(model)}"
         self.path = Path(tempfile.mkdtemp(prefix=f".{self.base_name}.", dir=self.root))
@@ -49,5 +51,8 @@ class RunDirectory:
         raise OSError(f"no free run directory name under {self.root}")
 
     def discard(self) -> None:
-        """Remove the temporary directory (bad input: nothing is written)."""
+        """Remove the temporary directory, and the root if this run created it."""
         shutil.rmtree(self.path, ignore_errors=True)
+        if self.created_root:
+            with contextlib.suppress(OSError):
+                self.root.rmdir()

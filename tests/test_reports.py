@@ -1,0 +1,101 @@
+"""Run directories, report.json against its schema, report.html, the run index, the API."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import numpy as np
+
+import kinterp
+from kinterp.cli import app
+from kinterp.rundir import RunDirectory
+from tests.conftest import assert_valid_report, run_dirs
+
+
+def test_run_writes_a_complete_valid_report(occlusion_plugin, tiny_conv, tmp_path):
+    result = kinterp.run("occlusion", str(tiny_conv), out=str(tmp_path), count=3, seed=7)
+    report = assert_valid_report(result.path)
+    assert report["status"] == "ok" and report["seed"] == 7
+    assert report["model"]["sha256"] and report["model"]["kind"] == "conv"
+    assert report["params"] == {"patch": 4, "stride": 2, "count": 3}
+    assert report["data"]["count"] == 3
+    assert {"python", "tensorflow", "keras", "numpy", "platform"} <= set(report["environment"])
+    assert {a["kind"] for a in report["artifacts"]} == {"image", "array"}
+    assert result.arrays["Occlusion-maps"].shape == (3, 28, 28)
+    html = (result.path / "report.html").read_text()
+    assert "Occlusion maps" in html and "mean_drop" in html
+    assert "http://" not in html and "https://" not in html
+    assert "<img" in result._repr_html_()
+
+
+def test_same_second_runs_get_distinct_directories(tmp_path):
+    finals = []
+
+    def make():
+        run_dir = RunDirectory(tmp_path, "same", "model")
+        (run_dir.path / "report.json").write_text("{}")
+        finals.append(run_dir.commit())
+
+    threads = [threading.Thread(target=make) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(set(finals)) == 4
+    assert all((f / "report.json").is_file() for f in finals)
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_temporary_directory_is_hidden_until_commit(tmp_path):
+    run_dir = RunDirectory(tmp_path, "t", "m")
+    assert run_dir.path.name.startswith(".")
+    assert run_dirs(tmp_path) == []
+    run_dir.discard()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_bad_input_inside_a_technique_writes_nothing(runner, occlusion_plugin, tiny_conv, tmp_path):
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["run", "occlusion", str(tiny_conv), "--patch", "0", "--out",
+                                 str(out)])  # fmt: skip
+    assert result.exit_code == 2
+    assert "must be at least 1" in result.stderr
+    assert not out.exists()
+
+
+def test_json_output_is_machine_readable(runner, occlusion_plugin, tiny_conv, tmp_path):
+    result = runner.invoke(
+        app, ["run", "occlusion", str(tiny_conv), "--count", "1", "--out", str(tmp_path), "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["status"] == "ok" and "mean_drop" in data["metrics"]
+
+
+def test_report_index_links_every_run(runner, occlusion_plugin, tiny_conv, tmp_path):
+    for _ in range(2):
+        kinterp.run("occlusion", str(tiny_conv), out=str(tmp_path), count=1)
+    result = runner.invoke(app, ["report", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    index = (tmp_path / "index.html").read_text()
+    assert index.count("report.html") == 2
+    assert "mean_drop" in index and ".png" in index
+
+
+def test_report_on_missing_directory(runner, tmp_path):
+    result = runner.invoke(app, ["report", str(tmp_path / "none")])
+    assert result.exit_code == 2 and "no such directory" in result.stderr
+
+
+def test_signed_images_and_plots(tmp_path):
+    from kinterp.report import ReportBuilder
+
+    builder = ReportBuilder(tmp_path)
+    builder.images("maps", np.random.default_rng(0).normal(size=(2, 8, 8)), cmap="diverging")
+    builder.line_plot("curve", {"a": [1.0, 2.0, 3.0]}, "step", "value")
+    builder.gif("anim", [np.zeros((8, 8)), np.ones((8, 8))])
+    builder.table("t", ["x", "y"], [[1, np.float32(2.5)]])
+    kinds = [a["kind"] for a in builder.artifacts]
+    assert kinds.count("image") == 2 and "plot" in kinds and "animation" in kinds
+    assert json.dumps(builder.as_dict())
