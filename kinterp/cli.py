@@ -226,6 +226,49 @@ def inspect_model(
 
 
 @app.command()
+def predict(
+    model: Annotated[str, typer.Argument(help="A zoo name or a .keras/.h5/SavedModel path.")],
+    images: Annotated[list[Path], typer.Argument(help="Image files or folders.")],
+    top: Annotated[int, typer.Option("--top", help="How many classes to show.")] = 3,
+    mnistify: Annotated[
+        bool | None,
+        typer.Option(
+            "--mnistify/--no-mnistify",
+            help="Crop, fit 20x20 and centre by mass (default for 28x28x1 models).",
+            show_default=False,
+        ),
+    ] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Where the run directory goes.")] = None,
+    as_json: Json = False,
+    unsafe: Unsafe = False,
+    custom_objects: CustomObjects = None,
+    image_shape: ImageShape = None,
+    input_range: InputRange = None,
+) -> None:
+    """Top-k classes for your own images; labelled sub-folders also give the accuracy."""
+    from kinterp.models import load_model
+    from kinterp.predict import predict_files
+
+    loaded = load_model(model, load_options(unsafe, custom_objects, image_shape, input_range))
+    predictions, accuracy, run_dir = predict_files(loaded, images, top, mnistify, out)
+    if as_json:
+        print_json(
+            {"images": [p.as_dict() for p in predictions], "accuracy": accuracy,
+             "report": str(run_dir / "report.json")}
+        )  # fmt: skip
+        return
+    for p in predictions:
+        if p.skipped:
+            typer.echo(f"{p.file}: skipped ({p.skipped})")
+            continue
+        tops = ", ".join(f"{t['class_name']} {t['confidence']:.3f}" for t in p.top)
+        typer.echo(f"{p.file}: {tops}")
+    if accuracy is not None:
+        typer.echo(f"accuracy: {accuracy:.2%}")
+    typer.echo(f"report: {run_dir / 'report.html'}")
+
+
+@app.command()
 def report(
     directory: Annotated[Path, typer.Argument(help="A folder holding run directories.")],
 ) -> None:
@@ -284,16 +327,15 @@ app.add_typer(run_app, name="run")
 def _option(spec: ParamSpec) -> inspect.Parameter:
     default = spec.default
     shown = ",".join(map(str, default)) if isinstance(default, list) else default
+    help_text = f"{spec.help} (default: {'all' if default is None else shown})".strip()
     if spec.kind == "bool":
-        option = typer.Option(
-            None, f"{spec.option}/--no-{spec.option[2:]}", help=spec.help, show_default=str(shown)
-        )
+        flags = f"{spec.option}/--no-{spec.option[2:]}"
+        option = typer.Option(None, flags, help=help_text, show_default=False)
         annotation: Any = bool | None
     else:
         option = typer.Option(
-            None, spec.option, help=spec.help, metavar=spec.type_label,
-            show_default="all" if default is None else str(shown),
-        )  # fmt: skip
+            None, spec.option, help=help_text, metavar=spec.type_label, show_default=False
+        )
         annotation = str | None
     return inspect.Parameter(
         spec.name, inspect.Parameter.KEYWORD_ONLY, default=option, annotation=annotation
@@ -306,7 +348,7 @@ def _common_run_parameters() -> list[inspect.Parameter]:
             name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation
         )
 
-    model = typer.Argument(..., help="A zoo name or a .keras/.h5/SavedModel path.")
+    model = typer.Argument(..., metavar="MODEL", help="A zoo name or a .keras/.h5/SavedModel path.")
     return [
         inspect.Parameter(
             "model_spec", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=model, annotation=str

@@ -27,7 +27,7 @@ class RunDirectory:
     """A temporary directory under ``root`` that becomes ``root/<stamp>-<technique>-<model>``."""
 
     def __init__(self, root: Path, technique: str, model: str):
-        self.root = Path(root)
+        self.root = Path(root).resolve()
         self.created_root = not self.root.exists()
         self.root.mkdir(parents=True, exist_ok=True)
         self.base_name = f"{time.strftime('%Y%m%d-%H%M%S')}-{slug(technique)}-{slug(model)}"

@@ -99,8 +99,39 @@ def environment() -> dict[str, str]:
     }
 
 
-def _now() -> str:
+def now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def build_report(
+    technique: dict[str, Any],
+    loaded: LoadedModel,
+    builder: ReportBuilder,
+    data: dict[str, Any] | None,
+    params: dict[str, Any],
+    seed: int,
+    started: str,
+    clock: float,
+    error: dict[str, str] | None,
+) -> dict[str, Any]:
+    """The report.json content of a finished run (see the shipped schema)."""
+    env = environment()
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "kinterp_version": env["kinterp"],
+        "technique": technique,
+        "model": loaded.info.summary(),
+        "data": data,
+        "params": params,
+        "seed": seed,
+        "started": started,
+        "ended": now(),
+        "duration_s": round(time.perf_counter() - clock, 3),
+        "environment": env,
+        "status": "failed" if error else "ok",
+        "error": error,
+        **builder.as_dict(),
+    }
 
 
 def run_technique(
@@ -144,7 +175,7 @@ def run_technique(
     run_dir = RunDirectory(Path(out) if out else DEFAULT_ROOT, technique.name, loaded.info.name)
     builder = ReportBuilder(run_dir.path)
     ctx = RunContext(loaded, builder, seed=seed, data_name=data, quiet=quiet)
-    started, clock, error, trace = _now(), time.perf_counter(), None, None
+    started, clock, error, trace = now(), time.perf_counter(), None, None
     try:
         technique.run(ctx, parsed)
     except KinterpError:
@@ -156,28 +187,17 @@ def run_technique(
             raise
         error = {"type": type(exc).__name__, "message": one_line(exc)}
         trace = traceback.format_exc()
-    report = {
-        "schema_version": SCHEMA_VERSION,
-        "kinterp_version": environment()["kinterp"],
-        "technique": {
-            "name": technique.name,
-            "summary": technique.summary,
-            "distribution": plugin.distribution,
-            "version": plugin.version,
-            "key_metric": technique.key_metric,
-        },
-        "model": loaded.info.summary(),
-        "data": ctx.data_used,
-        "params": params_to_dict(parsed),
-        "seed": seed,
-        "started": started,
-        "ended": _now(),
-        "duration_s": round(time.perf_counter() - clock, 3),
-        "environment": environment(),
-        "status": "failed" if error else "ok",
-        "error": error,
-        **builder.as_dict(),
+    technique_block = {
+        "name": technique.name,
+        "summary": technique.summary,
+        "distribution": plugin.distribution,
+        "version": plugin.version,
+        "key_metric": technique.key_metric,
     }
+    report = build_report(
+        technique_block, loaded, builder, ctx.data_used, params_to_dict(parsed), seed, started,
+        clock, error,
+    )  # fmt: skip
     write_report(run_dir.path, report)
     path = run_dir.commit()
     return RunResult(path, read_report(path), trace)
