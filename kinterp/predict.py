@@ -1,0 +1,200 @@
+"""``kinterp predict``: top-k classes for a user's own image files, with a contact sheet."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from kinterp.datasets import IMAGE_SUFFIXES
+from kinterp.errors import KinterpError
+from kinterp.models import LoadedModel
+from kinterp.preprocess import BadImage, prepare_image
+from kinterp.report import ReportBuilder, write_report
+from kinterp.rundir import DEFAULT_ROOT, RunDirectory
+
+THUMB = 56  # side of the "original" thumbnails in the contact sheet
+
+
+@dataclass
+class Prediction:
+    """One image's result (or why it was skipped)."""
+
+    file: str
+    label: int | None = None
+    top: list[dict[str, Any]] = field(default_factory=list)
+    preprocessing: list[str] = field(default_factory=list)
+    skipped: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """The --json record."""
+        record: dict[str, Any] = {"file": self.file}
+        if self.skipped:
+            record["skipped"] = self.skipped
+            return record
+        record.update(top=self.top, preprocessing=self.preprocessing)
+        if self.label is not None:
+            record["label"] = self.label
+            record["correct"] = self.top[0]["class_index"] == self.label
+        return record
+
+
+def _is_image(path: Path) -> bool:
+    return path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES
+
+
+def collect_files(paths: list[Path], class_names: tuple[str, ...]) -> list[tuple[Path, int | None]]:
+    """Files to predict, with a label when they sit in a sub-folder named after a class.
+
+    A folder's images are taken as they are (unlabelled); its sub-folders whose names are a
+    class name or index label their images. Any other file given by name is tried as an image
+    (and skipped with a reason if it is not one).
+
+    Raises:
+        KinterpError: a path does not exist, or a folder holds no images.
+    """
+    lookup = {name.lower(): i for i, name in enumerate(class_names)}
+    lookup.update({str(i): i for i in range(len(class_names))})
+    found: list[tuple[Path, int | None]] = []
+    for path in paths:
+        if not path.exists():
+            raise KinterpError(f"no such file or folder: {path}; pass image files or folders")
+        if path.is_file():
+            found.append((path, None))
+            continue
+        before = len(found)
+        found += [(p, None) for p in sorted(path.iterdir()) if _is_image(p)]
+        for sub in sorted(p for p in path.iterdir() if p.is_dir()):
+            label = lookup.get(sub.name.lower())
+            found += [(p, label) for p in sorted(sub.iterdir()) if _is_image(p)]
+        if len(found) == before:
+            raise KinterpError(f"{path} holds no images ({', '.join(IMAGE_SUFFIXES)})")
+    return found
+
+
+def _thumbnail(original: np.ndarray) -> np.ndarray:
+    from PIL import Image
+
+    picture = Image.fromarray(original)
+    picture.thumbnail((THUMB, THUMB))
+    sheet = Image.new("RGB", (THUMB, THUMB), (255, 255, 255))
+    sheet.paste(picture, ((THUMB - picture.width) // 2, (THUMB - picture.height) // 2))
+    return np.asarray(sheet, dtype="float32") / 255.0
+
+
+def predict_files(
+    loaded: LoadedModel,
+    paths: list[Path],
+    top: int,
+    mnistify: bool | None,
+    out: Path | None,
+) -> tuple[list[Prediction], float | None, Path]:
+    """Predict every image; returns the predictions, the accuracy (labelled only), the run dir."""
+    from kinterp.runner import build_report, now
+
+    height, width, channels = loaded.require_image()
+    if channels not in (1, 3):
+        raise KinterpError(f"predict supports grey or RGB models, not {channels} channels")
+    if top < 1:
+        raise KinterpError("--top must be at least 1")
+    info = loaded.info
+    files = collect_files(paths, info.class_names)
+    mnistify = (height, width, channels) == (28, 28, 1) if mnistify is None else mnistify
+    started, clock = now(), time.perf_counter()
+    predictions, pixels, thumbs = [], [], []
+    for path, label in files:
+        prediction = Prediction(str(path), label)
+        try:
+            prepared = prepare_image(path, height, width, channels, mnistify)
+        except BadImage as exc:
+            prediction.skipped = str(exc)
+        else:
+            prediction.preprocessing = list(prepared.steps) + [
+                f"scaled to {info.input_range[0]:g}..{info.input_range[1]:g}"
+            ]
+            pixels.append(prepared.pixels)
+            thumbs.append(_thumbnail(prepared.original))
+        predictions.append(prediction)
+    kept = [p for p in predictions if not p.skipped]
+    if kept:
+        probs = loaded.predict(loaded.to_input(np.stack(pixels)))
+        for prediction, row in zip(kept, probs, strict=True):
+            order = np.argsort(row)[::-1][: min(top, len(row))]
+            prediction.top = [
+                {"class_index": int(i), "class_name": info.class_names[i],
+                 "confidence": float(row[i])}
+                for i in order
+            ]  # fmt: skip
+    labelled = [p for p in kept if p.label is not None]
+    accuracy = (
+        float(np.mean([p.top[0]["class_index"] == p.label for p in labelled])) if labelled else None
+    )
+    run_dir = RunDirectory(out or DEFAULT_ROOT, "predict", info.name)
+    builder = ReportBuilder(run_dir.path)
+    _write_sections(builder, predictions, kept, pixels, thumbs, accuracy)
+    technique = {"name": "predict", "summary": "Top-k classes for your own images",
+                 "distribution": "kinterp", "version": _version(),
+                 "key_metric": "accuracy" if accuracy is not None else "images"}  # fmt: skip
+    params = {"top": top, "mnistify": mnistify, "inputs": [str(p) for p in paths]}
+    data = {"name": "files", "split": "user images", "count": len(kept)}
+    report = build_report(technique, loaded, builder, data, params, 0, started, clock, None)
+    write_report(run_dir.path, report)
+    return predictions, accuracy, run_dir.commit()
+
+
+def _version() -> str:
+    from kinterp import __version__
+
+    return __version__
+
+
+def _write_sections(builder, predictions, kept, pixels, thumbs, accuracy) -> None:
+    builder.metric("images", len(kept))
+    builder.metric("skipped", len(predictions) - len(kept))
+    if accuracy is not None:
+        builder.metric("accuracy", accuracy)
+    if kept:
+        captions = [
+            f"{Path(p.file).name}\n→ {p.top[0]['class_name']} ({p.top[0]['confidence']:.2f})"
+            for p in kept
+        ]
+        sheet = [img for pair in zip(thumbs, pixels, strict=True) for img in pair]
+        sheet_captions = [c for caption in captions for c in (caption.split("\n")[0], caption)]
+        builder.text(
+            "Contact sheet",
+            "Each file as given (left) and what the network actually saw after preprocessing "
+            "(right), with its top class.",
+        )
+        builder.images(
+            "Contact sheet",
+            [np.repeat(i, 3, axis=-1) if i.shape[-1] == 1 else i for i in _same_size(sheet)],
+            captions=sheet_captions, columns=8, name="contact-sheet",
+        )  # fmt: skip
+        builder.images("Network input", np.stack(pixels), captions=captions, name="inputs")
+    rows = [
+        [Path(p.file).name, "" if p.label is None else p.label,
+         ", ".join(f"{t['class_name']} {t['confidence']:.3f}" for t in p.top),
+         p.skipped or "; ".join(p.preprocessing)]
+        for p in predictions
+    ]  # fmt: skip
+    builder.table("Predictions", ["file", "label", "top classes", "preprocessing / skipped"], rows)
+
+
+def _same_size(images: list[np.ndarray]) -> list[np.ndarray]:
+    """Pad/resize every image to the thumbnail size so the sheet is one array."""
+    from PIL import Image
+
+    out = []
+    for image in images:
+        if image.shape[:2] != (THUMB, THUMB):
+            grey = image.shape[-1] == 1
+            array = (np.clip(image, 0, 1) * 255).astype("uint8")
+            picture = Image.fromarray(array[..., 0] if grey else array)
+            picture = picture.resize((THUMB, THUMB), Image.Resampling.NEAREST)
+            image = np.asarray(picture, dtype="float32") / 255.0
+            image = image[..., None] if grey else image
+        out.append(image)
+    return out
