@@ -52,8 +52,6 @@ class KinterpGroup(TyperGroup):
 
     def main(self, args=None, prog_name=None, **extra: Any) -> Any:
         args = list(sys.argv[1:] if args is None else args)
-        if debugging(args):
-            os.environ["KINTERP_DEBUG"] = "1"
         extra.pop("standalone_mode", None)
         try:
             code = super().main(args=args, prog_name=prog_name, standalone_mode=False, **extra)

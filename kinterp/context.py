@@ -16,7 +16,10 @@ from kinterp.report import ReportBuilder
 
 @dataclass
 class RunContext:
-    """What a technique's ``run`` works with; it returns nothing but what it writes here."""
+    """What a technique's ``run`` works with; it returns nothing but what it writes here.
+
+    ``rng`` is a numpy generator seeded with the run's seed, shared across the run.
+    """
 
     model: LoadedModel
     report: ReportBuilder
@@ -24,11 +27,10 @@ class RunContext:
     data_name: str | None = None
     quiet: bool = True
     _data: ModelData | None = field(default=None, init=False, repr=False)
+    rng: np.random.Generator = field(init=False, repr=False)
 
-    @property
-    def rng(self) -> np.random.Generator:
-        """A numpy generator seeded with the run's seed (a fresh one each access)."""
-        return np.random.default_rng(self.seed)
+    def __post_init__(self) -> None:
+        self.rng = np.random.default_rng(self.seed)
 
     def data(self) -> ModelData:
         """The run's dataset (``--data``, else the model card's, else mnist-5k), model-ready."""

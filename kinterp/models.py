@@ -407,9 +407,9 @@ def logits_view(model: Any, info: ModelInfo) -> Any:
         return model
     last = model.layers[-1]
     if type(last).__name__ in ("Softmax", "Activation"):
-        return keras.Model(model.inputs, last.input)
+        return keras.Model(model.inputs[0], last.input)
     config = dict(last.get_config(), activation="linear", name=f"{last.name}_logits")
     linear = type(last).from_config(config)
     outputs = linear(last.input)
     linear.set_weights(last.get_weights())
-    return keras.Model(model.inputs, outputs)
+    return keras.Model(model.inputs[0], outputs)

@@ -1,0 +1,63 @@
+"""Starting images: zeros, ones, half, uniform, normal, or a file (``image:PATH``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+INIT_NAMES = ("zeros", "ones", "half", "uniform", "normal")
+RESTART_NOISE = 0.05  # std of the noise added to a deterministic init on restarts 2, 3, ...
+
+
+def parse_init(spec: str) -> tuple[str, str | None]:
+    """``"uniform"`` -> ("uniform", None); ``"image:a.png"`` -> ("image", "a.png").
+
+    Raises:
+        ValueError: an unknown name, or ``image:`` without a path (the message says which).
+    """
+    name, sep, path = spec.strip().partition(":")
+    if name == "image" and sep:
+        if not path:
+            raise ValueError("image: needs a path, as in image:digit.png")
+        return "image", path
+    if sep or name not in INIT_NAMES:
+        raise ValueError(
+            f"unknown init {spec!r}; choose from {', '.join(INIT_NAMES)} or image:PATH"
+        )
+    return name, None
+
+
+def init_batch(
+    name: str,
+    count: int,
+    shape: tuple[int, int, int],
+    rng: np.random.Generator,
+    image: np.ndarray | None = None,
+) -> np.ndarray:
+    """``count`` starting images (count, H, W, C) in [0, 1] for one init.
+
+    The first is the init itself; deterministic inits (zeros, ones, half, image) get a little
+    Gaussian noise on the others so random restarts differ.
+
+    Args:
+        name: one of :data:`INIT_NAMES` or ``"image"``.
+        count: how many (the restarts).
+        shape: (H, W, C).
+        rng: the source of randomness.
+        image: the (H, W, C) picture for ``"image"``.
+    """
+    makers: dict[str, Callable[[], np.ndarray]] = {
+        "zeros": lambda: np.zeros((count, *shape)),
+        "ones": lambda: np.ones((count, *shape)),
+        "half": lambda: np.full((count, *shape), 0.5),
+        "uniform": lambda: rng.uniform(0.0, 1.0, (count, *shape)),
+        "normal": lambda: 0.5 + 0.15 * rng.standard_normal((count, *shape)),
+        "image": lambda: np.broadcast_to(np.asarray(image).reshape(shape), (count, *shape)),
+    }
+    if name not in makers:
+        raise ValueError(f"unknown init {name!r}")
+    batch = np.array(makers[name](), dtype="float32")
+    if name not in ("uniform", "normal") and count > 1:
+        batch[1:] += RESTART_NOISE * rng.standard_normal(batch[1:].shape)
+    return np.clip(batch, 0.0, 1.0).astype("float32")

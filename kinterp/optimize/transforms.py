@@ -1,0 +1,47 @@
+"""Transforms applied to the image the network sees, inside the graph, never written back.
+
+A transform is ``fn(images, step) -> images`` on (N, H, W, C) tensors; ``step`` is the int64
+step counter, used to derive stateless random numbers so runs are reproducible.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+Transform = Callable[[Any, Any], Any]
+
+
+def jitter(pixels: int, seed: int = 0) -> Transform:
+    """Roll the whole batch by a random offset of up to ``pixels`` in each direction."""
+
+    def fn(images: Any, step: Any) -> Any:
+        import tensorflow as tf
+
+        key = tf.stack([tf.constant(seed, tf.int64), tf.cast(step, tf.int64)])
+        shift = tf.random.stateless_uniform(
+            [2], key, minval=-pixels, maxval=pixels + 1, dtype=tf.int32
+        )
+        return tf.roll(images, shift=shift, axis=[1, 2])
+
+    return fn
+
+
+def blur(sigma: float, channels: int) -> Transform:
+    """Gaussian blur with standard deviation ``sigma`` pixels (edges padded by reflection)."""
+    radius = max(1, math.ceil(2 * sigma))
+    weights = [math.exp(-(i * i) / (2 * sigma * sigma)) for i in range(-radius, radius + 1)]
+    total = sum(weights)
+    taps = [w / total for w in weights]
+
+    def fn(images: Any, step: Any) -> Any:
+        import tensorflow as tf
+
+        kernel_1d = tf.constant(taps, tf.float32)
+        kernel = tf.tensordot(kernel_1d, kernel_1d, axes=0)[:, :, None, None]
+        kernel = tf.tile(kernel, [1, 1, channels, 1])
+        padded = tf.pad(images, [[0, 0], [radius, radius], [radius, radius], [0, 0]], "REFLECT")
+        return tf.nn.depthwise_conv2d(padded, kernel, [1, 1, 1, 1], "VALID")
+
+    return fn

@@ -1,0 +1,542 @@
+"""HappyMap and SadMap: the input a network is surest (least sure) is a given class or unit.
+
+Gradient ascent (descent) on the input pixels with the weights held fixed, projected onto the
+model's input range after every step. Every target x init x restart is one row of a single
+batch optimised by the compiled engine in :mod:`kinterp.optimize`. Class targets use the
+pre-softmax logit by default: with a softmax, pushing the other classes down also raises the
+probability (the complement effect), so the logit is the honest objective.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+import kinterp
+from kinterp.optimize import inits, regularizers, transforms
+from kinterp.optimize.engine import Result, Settings, optimize
+from kinterp.optimize.objectives import Objective, channel
+
+MAX_DEFAULT_UNITS = 64  # a layer with more units needs an explicit --units
+GIF_FRAMES = 24  # about this many animation frames (one per compiled chunk)
+MAX_PLOT_SERIES = 12
+
+
+@dataclass
+class ActivationMapParams:
+    classes: list[int] | None = field(
+        default=None, metadata={"help": "Output classes to optimise (default: all)."}
+    )
+    layer: str = field(
+        default="", metadata={"help": "Optimise units of this layer instead of output classes."}
+    )
+    units: list[int] | None = field(
+        default=None,
+        metadata={"help": "Dense units or conv filters of --layer (default: all, up to 64)."},
+    )
+    objective: Literal["logit", "probability"] = field(
+        default="logit",
+        metadata={"help": "For classes: the pre-softmax logit, or the softmax probability."},
+    )
+    init: list[str] = field(
+        default_factory=lambda: ["uniform"],
+        metadata={"help": "Starting images: zeros, ones, half, uniform, normal, image:PATH."},
+    )
+    restarts: int = field(default=1, metadata={"help": "Random restarts per target and init."})
+    steps: int = field(default=128, metadata={"help": "Gradient steps."})
+    lr: float = field(
+        default=0.05, metadata={"help": "Learning rate, as a fraction of the input range."}
+    )
+    optimizer: Literal["adam", "sgd"] = field(default="adam", metadata={"help": "Optimiser."})
+    tv: float = field(default=0.0, metadata={"help": "Total-variation penalty weight."})
+    l2: float = field(default=0.0, metadata={"help": "L2 penalty weight."})
+    lp: str = field(default="", metadata={"help": "Lp penalty as P:W, e.g. 1:0.5 (off if empty)."})
+    blur: float = field(
+        default=0.0, metadata={"help": "Gaussian blur sigma (px) of what the network sees."}
+    )
+    jitter: int = field(default=0, metadata={"help": "Random shift (px) of what the network sees."})
+
+
+@dataclass(frozen=True)
+class Targets:
+    """What the rows optimise: class indices or units of one layer."""
+
+    indices: list[int]
+    labels: list[str]
+    layer: str | None  # None: output classes
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The checked run: targets, starting images, penalty and the batch layout."""
+
+    targets: Targets
+    init_names: list[str]
+    init_images: dict[str, np.ndarray | None]
+    penalty: Objective | None
+    penalty_text: str
+
+
+class ActivationMap(kinterp.Technique):
+    """Shared implementation; :class:`HappyMap` maximises, :class:`SadMap` minimises."""
+
+    Params = ActivationMapParams
+    key_metric = "mean_confidence"
+    maximize = True
+    verb = "maximise"
+
+    def run(self, ctx, params):
+        self.optimise_and_report(ctx, params, self.plan(ctx, params))
+
+    def optimise_and_report(self, ctx, params, plan: Plan) -> None:
+        model = ctx.model
+        shape, rng = model.require_image(), ctx.rng
+        count_t, count_i, restarts = (
+            len(plan.targets.indices),
+            len(plan.init_names),
+            params.restarts,
+        )
+        starts = np.stack(
+            [
+                inits.init_batch(
+                    "image" if image is not None else name, restarts, shape, rng, image
+                )
+                for name, image in plan.init_images.items()
+            ]
+        )  # (inits, restarts, H, W, C): the same starts for every target
+        init = np.broadcast_to(starts, (count_t, *starts.shape)).reshape(-1, *shape)
+        row_target = np.repeat(plan.targets.indices, count_i * restarts)
+        objective = self.objective(model, plan.targets, params, row_target)
+        settings = Settings(
+            steps=params.steps,
+            lr=params.lr,
+            optimizer=params.optimizer,
+            maximize=self.maximize,
+            chunk=max(1, math.ceil(params.steps / GIF_FRAMES)),
+            transforms=self.transforms(params, shape, ctx.seed),
+        )
+        with ctx.progress(params.steps, f"{self.name}: {len(init)} maps") as bar:
+            result = optimize(objective, init, settings, plan.penalty, on_chunk=bar.advance)
+        evaluation = Evaluation(model, plan.targets, row_target, objective)
+        self.write_report(ctx, params, plan, result, evaluation, (count_t, count_i, restarts))
+
+    # -- checking the input -------------------------------------------------------------
+
+    def plan(self, ctx, params) -> Plan:
+        """Check every parameter and load what they name; raises KinterpError before any work."""
+        for name in ("steps", "restarts"):
+            if getattr(params, name) < 1:
+                raise kinterp.KinterpError(f"--{name} must be at least 1")
+        if params.lr <= 0:
+            raise kinterp.KinterpError("--lr must be positive")
+        for name in ("tv", "l2", "blur", "jitter"):
+            if getattr(params, name) < 0:
+                raise kinterp.KinterpError(f"--{name} must be zero or positive")
+        shape = ctx.model.require_image()
+        targets = self.targets(ctx.model, params)
+        names, images = self.inits(ctx.model, params.init, shape)
+        penalty, text = self.penalty(params)
+        return Plan(targets, names, images, penalty, text)
+
+    def targets(self, model, params) -> Targets:
+        info = model.info
+        if params.layer:
+            if params.classes is not None:
+                raise kinterp.KinterpError(
+                    "--classes picks output classes and --layer picks a layer; use one of them"
+                )
+            if params.objective != "logit":
+                raise kinterp.KinterpError("--objective probability applies to classes only")
+            layer = model.layer(params.layer)
+            units = int(layer.output.shape[-1])
+            kind = "filter" if len(layer.output.shape) > 2 else "unit"
+            chosen = self.check_indices(params.units, units, f"{kind}s of layer {layer.name}")
+            if params.units is None and units > MAX_DEFAULT_UNITS:
+                raise kinterp.KinterpError(
+                    f"layer {layer.name} has {units} {kind}s; pick some with --units 0,5,7"
+                )
+            return Targets(chosen, [f"{layer.name} {kind} {u}" for u in chosen], layer.name)
+        if params.units is not None:
+            raise kinterp.KinterpError("--units needs --layer NAME (use --classes for classes)")
+        chosen = self.check_indices(params.classes, info.num_outputs, f"classes of {info.name}")
+        return Targets(chosen, [f"class {info.class_names[c]}" for c in chosen], None)
+
+    @staticmethod
+    def check_indices(values: list[int] | None, count: int, what: str) -> list[int]:
+        if values is None:
+            return list(range(count))
+        for value in values:
+            if not 0 <= value < count:
+                raise kinterp.KinterpError(
+                    f"{value} is out of range: there are {count} {what} (0-{count - 1})"
+                )
+        return list(dict.fromkeys(values))
+
+    @staticmethod
+    def inits(model, specs: list[str], shape) -> tuple[list[str], dict[str, np.ndarray | None]]:
+        from kinterp.preprocess import BadImage, open_image, prepare_image
+
+        names, images = [], {}
+        for spec in dict.fromkeys(s.strip() for s in specs):
+            try:
+                kind, path = inits.parse_init(spec)
+            except ValueError as exc:
+                raise kinterp.KinterpError(f"--init: {exc}") from None
+            image = None
+            if path is not None:
+                height, width, channels = shape
+                try:
+                    with open_image(path) as opened:
+                        size = opened.size
+                    if size != (width, height):
+                        raise kinterp.KinterpError(
+                            f"--init {spec}: the image is {size[0]}x{size[1]} but "
+                            f"{model.info.name} takes {width}x{height}; resize it first"
+                        )
+                    if channels not in (1, 3):
+                        raise kinterp.KinterpError(
+                            f"--init image: needs a model with 1 or 3 channels, not {channels}"
+                        )
+                    image = prepare_image(path, height, width, channels, mnistify=False).pixels
+                except BadImage as exc:
+                    raise kinterp.KinterpError(f"--init {spec}: {exc}") from None
+            names.append(spec if kind == "image" else kind)
+            images[names[-1]] = image
+        return names, images
+
+    @staticmethod
+    def penalty(params) -> tuple[Objective | None, str]:
+        terms = []
+        if params.tv:
+            terms.append(params.tv * regularizers.tv())
+        if params.l2:
+            terms.append(params.l2 * regularizers.l2())
+        if params.lp.strip():
+            p, sep, w = params.lp.partition(":")
+            try:
+                power, weight = float(p), float(w)
+            except ValueError:
+                power = weight = -1.0
+            if not sep or power <= 0 or weight < 0:
+                raise kinterp.KinterpError(f"--lp expects P:W such as 1:0.5, got {params.lp!r}")
+            terms.append(weight * regularizers.lp(power))
+        if not terms:
+            return None, "none"
+        total = terms[0]
+        for term in terms[1:]:
+            total = total + term
+        return total, total.name
+
+    # -- the optimisation -----------------------------------------------------------------
+
+    @staticmethod
+    def feature_model(model, targets: Targets):
+        """The model whose output holds the targets (logits, probabilities or a layer)."""
+        import keras
+
+        if targets.layer is None:
+            return None
+        layer = model.keras_model.get_layer(targets.layer)
+        return keras.Model(model.keras_model.inputs[0], layer.output)
+
+    def objective(self, model, targets: Targets, params, row_target) -> Objective:
+        import tensorflow as tf
+
+        if targets.layer is not None:
+            source = self.feature_model(model, targets)
+        elif params.objective == "probability":
+            source = model.keras_model
+        else:
+            source = model.logits_model
+        lo, hi = model.info.input_range
+        input_shape = [d or -1 for d in model.info.input_shape]
+
+        def to_input(view):
+            return tf.reshape(lo + (hi - lo) * view, [-1, *input_shape])
+
+        return channel(source, row_target, to_input)
+
+    @staticmethod
+    def transforms(params, shape, seed: int) -> tuple:
+        chosen = []
+        if params.jitter:
+            chosen.append(transforms.jitter(params.jitter, seed))
+        if params.blur:
+            chosen.append(transforms.blur(params.blur, shape[-1]))
+        return tuple(chosen)
+
+    # -- the report -------------------------------------------------------------------------
+
+    def write_report(self, ctx, params, plan: Plan, result: Result, ev: Evaluation, dims):
+        count_t, count_i, restarts = dims
+        maps = result.images
+        per_row = ev.measure(maps)
+        border = {w: ev.measure(zero_border(maps, w)) for w in (1, 2)}
+        labels = plan.targets.labels
+        is_class = plan.targets.layer is None
+        rows = []
+        for row in range(len(maps)):
+            t, rest = divmod(row, count_i * restarts)
+            i, r = divmod(rest, restarts)
+            rows.append((row, labels[t], plan.init_names[i], r))
+
+        report = ctx.report
+        repeated = f"; each repeated for {restarts} restarts" if restarts > 1 else ""
+        report.text(
+            "Maps",
+            f"{self.summary}. Targets are rows, starting images ({', '.join(plan.init_names)}) "
+            f"are columns{repeated}. "
+            f"Objective: {self.objective_name(params, is_class)}, {self.verb}d by "
+            f"{params.optimizer} for {params.steps} steps (lr {params.lr}), clipped to the input "
+            f"range every step; penalty: {plan.penalty_text}.",
+        )
+        captions = [self.caption(per_row, row, label, init, r, restarts, is_class)
+                    for row, label, init, r in rows]  # fmt: skip
+        report.images("Maps", maps, captions=captions, columns=count_i * restarts, name="maps")
+        report.array("history", result.history)
+
+        columns = ["target", "init", "restart", "objective", "confidence", "top-1", "top-1 p",
+                   "border 1px", "border 2px"]  # fmt: skip
+        table = [
+            [label, init, r, per_row["value"][row], per_row["confidence"][row],
+             per_row["top1_name"][row], per_row["top1_p"][row],
+             border[1]["score"][row], border[2]["score"][row]]
+            for row, label, init, r in rows
+        ]  # fmt: skip
+        report.table("Maps", columns, table)
+        self.report_inits(report, plan, per_row, rows, count_i, is_class)
+        self.report_curves(report, result, rows, params)
+        consistency = self.report_consistency(report, maps, labels, dims)
+        report.text(
+            "Border test",
+            "The outer 1 and 2 pixel rings of every map set to 0 (background), then classified "
+            "again. A map that keeps its score has not put its evidence in the border.",
+        )
+        per_target = count_i * restarts
+        report.table(
+            "Border test",
+            ["target", "score", "outer 1 px zeroed", "outer 2 px zeroed"],
+            [
+                [label, *(float(np.mean(m["score"][t * per_target : (t + 1) * per_target]))
+                          for m in (per_row, border[1], border[2]))]
+                for t, label in enumerate(labels)
+            ],
+        )  # fmt: skip
+        if len(result.frames) > 1:
+            report.gif(
+                "Optimisation",
+                result.frames,
+                caption=f"{labels[0]} from {plan.init_names[0]}: one frame per "
+                f"{math.ceil(params.steps / GIF_FRAMES)} steps",
+            )
+        self.report_metrics(report, per_row, border, consistency, labels, dims, result, params,
+                            is_class)  # fmt: skip
+
+    def objective_name(self, params, is_class: bool) -> str:
+        if not is_class:
+            return f"mean activation of each unit/filter of {params.layer}"
+        return "pre-softmax logit" if params.objective == "logit" else "softmax probability"
+
+    @staticmethod
+    def caption(per_row, row, label, init, restart, restarts, is_class) -> str:
+        head = f"{label} · {init}" + (f" #{restart}" if restarts > 1 else "")
+        if is_class:
+            return (
+                f"{head}: logit {per_row['logit'][row]:.2f}, p {per_row['confidence'][row]:.4f}, "
+                f"top-1 {per_row['top1_name'][row]}"
+            )
+        return (
+            f"{head}: act {per_row['value'][row]:.3g}, top-1 {per_row['top1_name'][row]} "
+            f"(p {per_row['top1_p'][row]:.3f})"
+        )
+
+    @staticmethod
+    def report_inits(report, plan: Plan, per_row, rows, count_i, is_class) -> None:
+        if count_i < 2:
+            return
+        title = "Starting images"
+        report.text(title, "The same targets from each starting image, side by side.")
+        columns = ["init", "mean objective"]
+        if is_class:
+            columns += ["mean confidence", "classified as target"]
+        table = []
+        for name in plan.init_names:
+            picked = [row for row, _, init, _ in rows if init == name]
+            line = [name, float(np.mean(per_row["value"][picked]))]
+            if is_class:
+                hits = sum(per_row["top1"][r] == per_row["target"][r] for r in picked)
+                line += [float(np.mean(per_row["confidence"][picked])), f"{hits}/{len(picked)}"]
+            table.append(line)
+        report.table(title, columns, table)
+
+    @staticmethod
+    def report_curves(report, result: Result, rows, params) -> None:
+        series = {}
+        for row, label, init, r in rows:
+            if r == 0 and len(series) < MAX_PLOT_SERIES:
+                series[f"{label} ({init})"] = [float(v) for v in result.history[:, row]]
+        report.line_plot(
+            "Objective by step",
+            series,
+            xlabel="step",
+            ylabel="objective",
+            caption="The objective of each target (first restart) before every step.",
+        )
+
+    @staticmethod
+    def report_consistency(report, maps, labels, dims) -> dict[str, float] | None:
+        count_t, count_i, restarts = dims
+        if restarts < 2:
+            return None
+        grouped = maps.reshape(count_t, count_i, restarts, -1)
+        values = {}
+        for t, label in enumerate(labels):
+            values[label] = float(np.mean([mean_pairwise_correlation(g) for g in grouped[t]]))
+        report.text(
+            "Consistency across restarts",
+            "Mean pairwise Pearson correlation of the restart maps of each target (averaged over "
+            "starting images). Near 1: the optimisation finds the same map every time; near 0: "
+            "each restart finds a different one, and any single map is a fluke.",
+        )
+        report.table(
+            "Consistency across restarts",
+            ["target", "consistency"],
+            [[label, value] for label, value in values.items()],
+        )
+        return values
+
+    def report_metrics(self, report, per_row, border, consistency, labels, dims, result, params,
+                       is_class) -> None:  # fmt: skip
+        count_t, count_i, restarts = dims
+        per_target = count_i * restarts
+
+        def by_target(values) -> dict[str, float]:
+            grouped = np.asarray(values, dtype="float64").reshape(count_t, per_target)
+            return {label: float(v) for label, v in zip(labels, grouped.mean(axis=1), strict=True)}
+
+        if is_class:
+            report.metric("mean_confidence", float(np.mean(per_row["confidence"])))
+            hits = per_row["top1"] == per_row["target"]
+            report.metric("classified_as_target", float(np.mean(hits)))
+            report.metric("confidence", by_target(per_row["confidence"]))
+            report.metric("logit", by_target(per_row["logit"]))
+            for w in (1, 2):
+                report.metric(f"border{w}_confidence", by_target(border[w]["confidence"]))
+        else:
+            report.metric("mean_activation", float(np.mean(per_row["value"])))
+            report.metric("activation", by_target(per_row["value"]))
+            for w in (1, 2):
+                report.metric(f"border{w}_activation", by_target(border[w]["value"]))
+        report.metric("consistency", consistency)
+        report.metric("steps", params.steps)
+        report.metric("seconds", round(result.seconds, 3))
+
+
+class HappyMap(ActivationMap):
+    name = "happymap"
+    summary = "The input a network is surest is a class (activation maximisation)"
+    maximize = True
+    verb = "maximise"
+    demo = (
+        kinterp.DemoPreset(
+            "mnist-cnn",
+            {"init": "uniform,zeros,half", "steps": 128},
+            quick={"classes": "0,1,2", "steps": 64, "init": "uniform"},
+        ),
+        kinterp.DemoPreset("mnist-mlp", {"steps": 128}, quick={"classes": "0,1,2", "steps": 64}),
+    )
+
+
+class SadMap(ActivationMap):
+    name = "sadmap"
+    summary = "The input a network is least sure is a class (activation minimisation)"
+    maximize = False
+    verb = "minimise"
+    demo = (
+        kinterp.DemoPreset(
+            "mnist-cnn",
+            {"init": "uniform,half", "steps": 128},
+            quick={"classes": "0,1,2", "steps": 64, "init": "uniform"},
+        ),
+    )
+
+
+class Evaluation:
+    """Scores maps after optimisation: objective, target confidence and top-1 class."""
+
+    def __init__(self, model, targets: Targets, row_target: np.ndarray, objective: Objective):
+        self.model = model
+        self.targets = targets
+        self.row_target = np.asarray(row_target)
+        self.objective = objective
+
+    def measure(self, maps: np.ndarray) -> dict[str, np.ndarray]:
+        """Per row: value (objective), logit, confidence, top1, top1_p, score (table column)."""
+        import tensorflow as tf
+
+        model = self.model
+        x = tf.convert_to_tensor(maps, tf.float32)
+        value = np.asarray(self.objective(x, x), dtype="float64")
+        probs = probabilities(model.predict(model.to_input(maps)), model.info.output_activation)
+        rows = np.arange(len(maps))
+        top1 = probs.argmax(axis=1)
+        names = model.info.class_names
+        out = {
+            "value": value,
+            "top1": top1,
+            "top1_name": np.array([names[c] if c < len(names) else str(c) for c in top1]),
+            "top1_p": probs[rows, top1].astype("float64"),
+        }
+        if self.targets.layer is None:
+            logits = np.asarray(model.logits_model(model.to_input(maps), training=False))
+            out["target"] = self.row_target
+            out["logit"] = logits[rows, self.row_target].astype("float64")
+            out["confidence"] = probs[rows, self.row_target].astype("float64")
+            out["score"] = out["confidence"]
+        else:
+            out["confidence"] = np.full(len(maps), np.nan)
+            out["score"] = value
+        return out
+
+
+def probabilities(outputs: np.ndarray, activation: str) -> np.ndarray:
+    """Model outputs as class confidences (a softmax over linear outputs)."""
+    outputs = np.asarray(outputs, dtype="float64")
+    if activation != "linear":
+        return outputs
+    shifted = np.exp(outputs - outputs.max(axis=1, keepdims=True))
+    return shifted / shifted.sum(axis=1, keepdims=True)
+
+
+def zero_border(images: np.ndarray, width: int) -> np.ndarray:
+    """A copy with the outer ``width`` pixel rings set to 0 (the background)."""
+    out = np.array(images, copy=True)
+    out[:, :width] = 0
+    out[:, -width:] = 0
+    out[:, :, :width] = 0
+    out[:, :, -width:] = 0
+    return out
+
+
+def mean_pairwise_correlation(maps: np.ndarray) -> float:
+    """Mean Pearson correlation over every pair of rows (flattened maps); 1.0 for constants."""
+    flat = np.asarray(maps, dtype="float64").reshape(len(maps), -1)
+    centred = flat - flat.mean(axis=1, keepdims=True)
+    norms = np.linalg.norm(centred, axis=1)
+    pairs = []
+    for a in range(len(flat)):
+        for b in range(a + 1, len(flat)):
+            if norms[a] == 0 or norms[b] == 0:
+                pairs.append(1.0 if norms[a] == norms[b] else 0.0)
+            else:
+                pairs.append(float(centred[a] @ centred[b] / (norms[a] * norms[b])))
+    return float(np.mean(pairs)) if pairs else float("nan")
+
+
+@kinterp.hookimpl
+def register_techniques(register):
+    register(HappyMap())
+    register(SadMap())
