@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from kinterp.data import ModelData, open_data
+from kinterp.modeldata import ModelData, open_data
 from kinterp.models import LoadedModel
 from kinterp.progress import Progress, progress_bar
 from kinterp.report import ReportBuilder

@@ -14,8 +14,10 @@ from kinterp.models import LoadedModel
 DEFAULT_DATASET = "mnist-5k"
 
 
-def load_dataset(name_or_path: str) -> Any:
+def load_dataset(name_or_path: str, size: tuple[int, int] | None = None) -> Any:
     """A registered dataset by name, or a dataset file/folder by path.
+
+    ``size`` (height, width) resizes the images of an image folder, which may hold any sizes.
 
     Raises:
         KinterpError: unknown name, or a path that is not a dataset.
@@ -27,7 +29,7 @@ def load_dataset(name_or_path: str) -> Any:
     if name_or_path in datasets:
         return datasets[name_or_path][0].load()
     if Path(name_or_path).exists():
-        return dataset_from_path(Path(name_or_path))
+        return dataset_from_path(Path(name_or_path), size=size)
     close = difflib.get_close_matches(name_or_path, list(datasets), n=3)
     hint = f"did you mean {', '.join(close)}?" if close else f"known: {', '.join(datasets)}"
     raise KinterpError(f"unknown dataset {name_or_path!r}, and no such path; {hint}")
@@ -68,8 +70,8 @@ def open_data(name: str | None, model: LoadedModel) -> ModelData:
     """The dataset for a run, checked against the model's image geometry."""
     card = model.info.card or {}
     name = name or card.get("dataset") or DEFAULT_DATASET
-    dataset = load_dataset(name)
     want = model.require_image()
+    dataset = load_dataset(name, size=want[:2])
     have = tuple(dataset.x_test.shape[1:])
     if have != want:
         raise KinterpError(

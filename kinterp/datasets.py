@@ -1,0 +1,469 @@
+"""Datasets and their loaders: the bundled mnist-5k, Fashion-MNIST, MNIST, and your own files.
+
+Numpy and Pillow only: nothing here imports TensorFlow or Keras.
+"""
+
+from __future__ import annotations
+
+import functools
+import gzip
+import importlib.resources
+import os
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from kinterp.errors import KinterpError
+from kinterp.hookspecs import hookimpl
+from kinterp.preprocess import BadImage, flatten_alpha, open_image
+
+DIGITS = tuple(str(digit) for digit in range(10))
+FASHION_CLASSES = (
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+)
+FASHION_SYSTEM_DIR = Path("/usr/share/datasets/fashion-mnist")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
+
+
+@dataclass(frozen=True, eq=False)
+class Dataset:
+    """Images as float32 ``(N, H, W, C)`` in [0, 1] with int64 labels (or None), split in two.
+
+    Either part may be empty (``N == 0``); ``split`` says in words what the test part is.
+    """
+
+    name: str
+    x_train: np.ndarray
+    y_train: np.ndarray | None
+    x_test: np.ndarray
+    y_test: np.ndarray | None
+    class_names: tuple[str, ...]
+    split: str
+
+    def test(self) -> tuple[np.ndarray, np.ndarray | None]:
+        """The held-out images and labels: the data to inspect a model on."""
+        return self.x_test, self.y_test
+
+    def train(self) -> tuple[np.ndarray, np.ndarray | None]:
+        """The training images and labels."""
+        return self.x_train, self.y_train
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """A named dataset that is loaded on demand; ``load`` may raise :class:`KinterpError`."""
+
+    name: str
+    summary: str
+    load: Callable[[], Dataset]
+
+
+def keras_home() -> Path:
+    """Keras' cache directory: ``$KERAS_HOME`` or ``~/.keras``."""
+    return Path(os.environ.get("KERAS_HOME") or Path.home() / ".keras")
+
+
+def _to_images(x: np.ndarray, source: str) -> np.ndarray:
+    """Convert uint8 0..255 or float 0..1 pixels shaped (N,H,W) or (N,H,W,C) to float32 NHWC."""
+    if x.ndim == 3:
+        x = x[..., None]
+    if x.ndim != 4 or x.shape[-1] not in (1, 3):
+        raise KinterpError(
+            f"{source}: images have shape {x.shape}; "
+            "save them as (N, H, W) or (N, H, W, C) with C = 1 or 3"
+        )
+    if np.issubdtype(x.dtype, np.integer):
+        if x.size and (x.min() < 0 or x.max() > 255):
+            raise KinterpError(f"{source}: integer pixels outside 0..255; save them as uint8")
+        return x.astype(np.float32) / 255.0
+    if np.issubdtype(x.dtype, np.floating):
+        if x.size and (x.min() < 0 or x.max() > 1):
+            raise KinterpError(
+                f"{source}: float pixels outside [0, 1]; scale them to [0, 1] or save uint8 0..255"
+            )
+        return x.astype(np.float32)
+    raise KinterpError(f"{source}: pixels of type {x.dtype}; save them as uint8 or float")
+
+
+def _to_labels(y: np.ndarray | None, count: int, source: str) -> np.ndarray | None:
+    """Check labels are one non-negative integer per image and return them as int64."""
+    if y is None:
+        return None
+    y = np.asarray(y)
+    if y.shape != (count,) or not np.issubdtype(y.dtype, np.integer) or (y.size and y.min() < 0):
+        raise KinterpError(
+            f"{source}: labels must be {count} non-negative integers, "
+            f"got {y.dtype} of shape {y.shape}; save one integer class index per image"
+        )
+    return y.astype(np.int64)
+
+
+def _class_names(*labels: np.ndarray | None) -> tuple[str, ...]:
+    """Class names "0", "1", ... up to the largest label."""
+    present = [y for y in labels if y is not None and y.size]
+    count = max(int(y.max()) for y in present) + 1 if present else 0
+    return tuple(str(index) for index in range(count))
+
+
+def load_npz(path: str | os.PathLike[str]) -> Dataset:
+    """Load images from an ``.npz`` file.
+
+    Keys are either ``x`` (and optionally ``y``), all held out, or ``x_train``, ``y_train``,
+    ``x_test``, ``y_test`` as in Keras' ``mnist.npz``. Pixels are uint8 0..255 or float 0..1,
+    shaped (N, H, W) or (N, H, W, C).
+
+    Raises:
+        KinterpError: the file is unreadable or its arrays are not images and labels.
+    """
+    path = Path(path)
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            arrays = {key: archive[key] for key in archive.files}
+    except (OSError, ValueError) as exc:
+        raise KinterpError(
+            f"{path}: not a readable .npz file ({exc}); save it with numpy.savez"
+        ) from exc
+    if "x" in arrays:
+        x_test = _to_images(arrays["x"], str(path))
+        y_test = _to_labels(arrays.get("y"), len(x_test), str(path))
+        x_train, y_train = x_test[:0], None if y_test is None else y_test[:0]
+        split = f"all {len(x_test):,} images of {path.name} (no training part)"
+    elif "x_test" in arrays:
+        x_test = _to_images(arrays["x_test"], str(path))
+        y_test = _to_labels(arrays.get("y_test"), len(x_test), str(path))
+        if "x_train" in arrays:
+            x_train = _to_images(arrays["x_train"], str(path))
+            y_train = _to_labels(arrays.get("y_train"), len(x_train), str(path))
+        else:
+            x_train, y_train = x_test[:0], None if y_test is None else y_test[:0]
+        split = f"the {len(x_test):,} x_test images of {path.name}"
+    else:
+        raise KinterpError(
+            f"{path}: no image array (keys: {', '.join(sorted(arrays)) or 'none'}); "
+            "name it x (and labels y), or x_train/y_train/x_test/y_test"
+        )
+    if x_train.shape[1:] != x_test.shape[1:] and len(x_train):
+        raise KinterpError(
+            f"{path}: x_train images {x_train.shape[1:]} differ from x_test {x_test.shape[1:]}; "
+            "save both parts at one size"
+        )
+    return Dataset(
+        name=path.stem,
+        x_train=x_train,
+        y_train=y_train,
+        x_test=x_test,
+        y_test=y_test,
+        class_names=_class_names(y_train, y_test),
+        split=split,
+    )
+
+
+def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
+    """Read one unsigned-byte IDX file (the original MNIST format), raw or gzipped.
+
+    Raises:
+        KinterpError: the file is missing, not IDX, or shorter than its header says.
+    """
+    path = Path(path)
+    try:
+        with path.open("rb") as handle:
+            gzipped = handle.read(2) == b"\x1f\x8b"
+        opener = gzip.open if gzipped else open
+        with opener(path, "rb") as handle:
+            data = handle.read()
+    except (OSError, EOFError) as exc:
+        raise KinterpError(f"{path}: cannot read IDX file ({exc}); check the path") from exc
+    if len(data) < 4 or data[:2] != b"\0\0" or data[2] != 0x08 or not 1 <= data[3] <= 4:
+        raise KinterpError(
+            f"{path}: not an unsigned-byte IDX file (bad magic number); "
+            "use the original MNIST-format files such as train-images-idx3-ubyte.gz"
+        )
+    ndim = data[3]
+    header = 4 + 4 * ndim
+    shape = tuple(int(size) for size in np.frombuffer(data[4:header], dtype=">u4"))
+    expected = header + int(np.prod(shape))
+    if len(data) != expected:
+        raise KinterpError(
+            f"{path}: IDX file is {len(data):,} bytes but its header says {expected:,}; "
+            "the file is truncated or damaged, download it again"
+        )
+    return np.frombuffer(data, dtype=np.uint8, offset=header).reshape(shape)
+
+
+def load_idx(
+    images_path: str | os.PathLike[str], labels_path: str | os.PathLike[str] | None = None
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Load an IDX image file (and optionally its label file) as float32 NHWC and int64 labels.
+
+    Raises:
+        KinterpError: bad magic numbers, truncated files, or counts that do not match.
+    """
+    raw = read_idx(images_path)
+    if raw.ndim != 3:
+        raise KinterpError(
+            f"{images_path}: not an IDX image file (expected 3 dimensions, got {raw.ndim}); "
+            "pass an *-images-idx3-ubyte file"
+        )
+    x = _to_images(raw, str(images_path))
+    if labels_path is None:
+        return x, None
+    labels = read_idx(labels_path)
+    if labels.ndim != 1:
+        raise KinterpError(
+            f"{labels_path}: not an IDX label file (expected 1 dimension, got {labels.ndim}); "
+            "pass an *-labels-idx1-ubyte file"
+        )
+    return x, _to_labels(labels, len(x), str(labels_path))
+
+
+def _image_files(folder: Path) -> list[Path]:
+    """The image files directly inside a folder, sorted by name."""
+    return sorted(
+        path
+        for path in folder.iterdir()
+        if path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES
+    )
+
+
+def load_image_folder(path: str | os.PathLike[str], size: tuple[int, int] | None = None) -> Dataset:
+    """Load a folder of PNG, JPEG or BMP images, all held out.
+
+    With sub-folders, each sub-folder is a class (sorted names give class indices, as in
+    ``keras.utils.image_dataset_from_directory``) and images directly in the folder are
+    ignored; without, the images are unlabelled. Transparency is composited onto white; the
+    images are grey (C = 1) when every one of them is, RGB otherwise. Nothing is inverted.
+
+    Args:
+        path: the folder.
+        size: ``(height, width)`` to resize every image to; needed when their sizes differ.
+
+    Raises:
+        KinterpError: no images, an unreadable image, or sizes that differ without ``size``.
+    """
+    folder = Path(path)
+    if not folder.is_dir():
+        raise KinterpError(f"{folder}: not a folder; pass a folder of images or an .npz file")
+    classes = sorted(sub.name for sub in folder.iterdir() if sub.is_dir() and _image_files(sub))
+    if classes:
+        files = [
+            (file, index)
+            for index, name in enumerate(classes)
+            for file in _image_files(folder / name)
+        ]
+    else:
+        files = [(file, -1) for file in _image_files(folder)]
+    if not files:
+        raise KinterpError(
+            f"{folder}: no .png, .jpg or .bmp images in it or in its class sub-folders; "
+            "check the path"
+        )
+    images = []
+    for file, _ in files:
+        try:
+            rgb, _ = flatten_alpha(open_image(file))
+        except BadImage as exc:
+            raise KinterpError(
+                f"{file}: {exc}; remove it or replace it with a valid image"
+            ) from exc
+        if size is not None and rgb.size != (size[1], size[0]):
+            rgb = rgb.resize((size[1], size[0]), resample=Image.Resampling.BILINEAR)
+        images.append(np.asarray(rgb, dtype=np.uint8))
+    shapes = sorted({image.shape[:2] for image in images})
+    if len(shapes) > 1:
+        raise KinterpError(
+            f"{folder}: images differ in size ({', '.join(f'{h}x{w}' for h, w in shapes[:3])}...); "
+            "resize them to one size or pass the size to load at"
+        )
+    x = np.stack(images)
+    if np.array_equal(x[..., 0], x[..., 1]) and np.array_equal(x[..., 0], x[..., 2]):
+        x = x[..., :1]
+    labels = np.array([index for _, index in files], dtype=np.int64) if classes else None
+    return Dataset(
+        name=folder.name,
+        x_train=np.zeros((0, *x.shape[1:]), dtype=np.float32),
+        y_train=None if labels is None else labels[:0],
+        x_test=x.astype(np.float32) / 255.0,
+        y_test=labels,
+        class_names=tuple(classes),
+        split=f"all {len(x):,} images in {folder.name}/"
+        + (f" ({len(classes)} class sub-folders)" if classes else " (unlabelled)"),
+    )
+
+
+IDX_NAME = re.compile(r"^(?P<part>.+?)[-_.](?P<kind>images|labels)[-_.]idx(?P<dims>[13])")
+
+
+def load_idx_folder(path: str | os.PathLike[str]) -> Dataset:
+    """Load a folder of IDX files named like MNIST's (``train-images-idx3-ubyte.gz`` etc.).
+
+    A part named ``t10k`` or ``test`` is held out and one named ``train`` is for training; a
+    folder with a single part holds it out.
+
+    Raises:
+        KinterpError: no IDX image files in the folder, or a bad IDX file.
+    """
+    folder = Path(path)
+    parts: dict[str, dict[str, Path]] = {}
+    for file in sorted(folder.iterdir()):
+        match = IDX_NAME.match(file.name)
+        if match and file.is_file():
+            parts.setdefault(match["part"], {}).setdefault(match["kind"], file)
+    parts = {part: files for part, files in parts.items() if "images" in files}
+    if not parts:
+        raise KinterpError(
+            f"{folder}: no IDX image files (such as train-images-idx3-ubyte.gz); check the path"
+        )
+    test_name = next((name for name in ("t10k", "test") if name in parts), None)
+    train_name = "train" if "train" in parts else None
+    if test_name is None:
+        test_name, train_name = (train_name or sorted(parts)[0]), None
+    x_test, y_test = load_idx(parts[test_name]["images"], parts[test_name].get("labels"))
+    if train_name is None:
+        x_train, y_train = x_test[:0], None if y_test is None else y_test[:0]
+    else:
+        x_train, y_train = load_idx(parts[train_name]["images"], parts[train_name].get("labels"))
+    return Dataset(
+        name=folder.name,
+        x_train=x_train,
+        y_train=y_train,
+        x_test=x_test,
+        y_test=y_test,
+        class_names=_class_names(y_train, y_test),
+        split=f"the {len(x_test):,} {test_name} images in {folder.name}/",
+    )
+
+
+def dataset_from_path(path: str | os.PathLike[str], size: tuple[int, int] | None = None) -> Dataset:
+    """Load a dataset from an ``.npz`` file, a folder of IDX files, or a folder of images.
+
+    Args:
+        path: the file or folder.
+        size: ``(height, width)`` to resize images in an image folder to.
+
+    Raises:
+        KinterpError: the path is missing or holds nothing loadable.
+    """
+    path = Path(path)
+    if path.is_file() and path.suffix.lower() == ".npz":
+        return load_npz(path)
+    if path.is_dir():
+        if any(IDX_NAME.match(file.name) for file in path.iterdir()):
+            return load_idx_folder(path)
+        return load_image_folder(path, size=size)
+    if path.exists():
+        raise KinterpError(f"{path}: not an .npz file or a folder; pass one of those")
+    raise KinterpError(f"{path}: no such file or folder; check the path")
+
+
+@functools.cache
+def load_mnist_5k() -> Dataset:
+    """The bundled 5,000 MNIST digits, split once: 4,000 to train, 100 per class held out."""
+    data = importlib.resources.files("kinterp") / "data"
+    with (data / "mnist_5k.npz").open("rb") as handle, np.load(handle) as archive:
+        x, y = _to_images(archive["x"], "mnist_5k.npz"), archive["y"].astype(np.int64)
+    with (data / "mnist_5k_split.npz").open("rb") as handle, np.load(handle) as archive:
+        train_idx, test_idx = archive["train_idx"], archive["test_idx"]
+    return Dataset(
+        name="mnist-5k",
+        x_train=x[train_idx],
+        y_train=y[train_idx],
+        x_test=x[test_idx],
+        y_test=y[test_idx],
+        class_names=DIGITS,
+        split=f"held-out {len(test_idx):,} of mnist-5k (fixed stratified split, 100 per class)",
+    )
+
+
+def _fashion_dir() -> Path | None:
+    """The first folder holding all four Fashion-MNIST IDX files, if any."""
+    names = [
+        f"{part}-{kind}-ubyte.gz"
+        for part in ("train", "t10k")
+        for kind in ("images-idx3", "labels-idx1")
+    ]
+    for folder in (FASHION_SYSTEM_DIR, keras_home() / "datasets" / "fashion-mnist"):
+        if all((folder / name).is_file() for name in names):
+            return folder
+    return None
+
+
+@functools.cache
+def load_fashion_mnist() -> Dataset:
+    """Fashion-MNIST, 60,000 training and 10,000 test images, from local IDX files."""
+    folder = _fashion_dir()
+    if folder is None:
+        raise KinterpError(
+            "Fashion-MNIST is not installed; "
+            "install it with `apt-get install dataset-fashion-mnist`"
+        )
+    x_train, y_train = load_idx(
+        folder / "train-images-idx3-ubyte.gz", folder / "train-labels-idx1-ubyte.gz"
+    )
+    x_test, y_test = load_idx(
+        folder / "t10k-images-idx3-ubyte.gz", folder / "t10k-labels-idx1-ubyte.gz"
+    )
+    return Dataset(
+        name="fashion-mnist",
+        x_train=x_train,
+        y_train=y_train,
+        x_test=x_test,
+        y_test=y_test,
+        class_names=FASHION_CLASSES,
+        split="the official 10,000 Fashion-MNIST test images",
+    )
+
+
+@functools.cache
+def load_mnist() -> Dataset:
+    """Full MNIST, 60,000 training and 10,000 test images, from Keras' cache (never downloaded)."""
+    path = keras_home() / "datasets" / "mnist.npz"
+    if not path.is_file():
+        raise KinterpError(
+            f"full MNIST is not in Keras' cache ({path}); "
+            "use the bundled digits with --data mnist-5k"
+        )
+    dataset = load_npz(path)
+    return Dataset(
+        name="mnist",
+        x_train=dataset.x_train,
+        y_train=dataset.y_train,
+        x_test=dataset.x_test,
+        y_test=dataset.y_test,
+        class_names=DIGITS,
+        split="the official 10,000 MNIST test images",
+    )
+
+
+BUILTIN_DATASETS: tuple[DatasetSpec, ...] = (
+    DatasetSpec(
+        "mnist-5k",
+        "5,000 real MNIST digits shipped with kinterp (4,000 train / 1,000 held out)",
+        load_mnist_5k,
+    ),
+    DatasetSpec(
+        "fashion-mnist",
+        "Fashion-MNIST 60,000 / 10,000 (Debian package dataset-fashion-mnist)",
+        load_fashion_mnist,
+    ),
+    DatasetSpec("mnist", "full MNIST 60,000 / 10,000 from Keras' cache, if downloaded", load_mnist),
+)
+
+
+@hookimpl
+def register_datasets(register: Callable[[DatasetSpec], None]) -> None:
+    """Register the built-in datasets."""
+    for spec in BUILTIN_DATASETS:
+        register(spec)

@@ -1,0 +1,1 @@
+"""The shipped demo models (the zoo) and the script that trains them."""
