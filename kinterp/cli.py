@@ -16,6 +16,9 @@ from typer.core import TyperGroup
 from kinterp.errors import KinterpError
 from kinterp.params import ParamSpec, param_specs
 
+ModelArg = Annotated[
+    str, typer.Argument(metavar="MODEL", help="A zoo name or a .keras/.h5/SavedModel path.")
+]
 Json = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON only.")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")]
 Unsafe = Annotated[
@@ -194,7 +197,7 @@ def models(as_json: Json = False) -> None:
 
 @app.command("inspect")
 def inspect_model(
-    model: Annotated[str, typer.Argument(help="A zoo name or a .keras/.h5/SavedModel path.")],
+    model: ModelArg,
     as_json: Json = False,
     unsafe: Unsafe = False,
     custom_objects: CustomObjects = None,
@@ -225,7 +228,7 @@ def inspect_model(
 
 @app.command()
 def predict(
-    model: Annotated[str, typer.Argument(help="A zoo name or a .keras/.h5/SavedModel path.")],
+    model: ModelArg,
     images: Annotated[list[Path], typer.Argument(help="Image files or folders.")],
     top: Annotated[int, typer.Option("--top", help="How many classes to show.")] = 3,
     mnistify: Annotated[
@@ -346,25 +349,22 @@ def _common_run_parameters() -> list[inspect.Parameter]:
             name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation
         )
 
-    model = typer.Argument(..., metavar="MODEL", help="A zoo name or a .keras/.h5/SavedModel path.")
+    Data = Annotated[str | None, typer.Option("--data", help="Dataset name or path.")]
+    Out = Annotated[Path | None, typer.Option("--out", help="Where the run directory goes.")]
+    Seed = Annotated[int, typer.Option("--seed", help="Random seed.")]
     return [
-        inspect.Parameter(
-            "model_spec", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=model, annotation=str
-        ),
-        kw("data", str | None, typer.Option(None, "--data", help="Dataset name or path.")),
-        kw("out", Path | None, typer.Option(None, "--out", help="Where the run directory goes.")),
-        kw("seed", int, typer.Option(0, "--seed", help="Random seed.")),
-        kw("as_json", bool, typer.Option(False, "--json", help="Print JSON only.")),
-        kw("quiet", bool, typer.Option(False, "--quiet", "-q", help="No progress bar.")),
-        kw("unsafe", bool, typer.Option(False, "--unsafe", help="Allow models with code.")),
-        kw(
-            "custom_objects",
-            list[str] | None,
-            typer.Option(None, "--custom-objects", help="mod:attr"),
-        ),
-        kw("image_shape", str | None, typer.Option(None, "--image-shape", help="H,W,C.")),
-        kw("input_range", str | None, typer.Option(None, "--input-range", help="LO,HI.")),
-    ]
+        inspect.Parameter("model_spec", inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                          annotation=ModelArg),
+        kw("data", Data, None),
+        kw("out", Out, None),
+        kw("seed", Seed, 0),
+        kw("as_json", Json, False),
+        kw("quiet", Quiet, False),
+        kw("unsafe", Unsafe, False),
+        kw("custom_objects", CustomObjects, None),
+        kw("image_shape", ImageShape, None),
+        kw("input_range", InputRange, None),
+    ]  # fmt: skip
 
 
 COMMON = ("model_spec", "data", "out", "seed", "as_json", "quiet", "unsafe", "custom_objects",

@@ -95,6 +95,18 @@ def lambda_model(keras, model_dir) -> Path:
     return _save(keras.Model(inputs, keras.layers.Dense(10)(x)), model_dir / "lambda.keras")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def every_report_validates(tmp_path_factory):
+    """After the whole session, validate every report.json any test wrote (CLI, API or
+    subprocess) against the shipped schema, so no report escapes the check."""
+    yield
+    for path in sorted(tmp_path_factory.getbasetemp().rglob("report.json")):
+        try:
+            assert_valid_report(path.parent)
+        except jsonschema.ValidationError as exc:
+            pytest.fail(f"{path} does not match the report schema: {exc.message}")
+
+
 @pytest.fixture
 def runner() -> CliRunner:
     return CliRunner()

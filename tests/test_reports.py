@@ -34,7 +34,7 @@ def test_same_second_runs_get_distinct_directories(tmp_path):
 
     def make():
         run_dir = RunDirectory(tmp_path, "same", "model")
-        (run_dir.path / "report.json").write_text("{}")
+        (run_dir.path / "marker.txt").write_text("complete")
         finals.append(run_dir.commit())
 
     threads = [threading.Thread(target=make) for _ in range(4)]
@@ -43,7 +43,7 @@ def test_same_second_runs_get_distinct_directories(tmp_path):
     for thread in threads:
         thread.join()
     assert len(set(finals)) == 4
-    assert all((f / "report.json").is_file() for f in finals)
+    assert all((f / "marker.txt").is_file() for f in finals)
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
 
 
