@@ -13,7 +13,7 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperGroup
 
-from kinterp.errors import KinterpError
+from kinterp.errors import KinterpError, RunFailed
 from kinterp.params import ParamSpec, param_specs
 
 ModelArg = Annotated[
@@ -60,6 +60,10 @@ class KinterpGroup(TyperGroup):
             code = super().main(args=args, prog_name=prog_name, standalone_mode=False, **extra)
         except KinterpError as exc:
             _maybe_traceback(args)
+            fail(str(exc), exc.exit_code)
+        except RunFailed as exc:
+            if exc.traceback and debugging(args):
+                typer.echo(exc.traceback, err=True)
             fail(str(exc), exc.exit_code)
         except typer.TyperException as exc:
             context = getattr(exc, "ctx", None)
@@ -374,9 +378,6 @@ COMMON = ("model_spec", "data", "out", "seed", "as_json", "quiet", "unsafe", "cu
 def technique_command(technique: Any) -> Any:
     """A click command for ``kinterp run NAME`` with one option per Params field."""
     specs = param_specs(technique.Params)
-    clash = {s.name for s in specs} & set(COMMON)
-    if clash:
-        raise KinterpError(f"technique {technique.name} has parameters that clash: {clash}")
     parameters = _common_run_parameters() + [_option(s) for s in specs]
 
     def command(**kwargs: Any) -> None:
@@ -423,10 +424,9 @@ def run_command(
                 typer.echo(f"{name}: {value}")
         typer.echo(f"report: {result.path / 'report.html'}")
     if result.status != "ok":
-        if result.traceback and debugging(sys.argv):
-            typer.echo(result.traceback, err=True)
         error = result.report["error"]
-        fail(f"{technique} failed: {error['message']} (report: {result.path})", 1)
+        message = f"{technique} failed: {error['message']} (report: {result.path})"
+        raise RunFailed(message, result.traceback)
 
 
 def main() -> None:

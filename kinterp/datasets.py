@@ -10,6 +10,8 @@ import gzip
 import importlib.resources
 import os
 import re
+import zipfile
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -132,9 +134,9 @@ def load_npz(path: str | os.PathLike[str]) -> Dataset:
     try:
         with np.load(path, allow_pickle=False) as archive:
             arrays = {key: archive[key] for key in archive.files}
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
         raise KinterpError(
-            f"{path}: not a readable .npz file ({exc}); save it with numpy.savez"
+            f"{path}: not a readable .npz file ({type(exc).__name__}); save it with numpy.savez"
         ) from exc
     if "x" in arrays:
         x_test = _to_images(arrays["x"], str(path))
@@ -184,7 +186,7 @@ def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
         opener = gzip.open if gzipped else open
         with opener(path, "rb") as handle:
             data = handle.read()
-    except (OSError, EOFError) as exc:
+    except (OSError, EOFError, zlib.error) as exc:
         raise KinterpError(f"{path}: cannot read IDX file ({exc}); check the path") from exc
     if len(data) < 4 or data[:2] != b"\0\0" or data[2] != 0x08 or not 1 <= data[3] <= 4:
         raise KinterpError(
@@ -241,10 +243,12 @@ def _image_files(folder: Path) -> list[Path]:
 def load_image_folder(path: str | os.PathLike[str], size: tuple[int, int] | None = None) -> Dataset:
     """Load a folder of PNG, JPEG or BMP images, all held out.
 
-    With sub-folders, each sub-folder is a class (sorted names give class indices, as in
-    ``keras.utils.image_dataset_from_directory``) and images directly in the folder are
-    ignored; without, the images are unlabelled. Transparency is composited onto white; the
-    images are grey (C = 1) when every one of them is, RGB otherwise. Nothing is inverted.
+    With sub-folders, each sub-folder is a class and images directly in the folder are
+    ignored. Sub-folders named by numbers (``3/``, ``7/``) label their images with that class
+    index; otherwise sorted names give the indices, as in
+    ``keras.utils.image_dataset_from_directory``. Without sub-folders the images are
+    unlabelled. Transparency is composited onto white; the images are grey (C = 1) when every
+    one of them is, RGB otherwise. Nothing is inverted.
 
     Args:
         path: the folder.
@@ -257,9 +261,12 @@ def load_image_folder(path: str | os.PathLike[str], size: tuple[int, int] | None
     if not folder.is_dir():
         raise KinterpError(f"{folder}: not a folder; pass a folder of images or an .npz file")
     classes = sorted(sub.name for sub in folder.iterdir() if sub.is_dir() and _image_files(sub))
+    numbered = bool(classes) and all(name.isdigit() for name in classes)
+    if numbered:
+        classes = sorted(classes, key=int)
     if classes:
         files = [
-            (file, index)
+            (file, int(name) if numbered else index)
             for index, name in enumerate(classes)
             for file in _image_files(folder / name)
         ]
@@ -297,7 +304,9 @@ def load_image_folder(path: str | os.PathLike[str], size: tuple[int, int] | None
         y_train=None if labels is None else labels[:0],
         x_test=x.astype(np.float32) / 255.0,
         y_test=labels,
-        class_names=tuple(classes),
+        class_names=(
+            tuple(str(i) for i in range(int(classes[-1]) + 1)) if numbered else tuple(classes)
+        ),
         split=f"all {len(x):,} images in {folder.name}/"
         + (f" ({len(classes)} class sub-folders)" if classes else " (unlabelled)"),
     )

@@ -5,14 +5,21 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from kinterp.errors import KinterpError
+from kinterp.errors import KinterpError, RunFailed
 from kinterp.html import write_index
 from kinterp.plugins import registry
 from kinterp.runner import run_technique
 
 
 def run_demo(out: Path, quick: bool, quiet: bool, echo: Callable[[str], None]) -> Path:
-    """Run each demo preset; returns the index page. A failing preset is reported, not fatal."""
+    """Run each demo preset and return the index page.
+
+    A preset that cannot run here (say, its dataset is not installed) is reported and skipped.
+
+    Raises:
+        KinterpError: no installed technique has a preset.
+        RunFailed: a preset's run failed (raised after the index is written).
+    """
     presets = [
         (technique, preset)
         for _, (technique, _) in sorted(registry().techniques.items())
@@ -20,9 +27,20 @@ def run_demo(out: Path, quick: bool, quiet: bool, echo: Callable[[str], None]) -
     ]
     if not presets:
         raise KinterpError("no installed technique has a demo preset; see: kinterp plugins")
+    failed = []
     for technique, preset in presets:
         params = {**preset.params, **(preset.quick if quick else {})}
         echo(f"{technique.name} on {preset.model} ...")
-        result = run_technique(technique.name, preset.model, params, out=out, quiet=quiet)
+        try:
+            result = run_technique(technique.name, preset.model, params, out=out, quiet=quiet)
+        except KinterpError as exc:
+            echo(f"  skipped: {exc}")
+            continue
         echo(f"  {result.status}: {result.path / 'report.html'}")
-    return write_index(out)
+        if result.status != "ok":
+            failed.append(f"{technique.name} on {preset.model}")
+    Path(out).mkdir(parents=True, exist_ok=True)
+    index = write_index(out)
+    if failed:
+        raise RunFailed(f"demo runs failed: {', '.join(failed)}; see {index}")
+    return index

@@ -5,6 +5,7 @@ Everything is relative links to files beside the page: it opens from disk with n
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -54,31 +55,37 @@ def _thumbnail(report: dict[str, Any]) -> str | None:
     return None
 
 
+def _report_dirs(root: Path):
+    """Directories below ``root`` holding a report.json, skipping hidden (temporary) ones."""
+    for current, dirs, files in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        if "report.json" in files:
+            yield Path(current)
+
+
+def _index_row(root: Path, run_dir: Path) -> dict[str, Any] | None:
+    try:
+        report = read_report(run_dir)
+        prefix = run_dir.relative_to(root).as_posix()
+        thumb = _thumbnail(report)
+        return {
+            "name": run_dir.name,
+            "link": f"{prefix}/report.html",
+            "technique": report["technique"]["name"],
+            "model": report["model"]["name"],
+            "status": report["status"],
+            "key_metric": _key_metric(report),
+            "thumbnail": f"{prefix}/{thumb}" if thumb else None,
+        }
+    except (OSError, ValueError, KeyError, TypeError):
+        return None  # not a kinterp report (or a damaged one): leave it out of the index
+
+
 def write_index(root: Path) -> Path:
     """Write ``root/index.html`` over every run directory found below ``root``."""
     root = Path(root)
-    runs = []
-    for report_path in sorted(root.rglob("report.json")):
-        run_dir = report_path.parent
-        if any(part.startswith(".") for part in run_dir.relative_to(root).parts):
-            continue
-        try:
-            report = read_report(run_dir)
-        except (OSError, ValueError):
-            continue
-        prefix = run_dir.relative_to(root).as_posix()
-        thumb = _thumbnail(report)
-        runs.append(
-            {
-                "name": run_dir.name,
-                "link": f"{prefix}/report.html",
-                "technique": report["technique"]["name"],
-                "model": report["model"]["name"],
-                "status": report["status"],
-                "key_metric": _key_metric(report),
-                "thumbnail": f"{prefix}/{thumb}" if thumb else None,
-            }
-        )
+    rows = (_index_row(root, run_dir) for run_dir in _report_dirs(root))
+    runs = [row for row in rows if row is not None]
     index = root / "index.html"
     page = _environment().get_template("index.html").render(runs=runs, root=root)
     index.write_text(page)

@@ -113,6 +113,13 @@ class LoadedModel:
         x = lo + (hi - lo) * np.asarray(images, dtype="float32")
         return x.reshape((len(x), *[d or -1 for d in self.info.input_shape]))
 
+    def to_input_tensor(self, images: Any) -> Any:
+        """:meth:`to_input` for a TensorFlow tensor (usable inside a compiled graph)."""
+        import tensorflow as tf
+
+        lo, hi = self.info.input_range
+        return tf.reshape(lo + (hi - lo) * images, [-1, *[d or -1 for d in self.info.input_shape]])
+
     def to_images(self, inputs: np.ndarray) -> np.ndarray:
         """Model inputs -> images (N, H, W, C) in [0, 1]."""
         lo, hi = self.info.input_range
@@ -126,6 +133,28 @@ class LoadedModel:
             for i in range(0, len(inputs), batch_size)
         ]
         return np.concatenate(outs) if outs else np.zeros((0, self.info.num_outputs), "float32")
+
+    @property
+    def has_logits(self) -> bool:
+        """True when the outputs have a known final activation that a logits view can undo."""
+        return self.info.has_layers and self.info.output_activation != "other"
+
+    def confidences(self, outputs: np.ndarray) -> np.ndarray:
+        """Model outputs as class confidences: a softmax over linear outputs, else unchanged."""
+        outputs = np.asarray(outputs, dtype="float64")
+        if self.info.output_activation != "linear":
+            return outputs
+        shifted = np.exp(outputs - outputs.max(axis=1, keepdims=True))
+        return shifted / shifted.sum(axis=1, keepdims=True)
+
+    def probability_model(self) -> Any:
+        """A model whose outputs are class confidences (a softmax added to linear outputs)."""
+        if self.info.output_activation != "linear":
+            return self.keras_model
+        import keras
+
+        model = self.keras_model
+        return keras.Model(model.inputs[0], keras.layers.Softmax()(model.outputs[0]))
 
     @property
     def logits_model(self) -> Any:
@@ -296,7 +325,8 @@ def _endpoint_input_shape(loaded: Any, endpoint: str) -> tuple | None:
     return tuple(specs[0].shape)
 
 
-def _activation_name(layer: Any) -> str:
+def activation_name(layer: Any) -> str:
+    """A layer's activation as a name (``relu``, ``softmax``...), or "" if it has none."""
     kind = type(layer).__name__
     if kind == "Softmax":
         return "softmax"
@@ -339,9 +369,7 @@ def _layer_table(model: Any) -> tuple[LayerRow, ...]:
             out = ""
         size = getattr(layer, "units", None) or getattr(layer, "filters", None) or ""
         rows.append(
-            LayerRow(
-                layer.name, kind, out, _activation_name(layer), str(size), layer.count_params()
-            )
+            LayerRow(layer.name, kind, out, activation_name(layer), str(size), layer.count_params())
         )
     return tuple(rows)
 
@@ -371,11 +399,14 @@ def describe(
         )
     input_shape = tuple(model.inputs[0].shape[1:])
     layers = _layer_table(model) if fmt != "savedmodel" else ()
-    activation = _activation_name(model.layers[-1]) if fmt != "savedmodel" else "other"
+    activation = activation_name(model.layers[-1]) if fmt != "savedmodel" else "other"
     if activation not in ("softmax", "sigmoid", "linear"):
         activation = "other"
     num_outputs = int(model.outputs[0].shape[-1])
     input_range = options.input_range or tuple((card or {}).get("input_range", (0.0, 1.0)))
+    lo, hi = (float(v) for v in input_range)
+    if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
+        raise KinterpError(f"input range {lo:g},{hi:g} is not LO<HI; pass --input-range LO,HI")
     class_names = tuple((card or {}).get("class_names", [str(i) for i in range(num_outputs)]))
     return ModelInfo(
         name=name,
@@ -385,7 +416,7 @@ def describe(
         kind=_kind(layers, fmt),
         input_shape=input_shape,
         image_shape=_image_geometry(input_shape, options.image_shape),
-        input_range=(float(input_range[0]), float(input_range[1])),
+        input_range=(lo, hi),
         output_activation=activation,
         num_outputs=num_outputs,
         class_names=class_names,

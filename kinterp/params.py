@@ -16,6 +16,12 @@ from typing import Any, Literal, get_args, get_origin
 
 from kinterp.errors import KinterpError
 
+RESERVED = frozenset(
+    {"model_spec", "data", "out", "seed", "as_json", "quiet", "unsafe", "custom_objects",
+     "image_shape", "input_range", "technique", "model", "params", "load_options"}
+)  # fmt: skip
+"""Names the core's own options and ``kinterp.run`` arguments use; a Params field may not."""
+
 
 @dataclass(frozen=True)
 class ParamSpec:
@@ -77,6 +83,8 @@ def param_specs(params_cls: type) -> list[ParamSpec]:
     hints = typing.get_type_hints(params_cls)
     specs = []
     for f in dataclasses.fields(params_cls):
+        if f.name in RESERVED:
+            raise TypeError(f"parameter {f.name!r} uses a name reserved by the core")
         kind, optional, choices = _describe(hints[f.name])
         if f.default is not dataclasses.MISSING:
             default = f.default

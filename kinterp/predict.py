@@ -13,7 +13,7 @@ from kinterp.datasets import IMAGE_SUFFIXES
 from kinterp.errors import KinterpError
 from kinterp.models import LoadedModel
 from kinterp.preprocess import BadImage, prepare_image
-from kinterp.report import ReportBuilder, write_report
+from kinterp.report import ReportBuilder
 from kinterp.rundir import DEFAULT_ROOT, RunDirectory
 
 THUMB = 56  # side of the "original" thumbnails in the contact sheet
@@ -93,7 +93,7 @@ def predict_files(
     out: Path | None,
 ) -> tuple[list[Prediction], float | None, Path]:
     """Predict every image; returns the predictions, the accuracy (labelled only), the run dir."""
-    from kinterp.runner import build_report, now
+    from kinterp.runner import build_report, finish, now
 
     height, width, channels = loaded.require_image()
     if channels not in (1, 3):
@@ -120,7 +120,7 @@ def predict_files(
         predictions.append(prediction)
     kept = [p for p in predictions if not p.skipped]
     if kept:
-        probs = loaded.predict(loaded.to_input(np.stack(pixels)))
+        probs = loaded.confidences(loaded.predict(loaded.to_input(np.stack(pixels))))
         for prediction, row in zip(kept, probs, strict=True):
             order = np.argsort(row)[::-1][: min(top, len(row))]
             prediction.top = [
@@ -141,8 +141,7 @@ def predict_files(
     params = {"top": top, "mnistify": mnistify, "inputs": [str(p) for p in paths]}
     data = {"name": "files", "split": "user images", "count": len(kept)}
     report = build_report(technique, loaded, builder, data, params, 0, started, clock, None)
-    write_report(run_dir.path, report)
-    return predictions, accuracy, run_dir.commit()
+    return predictions, accuracy, finish(run_dir, report)
 
 
 def _version() -> str:

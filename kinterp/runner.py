@@ -9,6 +9,7 @@ import time
 import traceback
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from html import escape
 from pathlib import Path
 from typing import Any
 
@@ -61,13 +62,14 @@ class RunResult:
                     tiles.append(
                         f'<figure style="display:inline-block;margin:4px;text-align:center">'
                         f'<img src="data:image/png;base64,{data}" width="84">'
-                        f'<figcaption style="font-size:10px">{tile["caption"]}</figcaption>'
-                        "</figure>"
+                        f'<figcaption style="font-size:10px">{escape(tile["caption"])}'
+                        "</figcaption></figure>"
                     )
         metrics = {k: v for k, v in self.metrics.items() if not isinstance(v, dict)}
+        technique, model = self.report["technique"]["name"], self.report["model"]["name"]
         return (
-            f"<b>{self.report['technique']['name']}</b> on <b>{self.report['model']['name']}"
-            f"</b>: {self.status} · {metrics} · <code>{self.path}/report.html</code><br>"
+            f"<b>{escape(technique)}</b> on <b>{escape(model)}</b>: {self.status} · "
+            f"{escape(str(metrics))} · <code>{escape(str(self.path))}/report.html</code><br>"
             + "".join(tiles[:24])
         )
 
@@ -163,6 +165,8 @@ def run_technique(
     """
     technique, plugin = find_technique(technique_name)
     parsed = parse_params(technique.Params, dict(params or {}))
+    if not 0 <= seed < 2**32:
+        raise KinterpError(f"--seed must be between 0 and {2**32 - 1}, got {seed}")
     loaded = model if isinstance(model, LoadedModel) else load_model(model, load_options)
     reason = technique.supports(loaded.info)
     if reason:
@@ -198,6 +202,15 @@ def run_technique(
         technique_block, loaded, builder, ctx.data_used, params_to_dict(parsed), seed, started,
         clock, error,
     )  # fmt: skip
-    write_report(run_dir.path, report)
-    path = run_dir.commit()
+    path = finish(run_dir, report)
     return RunResult(path, read_report(path), trace)
+
+
+def finish(run_dir: RunDirectory, report: dict[str, Any]) -> Path:
+    """Write report.json and report.html and move the run into place; on failure, remove it."""
+    try:
+        write_report(run_dir.path, report)
+        return run_dir.commit()
+    except BaseException:
+        run_dir.discard()
+        raise

@@ -19,6 +19,7 @@ from typing import Any, Literal
 import numpy as np
 
 import kinterp
+from kinterp.models import activation_name
 
 BOOK_RANGE = (0.01, 0.99)
 TANH_RANGE = (-0.99, 0.99)
@@ -194,20 +195,13 @@ def _not_invertible(name: str, kind: str, activation: str) -> str:
     return f"layer {name!r} ({kind}, {activation}) cannot be inverted: {why}; {HAPPYMAP}"
 
 
-def _activation_name(layer: Any) -> str:
-    if type(layer).__name__ == "Softmax":
-        return "softmax"
-    activation = getattr(layer, "activation", None)
-    return getattr(activation, "__name__", str(activation)) if activation is not None else ""
-
-
 def dense_chain(keras_model: Any) -> list[Layer]:
     """The ``(kernel, bias, activation)`` chain of a Keras model of Dense layers.
 
     Raises:
         KinterpError: a layer that cannot be inverted (see :func:`plan_chain`).
     """
-    rows = [(lay.name, type(lay).__name__, _activation_name(lay)) for lay in keras_model.layers]
+    rows = [(lay.name, type(lay).__name__, activation_name(lay)) for lay in keras_model.layers]
     chain: list[Layer] = []
     for name, activation in plan_chain(rows):
         layer = keras_model.get_layer(name)
@@ -305,7 +299,7 @@ class Backquery(kinterp.Technique):
 
         probs = ctx.model.predict(x_in)
         # The same check on the input signal before its final rescale (which only makes it
-        # displayable): pinv is exact there; the rescale is what moves it.
+        # displayable). For a single layer pinv is exact there; hidden layers' rescales move it.
         raw_top = np.argmax(ctx.model.predict(raw.reshape(x_in.shape).astype("float32")), -1)
         rows, captions, match, raw_match = [], [], [], []
         conf_target, forward_class = {}, {}
@@ -398,8 +392,10 @@ class Backquery(kinterp.Technique):
             "Each back-queried image fed forward through the network: the class it gets, that "
             "class's output, and the output of the label that was asked for. The last column "
             "feeds the input signal before its final rescale into the network (its values may "
-            "lie outside the model's input range): the pseudo-inverse reproduces the target "
-            "there exactly, and it is the rescale into a displayable image that moves it.",
+            "lie outside the model's input range). For a single layer the pseudo-inverse "
+            "reproduces the target there exactly; with hidden layers it reproduces each "
+            "layer's rescaled signal, so this column shows how much the rescaling, rather "
+            "than the inversion, changes the answer.",
         )
         ctx.report.metric("forward_match", float(np.mean(match)))
         if len(methods) > 1:

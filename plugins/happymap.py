@@ -130,12 +130,18 @@ class ActivationMap(kinterp.Technique):
         for name in ("steps", "restarts"):
             if getattr(params, name) < 1:
                 raise kinterp.KinterpError(f"--{name} must be at least 1")
-        if params.lr <= 0:
-            raise kinterp.KinterpError("--lr must be positive")
+        if not math.isfinite(params.lr) or params.lr <= 0:
+            raise kinterp.KinterpError("--lr must be a positive number")
         for name in ("tv", "l2", "blur", "jitter"):
-            if getattr(params, name) < 0:
-                raise kinterp.KinterpError(f"--{name} must be zero or positive")
+            value = getattr(params, name)
+            if not math.isfinite(value) or value < 0:
+                raise kinterp.KinterpError(f"--{name} must be zero or a positive number")
         shape = ctx.model.require_image()
+        if params.blur and math.ceil(2 * params.blur) >= min(shape[:2]):
+            raise kinterp.KinterpError(
+                f"--blur {params.blur:g} is too wide for {shape[0]}x{shape[1]} images; "
+                f"use less than {min(shape[:2]) / 2:g}"
+            )
         targets = self.targets(ctx.model, params)
         names, images = self.inits(ctx.model, params.init, shape)
         penalty, text = self.penalty(params)
@@ -161,6 +167,11 @@ class ActivationMap(kinterp.Technique):
             return Targets(chosen, [f"{layer.name} {kind} {u}" for u in chosen], layer.name)
         if params.units is not None:
             raise kinterp.KinterpError("--units needs --layer NAME (use --classes for classes)")
+        if params.objective == "logit" and not model.has_logits:
+            raise kinterp.KinterpError(
+                f"{info.name} has no logits to optimise (its final activation is unknown); "
+                "use --objective probability"
+            )
         chosen = self.check_indices(params.classes, info.num_outputs, f"classes of {info.name}")
         return Targets(chosen, [f"class {info.class_names[c]}" for c in chosen], None)
 
@@ -243,21 +254,14 @@ class ActivationMap(kinterp.Technique):
         return keras.Model(model.keras_model.inputs[0], layer.output)
 
     def objective(self, model, targets: Targets, params, row_target) -> Objective:
-        import tensorflow as tf
 
         if targets.layer is not None:
             source = self.feature_model(model, targets)
         elif params.objective == "probability":
-            source = model.keras_model
+            source = model.probability_model()
         else:
             source = model.logits_model
-        lo, hi = model.info.input_range
-        input_shape = [d or -1 for d in model.info.input_shape]
-
-        def to_input(view):
-            return tf.reshape(lo + (hi - lo) * view, [-1, *input_shape])
-
-        return channel(source, row_target, to_input)
+        return channel(source, row_target, model.to_input_tensor)
 
     @staticmethod
     def transforms(params, shape, seed: int) -> tuple:
@@ -289,7 +293,7 @@ class ActivationMap(kinterp.Technique):
             "Maps",
             f"{self.summary}. Targets are rows, starting images ({', '.join(plan.init_names)}) "
             f"are columns{repeated}. "
-            f"Objective: {self.objective_name(params, is_class)}, {self.verb}d by "
+            f"Objective: {self.objective_name(ctx.model, params, is_class)}, {self.verb}d by "
             f"{params.optimizer} for {params.steps} steps (lr {params.lr}), clipped to the input "
             f"range every step; penalty: {plan.penalty_text}.",
         )
@@ -335,10 +339,14 @@ class ActivationMap(kinterp.Technique):
         self.report_metrics(report, per_row, border, consistency, labels, dims, result, params,
                             is_class)  # fmt: skip
 
-    def objective_name(self, params, is_class: bool) -> str:
+    def objective_name(self, model, params, is_class: bool) -> str:
+        """What was optimised, in words, as the report says it."""
         if not is_class:
             return f"mean activation of each unit/filter of {params.layer}"
-        return "pre-softmax logit" if params.objective == "logit" else "softmax probability"
+        activation = model.info.output_activation
+        if params.objective == "logit":
+            return "logit (linear output)" if activation == "linear" else f"pre-{activation} logit"
+        return "sigmoid output" if activation == "sigmoid" else "softmax probability"
 
     @staticmethod
     def caption(per_row, row, label, init, restart, restarts, is_class) -> str:
@@ -437,7 +445,7 @@ class ActivationMap(kinterp.Technique):
 
 class HappyMap(ActivationMap):
     name = "happymap"
-    summary = "The input a network is surest is a class (activation maximisation)"
+    summary = "Inputs that maximise a class, unit or filter (HappyMap: activation maximisation)"
     maximize = True
     verb = "maximise"
     demo = (
@@ -452,7 +460,7 @@ class HappyMap(ActivationMap):
 
 class SadMap(ActivationMap):
     name = "sadmap"
-    summary = "The input a network is least sure is a class (activation minimisation)"
+    summary = "Inputs that minimise a class, unit or filter (SadMap: activation minimisation)"
     maximize = False
     verb = "minimise"
     demo = (
@@ -480,7 +488,7 @@ class Evaluation:
         model = self.model
         x = tf.convert_to_tensor(maps, tf.float32)
         value = np.asarray(self.objective(x, x), dtype="float64")
-        probs = probabilities(model.predict(model.to_input(maps)), model.info.output_activation)
+        probs = model.confidences(model.predict(model.to_input(maps)))
         rows = np.arange(len(maps))
         top1 = probs.argmax(axis=1)
         names = model.info.class_names
@@ -500,15 +508,6 @@ class Evaluation:
             out["confidence"] = np.full(len(maps), np.nan)
             out["score"] = value
         return out
-
-
-def probabilities(outputs: np.ndarray, activation: str) -> np.ndarray:
-    """Model outputs as class confidences (a softmax over linear outputs)."""
-    outputs = np.asarray(outputs, dtype="float64")
-    if activation != "linear":
-        return outputs
-    shifted = np.exp(outputs - outputs.max(axis=1, keepdims=True))
-    return shifted / shifted.sum(axis=1, keepdims=True)
 
 
 def zero_border(images: np.ndarray, width: int) -> np.ndarray:

@@ -30,6 +30,8 @@ class Occlusion(kinterp.Technique):
         if params.patch < 1 or params.stride < 1 or params.count < 1:
             raise kinterp.KinterpError("--patch, --stride and --count must be at least 1")
         x, y = ctx.data().test(limit=params.count)
+        if y is None:
+            raise kinterp.KinterpError("occlusion needs labelled data; pass --data with labels")
         images = ctx.model.to_images(x)
         height, width, _ = images.shape[1:]
         base = ctx.model.predict(x)[np.arange(len(x)), y]

@@ -1,0 +1,189 @@
+"""Edge cases found in review: each gets a one-line error, or an honest result."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import kinterp
+from kinterp.cli import app
+from kinterp.plugins import register_plugin, registry, unregister_plugin
+from tests.conftest import all_entries
+
+
+@pytest.fixture(scope="module")
+def relu_head(keras, model_dir):
+    """A classifier whose last activation (relu) has no logits view."""
+    model = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Flatten(),
+                              keras.layers.Dense(10, activation="relu")])  # fmt: skip
+    path = model_dir / "relu_head.keras"
+    model.save(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def linear_head(keras, model_dir):
+    """A classifier with linear outputs (logits)."""
+    model = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Flatten(),
+                              keras.layers.Dense(10)])  # fmt: skip
+    path = model_dir / "linear_head.keras"
+    model.save(path)
+    return path
+
+
+def _fails(runner, args, message, out):
+    result = runner.invoke(app, [*args, "--out", str(out)])
+    assert result.exit_code == 2, result.output
+    assert message in result.stderr, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert all_entries(out) == []
+
+
+def test_logit_objective_needs_logits(runner, relu_head, tmp_path):
+    _fails(runner, ["run", "happymap", str(relu_head), "--classes", "0"], "has no logits",
+           tmp_path / "o")  # fmt: skip
+    result = runner.invoke(app, ["run", "happymap", str(relu_head), "--classes", "0",
+                                 "--objective", "probability", "--steps", "4", "--out",
+                                 str(tmp_path / "ok")])  # fmt: skip
+    assert result.exit_code == 0, result.output
+
+
+def test_probability_on_linear_outputs_is_a_softmax(linear_head, tmp_path):
+    result = kinterp.run("happymap", str(linear_head), out=str(tmp_path), classes=[1], steps=4,
+                         objective="probability")  # fmt: skip
+    assert "softmax probability" in json.dumps(result.report["sections"])
+    assert 0.0 <= result.metrics["confidence"]["class 1"] <= 1.0
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--blur", "14"], "--blur 14 is too wide for 28x28 images"),
+        (["--lr", "nan"], "--lr must be a positive number"),
+        (["--tv", "inf"], "--tv must be zero or a positive number"),
+        (["--seed", "-1"], "--seed must be between 0 and 4294967295"),
+        (["--input-range", "1,1"], "is not LO<HI"),
+        (["--input-range", "1,0"], "is not LO<HI"),
+    ],
+)
+def test_bad_numbers_are_one_line_errors(runner, tiny_conv, tmp_path, extra, message):
+    _fails(runner, ["run", "happymap", str(tiny_conv), "--classes", "0", *extra], message,
+           tmp_path / "o")  # fmt: skip
+
+
+def test_predict_reports_confidences_not_logits(runner, linear_head, tmp_path):
+    from PIL import Image
+
+    Image.new("L", (28, 28), 0).save(tmp_path / "blank.png")
+    args = [str(linear_head), str(tmp_path / "blank.png"), "--top", "10", "--json"]
+    result = runner.invoke(app, ["predict", *args, "--out", str(tmp_path / "o")])
+    assert result.exit_code == 0, result.output
+    top = json.loads(result.stdout)["images"][0]["top"]
+    assert sum(t["confidence"] for t in top) == pytest.approx(1.0, abs=1e-6)
+
+
+@dataclass
+class ReservedParams:
+    model: str = "x"
+
+
+class Reserved(kinterp.Technique):
+    name = "reserved"
+    summary = "Uses a parameter name the core owns"
+    Params = ReservedParams
+
+    def run(self, ctx, params):
+        pass
+
+
+class ReservedPlugin:
+    @kinterp.hookimpl
+    def register_techniques(self, register):
+        register(Reserved())
+
+
+def test_reserved_parameter_name_marks_plugin_broken():
+    register_plugin(ReservedPlugin(), name="reserved-plugin")
+    try:
+        record = {p.name: p for p in registry().plugins}["reserved-plugin"]
+        assert record.status == "broken" and "reserved" in record.reason
+        assert "reserved" not in registry().techniques
+    finally:
+        unregister_plugin("reserved-plugin")
+
+
+class Unserialisable(kinterp.Technique):
+    name = "unserialisable"
+    summary = "Records a metric JSON cannot hold"
+
+    def run(self, ctx, params):
+        ctx.report.metric("bad", {1, 2})
+
+
+class UnserialisablePlugin:
+    @kinterp.hookimpl
+    def register_techniques(self, register):
+        register(Unserialisable())
+
+
+def test_a_report_that_cannot_be_written_leaves_nothing(runner, tiny_conv, tmp_path):
+    register_plugin(UnserialisablePlugin(), name="unserialisable-plugin")
+    try:
+        result = runner.invoke(app, ["run", "unserialisable", str(tiny_conv), "--out",
+                                     str(tmp_path / "o")])  # fmt: skip
+    finally:
+        unregister_plugin("unserialisable-plugin")
+    assert result.exit_code == 1
+    assert "TypeError" in result.stderr
+    assert all_entries(tmp_path / "o") == []
+
+
+def test_array_metrics_are_stored_as_lists(occlusion_plugin, tmp_path):
+    from kinterp.report import ReportBuilder
+
+    builder = ReportBuilder(tmp_path)
+    builder.metric("per_class", np.array([0.5, 0.25]))
+    assert builder.metrics["per_class"] == [0.5, 0.25]
+
+
+def test_index_skips_foreign_and_hidden_reports(runner):
+    # Outside pytest's temp root, which the session fixture checks for valid reports only.
+    with tempfile.TemporaryDirectory() as name:
+        _index_of_foreign_reports(runner, Path(name))
+
+
+def _index_of_foreign_reports(runner, tmp_path):
+    (tmp_path / "foreign").mkdir()
+    (tmp_path / "foreign" / "report.json").write_text('{"something": "else"}')
+    (tmp_path / ".hidden").mkdir()
+    (tmp_path / ".hidden" / "report.json").write_text("{}")
+    result = runner.invoke(app, ["report", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert "0 run(s)" in (tmp_path / "index.html").read_text()
+
+
+def test_truncated_npz_is_a_one_line_error(runner, tiny_conv, occlusion_plugin, tmp_path):
+    good = tmp_path / "good.npz"
+    np.savez_compressed(good, x=np.zeros((4, 28, 28), "uint8"), y=np.zeros(4, "uint8"))
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(good.read_bytes()[:-40])
+    _fails(runner, ["run", "occlusion", str(tiny_conv), "--data", str(bad)],
+           "not a readable .npz file", tmp_path / "o")  # fmt: skip
+
+
+def test_numbered_class_folders_keep_their_numbers(tmp_path):
+    from PIL import Image
+
+    from kinterp.datasets import load_image_folder
+
+    for label in ("3", "7", "10"):
+        (tmp_path / label).mkdir()
+        Image.new("L", (28, 28)).save(tmp_path / label / "a.png")
+    dataset = load_image_folder(tmp_path)
+    assert sorted(dataset.y_test.tolist()) == [3, 7, 10]
+    assert dataset.class_names[7] == "7" and len(dataset.class_names) == 11
