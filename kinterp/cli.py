@@ -233,7 +233,9 @@ def inspect_model(
 @app.command()
 def predict(
     model: ModelArg,
-    images: Annotated[list[Path], typer.Argument(help="Image files or folders.")],
+    images: Annotated[
+        list[Path], typer.Argument(metavar="IMAGES...", help="Image files or folders.")
+    ],
     top: Annotated[int, typer.Option("--top", help="How many classes to show.")] = 3,
     mnistify: Annotated[
         bool | None,

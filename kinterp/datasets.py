@@ -280,7 +280,8 @@ def load_image_folder(path: str | os.PathLike[str], size: tuple[int, int] | None
     images = []
     for file, _ in files:
         try:
-            rgb, _ = flatten_alpha(open_image(file))
+            with open_image(file) as image:
+                rgb, _ = flatten_alpha(image)
         except BadImage as exc:
             raise KinterpError(
                 f"{file}: {exc}; remove it or replace it with a valid image"

@@ -103,7 +103,8 @@ def prepare_image(
     """
     if channels not in (1, 3):
         raise ValueError(f"channels must be 1 or 3, not {channels}")
-    rgb, had_alpha = flatten_alpha(open_image(path))
+    with open_image(path) as image:
+        rgb, had_alpha = flatten_alpha(image)
     steps = ["alpha composited onto white"] if had_alpha else []
     original = np.asarray(rgb, dtype=np.uint8)
     if channels == 1:

@@ -28,7 +28,7 @@ class RunDirectory:
 
     def __init__(self, root: Path, technique: str, model: str):
         self.root = Path(root).resolve()
-        self.created_root = not self.root.exists()
+        self.created = [d for d in (self.root, *self.root.parents) if not d.exists()]
         self.root.mkdir(parents=True, exist_ok=True)
         self.base_name = f"{time.strftime('%Y%m%d-%H%M%S')}-{slug(technique)}-{slug(model)}"
         self.path = Path(tempfile.mkdtemp(prefix=f".{self.base_name}.", dir=self.root))
@@ -51,8 +51,8 @@ class RunDirectory:
         raise OSError(f"no free run directory name under {self.root}")
 
     def discard(self) -> None:
-        """Remove the temporary directory, and the root if this run created it."""
+        """Remove the temporary directory, and any (still empty) directory this run created."""
         shutil.rmtree(self.path, ignore_errors=True)
-        if self.created_root:
+        for directory in self.created:
             with contextlib.suppress(OSError):
-                self.root.rmdir()
+                directory.rmdir()

@@ -99,3 +99,9 @@ def test_signed_images_and_plots(tmp_path):
     kinds = [a["kind"] for a in builder.artifacts]
     assert kinds.count("image") == 2 and "plot" in kinds and "animation" in kinds
     assert json.dumps(builder.as_dict())
+
+
+def test_discarded_run_removes_every_directory_it_created(tmp_path):
+    run_dir = RunDirectory(tmp_path / "a" / "b" / "c", "t", "m")
+    run_dir.discard()
+    assert list(tmp_path.iterdir()) == []
