@@ -189,6 +189,7 @@ def plan_chain(rows: Sequence[tuple[str, str, str]]) -> list[tuple[str, str]]:
 
 
 def _not_invertible(name: str, kind: str, activation: str) -> str:
+    """Why a layer's activation cannot be inverted, with the happymap hint."""
     why = WHY_ACTIVATION.get(
         activation, f"{activation or 'its activation'} is not one of {', '.join(INVERTIBLE)}"
     )
@@ -260,6 +261,7 @@ class Backquery(kinterp.Technique):
     key_metric = "forward_match"
 
     def supports(self, info: Any) -> str | None:
+        """None when the model is a chain of invertible Dense layers, else the reason it is not."""
         if not info.has_layers:
             return (
                 "a SavedModel loads as one opaque layer, so its weights cannot be run backwards; "
@@ -272,139 +274,25 @@ class Backquery(kinterp.Technique):
         return None
 
     def run(self, ctx: Any, params: BackqueryParams) -> None:
+        """Back-query every target, feed the images forward again and report both."""
         info = ctx.model.info
         chain = dense_chain(ctx.model.keras_model)
-        out_activation = chain[-1][2]
-        n_out = chain[-1][0].shape[1]
-        n_in = chain[0][0].shape[0]
-        if n_in != int(np.prod([d for d in info.input_shape])):
-            raise kinterp.KinterpError(
-                f"the first Dense layer takes {n_in} values but the model input "
-                f"{info.input_shape} has {int(np.prod(info.input_shape))}; {HAPPYMAP}"
-            )
+        _check_input_size(info, chain)
+        out_activation, n_out = chain[-1][2], chain[-1][0].shape[1]
         targets, names, expected = self._targets(params, info, out_activation, n_out)
         methods = ["transpose", "pinv"] if params.method == "both" else [params.method]
         input_range = _input_signal_range(info.input_range)
 
-        traces = {m: backquery_trace(chain, targets, m, input_range) for m in methods}
-        # Label-major, method-minor: with --method both the grid shows them side by side.
-        order = [(i, m) for i in range(len(targets)) for m in methods]
-        x_in = np.stack([traces[m].inputs[i] for i, m in order]).astype("float32")
-        raw = np.stack([traces[m].raw[i] for i, m in order])
-        x_in = x_in.reshape((len(x_in), *info.input_shape))
-        images = ctx.model.to_images(x_in)
-        limit = np.max(np.abs(raw), axis=-1, keepdims=True)
-        signed = np.divide(raw, limit, out=np.zeros_like(raw), where=limit > 0)
-        signed = signed.reshape(images.shape).astype("float32")
+        queries = _query(ctx.model, chain, targets, methods, input_range)
+        check = _forward_check(ctx.model, queries, names, expected, methods)
 
-        probs = ctx.model.predict(x_in)
-        # The same check on the input signal before its final rescale (which only makes it
-        # displayable). For a single layer pinv is exact there; hidden layers' rescales move it.
-        raw_top = np.argmax(ctx.model.predict(raw.reshape(x_in.shape).astype("float32")), -1)
-        rows, captions, match, raw_match = [], [], [], []
-        conf_target, forward_class = {}, {}
-        for row, (i, method) in enumerate(order):
-            top = int(np.argmax(probs[row]))
-            top_conf = float(probs[row, top])
-            want = [int(c) for c in expected[i]]
-            target_conf = float(max(probs[row, c] for c in want))
-            ok = top in want
-            match.append(ok)
-            raw_match.append(int(raw_top[row]) in want)
-            key = names[i] if len(methods) == 1 else f"{names[i]}/{method}"
-            conf_target[key] = round(target_conf, 6)
-            forward_class[key] = _class_name(info, top)
-            cls = forward_class[key]
-            captions.append(f"{names[i]} ({method}): -> {cls} {top_conf:.2f}")
-            raw_cls = _class_name(info, int(raw_top[row]))
-            rows.append(
-                [names[i], method, cls, round(top_conf, 4), round(target_conf, 4), ok, raw_cls]
-            )
-
-        layers_text = " -> ".join(
-            [f"input {n_in}"] + [f"Dense {k.shape[1]} {a}" for k, _, a in chain]
-        )
-        biased = any(b is not None for _, b, _ in chain)
-        method_text = {
-            "transpose": "multiplied by the transposed weights (the book's method)",
-            "pinv": "solved through the pseudo-inverse of each layer (least squares)",
-            "both": "run both ways: transposed weights (left) and pseudo-inverse (right)",
-        }[params.method]
-        ctx.report.text(
-            "Back query",
-            f"Network {layers_text}. Each target vector was put on the output nodes, its "
-            f"{out_activation} undone ({_inverse_name(out_activation)}), "
-            + f"and {method_text}; every hidden layer's signal was rescaled into its "
-            "activation's range ((0.01, 0.99) for sigmoid, (-0.99, 0.99) for tanh, none for "
-            "linear) before its activation was undone, down to the input, which was rescaled "
-            f"into ({input_range[0]:g}, {input_range[1]:g}) model-input values."
-            + (
-                " Each layer's bias was subtracted before its weights were inverted."
-                if biased
-                else " The layers have no biases."
-            ),
-        )
-        ctx.report.images(
-            "Back-queried images",
-            images,
-            captions=captions,
-            columns=len(methods) if len(methods) > 1 else None,
-            name="backquery",
-        )
-        ctx.report.text(
-            "Back-queried images",
-            "Shown like the data: bright = ink. Bright areas are where ink supports the label, "
-            "dark areas must stay clear, mid grey is indifferent. (The book plots the same "
-            "values with an inverted grey map, so there ink is dark.)",
-        )
-        ctx.report.images(
-            "Ink support",
-            signed,
-            captions=captions,
-            cmap="diverging",
-            columns=len(methods) if len(methods) > 1 else None,
-            name="backquery-signed",
-        )
-        ctx.report.text(
-            "Ink support",
-            "The input signal before its final rescale, divided by its largest magnitude: red "
-            "(positive) pixels push towards the target when inked, blue (negative) ones push "
-            "away from it and must stay clear, white ones do not matter.",
-        )
-        ctx.report.array("backquery-inputs", x_in)
-        ctx.report.array("backquery-raw", raw)
+        _report_method(ctx.report, chain, params.method, input_range)
+        _report_images(ctx.report, queries, check.captions, methods)
+        ctx.report.array("backquery-inputs", queries.x_in)
+        ctx.report.array("backquery-raw", queries.raw)
         ctx.report.array("targets", targets)
-        ctx.report.table(
-            "Forward check",
-            [
-                "label",
-                "method",
-                "forward class",
-                "confidence",
-                "target confidence",
-                "match",
-                "class before rescale",
-            ],
-            rows,
-        )
-        ctx.report.text(
-            "Forward check",
-            "Each back-queried image fed forward through the network: the class it gets, that "
-            "class's output, and the output of the label that was asked for. The last column "
-            "feeds the input signal before its final rescale into the network (its values may "
-            "lie outside the model's input range). For a single layer the pseudo-inverse "
-            "reproduces the target there exactly; with hidden layers it reproduces each "
-            "layer's rescaled signal, so this column shows how much the rescaling, rather "
-            "than the inversion, changes the answer.",
-        )
-        ctx.report.metric("forward_match", float(np.mean(match)))
-        if len(methods) > 1:
-            for method in methods:
-                hits = [ok for (_, m), ok in zip(order, match, strict=True) if m == method]
-                ctx.report.metric(f"forward_match_{method}", float(np.mean(hits)))
-        ctx.report.metric("forward_match_before_rescale", float(np.mean(raw_match)))
-        ctx.report.metric("forward_confidence", conf_target)
-        ctx.report.metric("forward_class", forward_class)
+        _report_forward_check(ctx.report, check)
+        _report_metrics(ctx.report, check, queries.order, methods)
 
     @staticmethod
     def _targets(
@@ -445,10 +333,12 @@ class Backquery(kinterp.Technique):
 
 
 def _class_name(info: Any, index: int) -> str:
+    """The name of class ``index``, or the index itself when the model names fewer classes."""
     return info.class_names[index] if index < len(info.class_names) else str(index)
 
 
 def _inverse_name(activation: str) -> str:
+    """The inverse of ``activation``, in words, as the report says it."""
     return {
         "sigmoid": "logit",
         "tanh": "atanh",
@@ -466,6 +356,202 @@ def _input_signal_range(input_range: tuple[float, float]) -> tuple[float, float]
     return (lo + BOOK_RANGE[0] * (hi - lo), lo + BOOK_RANGE[1] * (hi - lo))
 
 
+# ------------------------------------------------------------------------ the technique's steps
+
+
+@dataclass
+class _Queries:
+    """The back-queried inputs of every (target, method) row, label-major, method-minor."""
+
+    order: list[tuple[int, str]]  # (target index, method) of each row
+    x_in: np.ndarray  # the rescaled input signals, shaped like the model input (float32)
+    raw: np.ndarray  # the input signals before their final rescale, flat
+    images: np.ndarray  # x_in as displayable images
+    signed: np.ndarray  # raw divided by its largest magnitude, shaped like images (float32)
+
+
+@dataclass
+class _ForwardCheck:
+    """The back-queried images fed forward: table rows, captions, matches and metrics."""
+
+    rows: list[list[Any]] = field(default_factory=list)
+    captions: list[str] = field(default_factory=list)
+    match: list[bool] = field(default_factory=list)
+    raw_match: list[bool] = field(default_factory=list)
+    conf_target: dict[str, float] = field(default_factory=dict)
+    forward_class: dict[str, str] = field(default_factory=dict)
+
+
+def _check_input_size(info: Any, chain: Sequence[Layer]) -> None:
+    """Raise KinterpError when the first Dense layer does not take the whole model input."""
+    n_in = chain[0][0].shape[0]
+    if n_in != int(np.prod([d for d in info.input_shape])):
+        raise kinterp.KinterpError(
+            f"the first Dense layer takes {n_in} values but the model input "
+            f"{info.input_shape} has {int(np.prod(info.input_shape))}; {HAPPYMAP}"
+        )
+
+
+def _query(
+    model: Any,
+    chain: Sequence[Layer],
+    targets: np.ndarray,
+    methods: list[str],
+    input_range: tuple[float, float],
+) -> _Queries:
+    """Back-query every target with every method; the input signals and their images."""
+    info = model.info
+    traces = {m: backquery_trace(chain, targets, m, input_range) for m in methods}
+    # Label-major, method-minor: with --method both the grid shows them side by side.
+    order = [(i, m) for i in range(len(targets)) for m in methods]
+    x_in = np.stack([traces[m].inputs[i] for i, m in order]).astype("float32")
+    raw = np.stack([traces[m].raw[i] for i, m in order])
+    x_in = x_in.reshape((len(x_in), *info.input_shape))
+    images = model.to_images(x_in)
+    limit = np.max(np.abs(raw), axis=-1, keepdims=True)
+    signed = np.divide(raw, limit, out=np.zeros_like(raw), where=limit > 0)
+    signed = signed.reshape(images.shape).astype("float32")
+    return _Queries(order, x_in, raw, images, signed)
+
+
+def _forward_check(
+    model: Any,
+    queries: _Queries,
+    names: list[str],
+    expected: list[list[int]],
+    methods: list[str],
+) -> _ForwardCheck:
+    """Feed each back-queried input (and its signal before the rescale) forward and score it."""
+    info = model.info
+    probs = model.predict(queries.x_in)
+    # The same check on the input signal before its final rescale (which only makes it
+    # displayable). For a single layer pinv is exact there; hidden layers' rescales move it.
+    raw_in = queries.raw.reshape(queries.x_in.shape).astype("float32")
+    raw_top = np.argmax(model.predict(raw_in), -1)
+    check = _ForwardCheck()
+    for row, (i, method) in enumerate(queries.order):
+        top = int(np.argmax(probs[row]))
+        top_conf = float(probs[row, top])
+        want = [int(c) for c in expected[i]]
+        target_conf = float(max(probs[row, c] for c in want))
+        ok = top in want
+        check.match.append(ok)
+        check.raw_match.append(int(raw_top[row]) in want)
+        key = names[i] if len(methods) == 1 else f"{names[i]}/{method}"
+        check.conf_target[key] = round(target_conf, 6)
+        check.forward_class[key] = _class_name(info, top)
+        cls = check.forward_class[key]
+        check.captions.append(f"{names[i]} ({method}): -> {cls} {top_conf:.2f}")
+        raw_cls = _class_name(info, int(raw_top[row]))
+        check.rows.append(
+            [names[i], method, cls, round(top_conf, 4), round(target_conf, 4), ok, raw_cls]
+        )
+    return check
+
+
+def _report_method(
+    report: Any, chain: Sequence[Layer], method: str, input_range: tuple[float, float]
+) -> None:
+    """The "Back query" section: the network and how it was run backwards."""
+    n_in = chain[0][0].shape[0]
+    out_activation = chain[-1][2]
+    layers_text = " -> ".join([f"input {n_in}"] + [f"Dense {k.shape[1]} {a}" for k, _, a in chain])
+    biased = any(b is not None for _, b, _ in chain)
+    method_text = {
+        "transpose": "multiplied by the transposed weights (the book's method)",
+        "pinv": "solved through the pseudo-inverse of each layer (least squares)",
+        "both": "run both ways: transposed weights (left) and pseudo-inverse (right)",
+    }[method]
+    report.text(
+        "Back query",
+        f"Network {layers_text}. Each target vector was put on the output nodes, its "
+        f"{out_activation} undone ({_inverse_name(out_activation)}), "
+        + f"and {method_text}; every hidden layer's signal was rescaled into its "
+        "activation's range ((0.01, 0.99) for sigmoid, (-0.99, 0.99) for tanh, none for "
+        "linear) before its activation was undone, down to the input, which was rescaled "
+        f"into ({input_range[0]:g}, {input_range[1]:g}) model-input values."
+        + (
+            " Each layer's bias was subtracted before its weights were inverted."
+            if biased
+            else " The layers have no biases."
+        ),
+    )
+
+
+def _report_images(report: Any, queries: _Queries, captions: list[str], methods: list[str]) -> None:
+    """The "Back-queried images" and "Ink support" grids with their explanations."""
+    columns = len(methods) if len(methods) > 1 else None
+    report.images(
+        "Back-queried images",
+        queries.images,
+        captions=captions,
+        columns=columns,
+        name="backquery",
+    )
+    report.text(
+        "Back-queried images",
+        "Shown like the data: bright = ink. Bright areas are where ink supports the label, "
+        "dark areas must stay clear, mid grey is indifferent. (The book plots the same "
+        "values with an inverted grey map, so there ink is dark.)",
+    )
+    report.images(
+        "Ink support",
+        queries.signed,
+        captions=captions,
+        cmap="diverging",
+        columns=columns,
+        name="backquery-signed",
+    )
+    report.text(
+        "Ink support",
+        "The input signal before its final rescale, divided by its largest magnitude: red "
+        "(positive) pixels push towards the target when inked, blue (negative) ones push "
+        "away from it and must stay clear, white ones do not matter.",
+    )
+
+
+def _report_forward_check(report: Any, check: _ForwardCheck) -> None:
+    """The "Forward check" section: the table of forward classes and its explanation."""
+    report.table(
+        "Forward check",
+        [
+            "label",
+            "method",
+            "forward class",
+            "confidence",
+            "target confidence",
+            "match",
+            "class before rescale",
+        ],
+        check.rows,
+    )
+    report.text(
+        "Forward check",
+        "Each back-queried image fed forward through the network: the class it gets, that "
+        "class's output, and the output of the label that was asked for. The last column "
+        "feeds the input signal before its final rescale into the network (its values may "
+        "lie outside the model's input range). For a single layer the pseudo-inverse "
+        "reproduces the target there exactly; with hidden layers it reproduces each "
+        "layer's rescaled signal, so this column shows how much the rescaling, rather "
+        "than the inversion, changes the answer.",
+    )
+
+
+def _report_metrics(
+    report: Any, check: _ForwardCheck, order: list[tuple[int, str]], methods: list[str]
+) -> None:
+    """The forward-match metrics: overall, per method (with both), before rescale, per target."""
+    report.metric("forward_match", float(np.mean(check.match)))
+    if len(methods) > 1:
+        for method in methods:
+            hits = [ok for (_, m), ok in zip(order, check.match, strict=True) if m == method]
+            report.metric(f"forward_match_{method}", float(np.mean(hits)))
+    report.metric("forward_match_before_rescale", float(np.mean(check.raw_match)))
+    report.metric("forward_confidence", check.conf_target)
+    report.metric("forward_class", check.forward_class)
+
+
 @kinterp.hookimpl
 def register_techniques(register: Any) -> None:
+    """Register the backquery technique."""
     register(Backquery())

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -19,10 +19,15 @@ import kinterp
 from kinterp.optimize import inits, regularizers, transforms
 from kinterp.optimize.engine import Result, Settings, optimize
 from kinterp.optimize.objectives import Objective, channel
+from kinterp.optimize.transforms import Transform
 
 MAX_DEFAULT_UNITS = 64  # a layer with more units needs an explicit --units
 GIF_FRAMES = 24  # about this many animation frames (one per compiled chunk)
 MAX_PLOT_SERIES = 12
+
+Dims = tuple[int, int, int]  # (targets, inits, restarts): the batch is their product
+GridRow = tuple[int, str, str, int]  # (row, target label, init name, restart)
+Scores = dict[str, np.ndarray]  # Evaluation.measure: one array per score, one value per row
 
 
 @dataclass
@@ -43,7 +48,10 @@ class ActivationMapParams:
     )
     init: list[str] = field(
         default_factory=lambda: ["uniform"],
-        metadata={"help": "Starting images: zeros, ones, half, uniform, normal, image:PATH."},
+        metadata={
+            "help": "Starting images: zeros, ones, half, uniform, normal, image:PATH (converted "
+            "to the model's channels; for grey models inverted when its background is light)."
+        },
     )
     restarts: int = field(default=1, metadata={"help": "Random restarts per target and init."})
     steps: int = field(default=128, metadata={"help": "Gradient steps."})
@@ -88,27 +96,17 @@ class ActivationMap(kinterp.Technique):
     maximize = True
     verb = "maximise"
 
-    def run(self, ctx, params):
+    def run(self, ctx: Any, params: ActivationMapParams) -> None:
+        """Check the parameters, optimise every map and write the report."""
         self.optimise_and_report(ctx, params, self.plan(ctx, params))
 
-    def optimise_and_report(self, ctx, params, plan: Plan) -> None:
+    def optimise_and_report(self, ctx: Any, params: ActivationMapParams, plan: Plan) -> None:
+        """Optimise the whole target x init x restart batch at once, then report it."""
         model = ctx.model
-        shape, rng = model.require_image(), ctx.rng
-        count_t, count_i, restarts = (
-            len(plan.targets.indices),
-            len(plan.init_names),
-            params.restarts,
-        )
-        starts = np.stack(
-            [
-                inits.init_batch(
-                    "image" if image is not None else name, restarts, shape, rng, image
-                )
-                for name, image in plan.init_images.items()
-            ]
-        )  # (inits, restarts, H, W, C): the same starts for every target
-        init = np.broadcast_to(starts, (count_t, *starts.shape)).reshape(-1, *shape)
-        row_target = np.repeat(plan.targets.indices, count_i * restarts)
+        shape = model.require_image()
+        dims = (len(plan.targets.indices), len(plan.init_names), params.restarts)
+        init = self.initial_batch(plan, params.restarts, shape, ctx.rng)
+        row_target = np.repeat(plan.targets.indices, dims[1] * dims[2])
         objective = self.objective(model, plan.targets, params, row_target)
         settings = Settings(
             steps=params.steps,
@@ -116,16 +114,16 @@ class ActivationMap(kinterp.Technique):
             optimizer=params.optimizer,
             maximize=self.maximize,
             chunk=max(1, math.ceil(params.steps / GIF_FRAMES)),
-            transforms=self.transforms(params, shape, ctx.seed),
+            transforms=self.graph_transforms(params, shape, ctx.seed),
         )
         with ctx.progress(params.steps, f"{self.name}: {len(init)} maps") as bar:
             result = optimize(objective, init, settings, plan.penalty, on_chunk=bar.advance)
         evaluation = Evaluation(model, plan.targets, row_target, objective)
-        self.write_report(ctx, params, plan, result, evaluation, (count_t, count_i, restarts))
+        self.write_report(ctx, params, plan, result, evaluation, dims)
 
     # -- checking the input -------------------------------------------------------------
 
-    def plan(self, ctx, params) -> Plan:
+    def plan(self, ctx: Any, params: ActivationMapParams) -> Plan:
         """Check every parameter and load what they name; raises KinterpError before any work."""
         for name in ("steps", "restarts"):
             if getattr(params, name) < 1:
@@ -143,11 +141,12 @@ class ActivationMap(kinterp.Technique):
                 f"use less than {min(shape[:2]) / 2:g}"
             )
         targets = self.targets(ctx.model, params)
-        names, images = self.inits(ctx.model, params.init, shape)
+        names, images = self.start_images(ctx.model, params.init, shape)
         penalty, text = self.penalty(params)
         return Plan(targets, names, images, penalty, text)
 
-    def targets(self, model, params) -> Targets:
+    def targets(self, model: Any, params: ActivationMapParams) -> Targets:
+        """The classes (or ``--layer`` units) to optimise, checked against the model."""
         info = model.info
         if params.layer:
             if params.classes is not None:
@@ -177,6 +176,7 @@ class ActivationMap(kinterp.Technique):
 
     @staticmethod
     def check_indices(values: list[int] | None, count: int, what: str) -> list[int]:
+        """``values`` without duplicates (all of 0..count-1 if None); raises if out of range."""
         if values is None:
             return list(range(count))
         for value in values:
@@ -187,9 +187,10 @@ class ActivationMap(kinterp.Technique):
         return list(dict.fromkeys(values))
 
     @staticmethod
-    def inits(model, specs: list[str], shape) -> tuple[list[str], dict[str, np.ndarray | None]]:
-        from kinterp.preprocess import BadImage, open_image, prepare_image
-
+    def start_images(
+        model: Any, specs: list[str], shape: tuple[int, int, int]
+    ) -> tuple[list[str], dict[str, np.ndarray | None]]:
+        """The ``--init`` names, each with its loaded image (None for generated inits)."""
         names, images = [], {}
         for spec in dict.fromkeys(s.strip() for s in specs):
             try:
@@ -198,28 +199,38 @@ class ActivationMap(kinterp.Technique):
                 raise kinterp.KinterpError(f"--init: {exc}") from None
             image = None
             if path is not None:
-                height, width, channels = shape
-                try:
-                    with open_image(path) as opened:
-                        size = opened.size
-                    if size != (width, height):
-                        raise kinterp.KinterpError(
-                            f"--init {spec}: the image is {size[0]}x{size[1]} but "
-                            f"{model.info.name} takes {width}x{height}; resize it first"
-                        )
-                    if channels not in (1, 3):
-                        raise kinterp.KinterpError(
-                            f"--init image: needs a model with 1 or 3 channels, not {channels}"
-                        )
-                    image = prepare_image(path, height, width, channels, mnistify=False).pixels
-                except BadImage as exc:
-                    raise kinterp.KinterpError(f"--init {spec}: {exc}") from None
+                image = ActivationMap.load_start_image(model, spec, path, shape)
             names.append(spec if kind == "image" else kind)
             images[names[-1]] = image
         return names, images
 
     @staticmethod
-    def penalty(params) -> tuple[Objective | None, str]:
+    def load_start_image(
+        model: Any, spec: str, path: str, shape: tuple[int, int, int]
+    ) -> np.ndarray:
+        """The pixels of an ``image:PATH`` init, which must already have the model's size."""
+        from kinterp.preprocess import BadImage, open_image, prepare_image
+
+        height, width, channels = shape
+        try:
+            with open_image(path) as opened:
+                size = opened.size
+            if size != (width, height):
+                raise kinterp.KinterpError(
+                    f"--init {spec}: the image is {size[0]}x{size[1]} but "
+                    f"{model.info.name} takes {width}x{height}; resize it first"
+                )
+            if channels not in (1, 3):
+                raise kinterp.KinterpError(
+                    f"--init image: needs a model with 1 or 3 channels, not {channels}"
+                )
+            return prepare_image(path, height, width, channels, mnistify=False).pixels
+        except BadImage as exc:
+            raise kinterp.KinterpError(f"--init {spec}: {exc}") from None
+
+    @staticmethod
+    def penalty(params: ActivationMapParams) -> tuple[Objective | None, str]:
+        """The sum of the ``--tv``, ``--l2`` and ``--lp`` penalties (None if off) and its name."""
         terms = []
         if params.tv:
             terms.append(params.tv * regularizers.tv())
@@ -244,8 +255,24 @@ class ActivationMap(kinterp.Technique):
     # -- the optimisation -----------------------------------------------------------------
 
     @staticmethod
-    def feature_model(model, targets: Targets):
-        """The model whose output holds the targets (logits, probabilities or a layer)."""
+    def initial_batch(
+        plan: Plan, restarts: int, shape: tuple[int, int, int], rng: np.random.Generator
+    ) -> np.ndarray:
+        """The starting images of every row: targets x inits x restarts, flattened."""
+        starts = np.stack(
+            [
+                inits.init_batch(
+                    "image" if image is not None else name, restarts, shape, rng, image
+                )
+                for name, image in plan.init_images.items()
+            ]
+        )  # (inits, restarts, H, W, C): the same starts for every target
+        count_t = len(plan.targets.indices)
+        return np.broadcast_to(starts, (count_t, *starts.shape)).reshape(-1, *shape)
+
+    @staticmethod
+    def feature_model(model: Any, targets: Targets) -> Any:
+        """The Keras model whose output holds the ``--layer`` targets; None for classes."""
         import keras
 
         if targets.layer is None:
@@ -253,8 +280,10 @@ class ActivationMap(kinterp.Technique):
         layer = model.keras_model.get_layer(targets.layer)
         return keras.Model(model.keras_model.inputs[0], layer.output)
 
-    def objective(self, model, targets: Targets, params, row_target) -> Objective:
-
+    def objective(
+        self, model: Any, targets: Targets, params: ActivationMapParams, row_target: np.ndarray
+    ) -> Objective:
+        """Each row's target channel of the logits, the probabilities or the layer output."""
         if targets.layer is not None:
             source = self.feature_model(model, targets)
         elif params.objective == "probability":
@@ -264,7 +293,10 @@ class ActivationMap(kinterp.Technique):
         return channel(source, row_target, model.to_input_tensor)
 
     @staticmethod
-    def transforms(params, shape, seed: int) -> tuple:
+    def graph_transforms(
+        params: ActivationMapParams, shape: tuple[int, int, int], seed: int
+    ) -> tuple[Transform, ...]:
+        """The ``--jitter`` and ``--blur`` transforms applied to what the network sees."""
         chosen = []
         if params.jitter:
             chosen.append(transforms.jitter(params.jitter, seed))
@@ -274,34 +306,74 @@ class ActivationMap(kinterp.Technique):
 
     # -- the report -------------------------------------------------------------------------
 
-    def write_report(self, ctx, params, plan: Plan, result: Result, ev: Evaluation, dims):
-        count_t, count_i, restarts = dims
+    def write_report(
+        self,
+        ctx: Any,
+        params: ActivationMapParams,
+        plan: Plan,
+        result: Result,
+        ev: Evaluation,
+        dims: Dims,
+    ) -> None:
+        """Score the maps and write every report section and metric."""
         maps = result.images
         per_row = ev.measure(maps)
         border = {w: ev.measure(zero_border(maps, w)) for w in (1, 2)}
         labels = plan.targets.labels
         is_class = plan.targets.layer is None
+        rows = self.grid_rows(plan, dims)
+        report = ctx.report
+        self.report_maps(report, ctx.model, params, plan, result, per_row, border, rows, dims)
+        self.report_inits(report, plan, per_row, rows, dims[1], is_class)
+        self.report_curves(report, result, rows, params)
+        consistency = self.report_consistency(report, maps, labels, dims)
+        self.report_border(report, per_row, border, labels, dims)
+        self.report_animation(report, result, plan, params)
+        self.report_metrics(
+            report, per_row, border, consistency, labels, dims, result, params, is_class
+        )
+
+    @staticmethod
+    def grid_rows(plan: Plan, dims: Dims) -> list[GridRow]:
+        """(row, target label, init name, restart) of every row of the batch."""
+        _, count_i, restarts = dims
         rows = []
-        for row in range(len(maps)):
+        for row in range(dims[0] * count_i * restarts):
             t, rest = divmod(row, count_i * restarts)
             i, r = divmod(rest, restarts)
-            rows.append((row, labels[t], plan.init_names[i], r))
+            rows.append((row, plan.targets.labels[t], plan.init_names[i], r))
+        return rows
 
-        report = ctx.report
+    def report_maps(
+        self,
+        report: Any,
+        model: Any,
+        params: ActivationMapParams,
+        plan: Plan,
+        result: Result,
+        per_row: Scores,
+        border: dict[int, Scores],
+        rows: list[GridRow],
+        dims: Dims,
+    ) -> None:
+        """The "Maps" section: what was optimised, the grid, its table, and the history array."""
+        _, count_i, restarts = dims
+        is_class = plan.targets.layer is None
         repeated = f"; each repeated for {restarts} restarts" if restarts > 1 else ""
         report.text(
             "Maps",
             f"{self.summary}. Targets are rows, starting images ({', '.join(plan.init_names)}) "
             f"are columns{repeated}. "
-            f"Objective: {self.objective_name(ctx.model, params, is_class)}, {self.verb}d by "
+            f"Objective: {self.objective_name(model, params, is_class)}, {self.verb}d by "
             f"{params.optimizer} for {params.steps} steps (lr {params.lr}), clipped to the input "
             f"range every step; penalty: {plan.penalty_text}.",
         )
         captions = [self.caption(per_row, row, label, init, r, restarts, is_class)
                     for row, label, init, r in rows]  # fmt: skip
-        report.images("Maps", maps, captions=captions, columns=count_i * restarts, name="maps")
+        report.images(
+            "Maps", result.images, captions=captions, columns=count_i * restarts, name="maps"
+        )
         report.array("history", result.history)
-
         columns = ["target", "init", "restart", "objective", "confidence", "top-1", "top-1 p",
                    "border 1px", "border 2px"]  # fmt: skip
         table = [
@@ -311,35 +383,8 @@ class ActivationMap(kinterp.Technique):
             for row, label, init, r in rows
         ]  # fmt: skip
         report.table("Maps", columns, table)
-        self.report_inits(report, plan, per_row, rows, count_i, is_class)
-        self.report_curves(report, result, rows, params)
-        consistency = self.report_consistency(report, maps, labels, dims)
-        report.text(
-            "Border test",
-            "The outer 1 and 2 pixel rings of every map set to 0 (background), then classified "
-            "again. A map that keeps its score has not put its evidence in the border.",
-        )
-        per_target = count_i * restarts
-        report.table(
-            "Border test",
-            ["target", "score", "outer 1 px zeroed", "outer 2 px zeroed"],
-            [
-                [label, *(float(np.mean(m["score"][t * per_target : (t + 1) * per_target]))
-                          for m in (per_row, border[1], border[2]))]
-                for t, label in enumerate(labels)
-            ],
-        )  # fmt: skip
-        if len(result.frames) > 1:
-            report.gif(
-                "Optimisation",
-                result.frames,
-                caption=f"{labels[0]} from {plan.init_names[0]}: one frame per "
-                f"{math.ceil(params.steps / GIF_FRAMES)} steps",
-            )
-        self.report_metrics(report, per_row, border, consistency, labels, dims, result, params,
-                            is_class)  # fmt: skip
 
-    def objective_name(self, model, params, is_class: bool) -> str:
+    def objective_name(self, model: Any, params: ActivationMapParams, is_class: bool) -> str:
         """What was optimised, in words, as the report says it."""
         if not is_class:
             return f"mean activation of each unit/filter of {params.layer}"
@@ -349,7 +394,16 @@ class ActivationMap(kinterp.Technique):
         return "sigmoid output" if activation == "sigmoid" else "softmax probability"
 
     @staticmethod
-    def caption(per_row, row, label, init, restart, restarts, is_class) -> str:
+    def caption(
+        per_row: Scores,
+        row: int,
+        label: str,
+        init: str,
+        restart: int,
+        restarts: int,
+        is_class: bool,
+    ) -> str:
+        """One map's caption: target, init, restart and its scores."""
         head = f"{label} · {init}" + (f" #{restart}" if restarts > 1 else "")
         if is_class:
             return (
@@ -362,7 +416,10 @@ class ActivationMap(kinterp.Technique):
         )
 
     @staticmethod
-    def report_inits(report, plan: Plan, per_row, rows, count_i, is_class) -> None:
+    def report_inits(
+        report: Any, plan: Plan, per_row: Scores, rows: list[GridRow], count_i: int, is_class: bool
+    ) -> None:
+        """The "Starting images" section comparing the inits (only with two or more)."""
         if count_i < 2:
             return
         title = "Starting images"
@@ -381,7 +438,10 @@ class ActivationMap(kinterp.Technique):
         report.table(title, columns, table)
 
     @staticmethod
-    def report_curves(report, result: Result, rows, params) -> None:
+    def report_curves(
+        report: Any, result: Result, rows: list[GridRow], params: ActivationMapParams
+    ) -> None:
+        """The "Objective by step" plot of each target's first restart."""
         series = {}
         for row, label, init, r in rows:
             if r == 0 and len(series) < MAX_PLOT_SERIES:
@@ -395,7 +455,10 @@ class ActivationMap(kinterp.Technique):
         )
 
     @staticmethod
-    def report_consistency(report, maps, labels, dims) -> dict[str, float] | None:
+    def report_consistency(
+        report: Any, maps: np.ndarray, labels: list[str], dims: Dims
+    ) -> dict[str, float] | None:
+        """The "Consistency across restarts" section; its values per target (None: 1 restart)."""
         count_t, count_i, restarts = dims
         if restarts < 2:
             return None
@@ -416,8 +479,54 @@ class ActivationMap(kinterp.Technique):
         )
         return values
 
-    def report_metrics(self, report, per_row, border, consistency, labels, dims, result, params,
-                       is_class) -> None:  # fmt: skip
+    @staticmethod
+    def report_border(
+        report: Any, per_row: Scores, border: dict[int, Scores], labels: list[str], dims: Dims
+    ) -> None:
+        """The "Border test" section: each target's score with the outer 1 and 2 px zeroed."""
+        _, count_i, restarts = dims
+        report.text(
+            "Border test",
+            "The outer 1 and 2 pixel rings of every map set to 0 (background), then classified "
+            "again. A map that keeps its score has not put its evidence in the border.",
+        )
+        per_target = count_i * restarts
+        report.table(
+            "Border test",
+            ["target", "score", "outer 1 px zeroed", "outer 2 px zeroed"],
+            [
+                [label, *(float(np.mean(m["score"][t * per_target : (t + 1) * per_target]))
+                          for m in (per_row, border[1], border[2]))]
+                for t, label in enumerate(labels)
+            ],
+        )  # fmt: skip
+
+    @staticmethod
+    def report_animation(
+        report: Any, result: Result, plan: Plan, params: ActivationMapParams
+    ) -> None:
+        """The "Optimisation" animation of the first map (when there is more than one frame)."""
+        if len(result.frames) > 1:
+            report.gif(
+                "Optimisation",
+                result.frames,
+                caption=f"{plan.targets.labels[0]} from {plan.init_names[0]}: one frame per "
+                f"{math.ceil(params.steps / GIF_FRAMES)} steps",
+            )
+
+    def report_metrics(
+        self,
+        report: Any,
+        per_row: Scores,
+        border: dict[int, Scores],
+        consistency: dict[str, float] | None,
+        labels: list[str],
+        dims: Dims,
+        result: Result,
+        params: ActivationMapParams,
+        is_class: bool,
+    ) -> None:
+        """Every metric: confidence (classes) or activation (units) overall and per target."""
         count_t, count_i, restarts = dims
         per_target = count_i * restarts
 
@@ -475,7 +584,9 @@ class SadMap(ActivationMap):
 class Evaluation:
     """Scores maps after optimisation: objective, target confidence and top-1 class."""
 
-    def __init__(self, model, targets: Targets, row_target: np.ndarray, objective: Objective):
+    def __init__(
+        self, model: Any, targets: Targets, row_target: np.ndarray, objective: Objective
+    ) -> None:
         self.model = model
         self.targets = targets
         self.row_target = np.asarray(row_target)
@@ -536,6 +647,7 @@ def mean_pairwise_correlation(maps: np.ndarray) -> float:
 
 
 @kinterp.hookimpl
-def register_techniques(register):
+def register_techniques(register: Any) -> None:
+    """Register happymap and sadmap."""
     register(HappyMap())
     register(SadMap())
