@@ -299,7 +299,7 @@ def demo(
     from kinterp.demo import run_demo
 
     index = run_demo(out, quick=quick, quiet=quiet, echo=typer.echo)
-    typer.echo(f"index: {index}")
+    typer.echo(f"index: {index.resolve()}")
 
 
 class RunGroup(TyperGroup):

@@ -22,4 +22,4 @@ def test_quick_demo_runs_every_preset_and_writes_the_index(runner, tmp_path):
         assert assert_valid_report(run_dir)["status"] == "ok"
     index = (tmp_path / "index.html").read_text()
     assert index.count("report.html") == len(presets)
-    assert f"index: {tmp_path / 'index.html'}" in result.stdout
+    assert f"index: {(tmp_path / 'index.html').resolve()}" in result.stdout
