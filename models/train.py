@@ -1,8 +1,9 @@
 """Train the zoo's demo models and write each one's ``.keras`` file and model card.
 
-Usage: ``python -m kinterp_zoo.train {mnist-cnn,mnist-mlp,fashion-cnn,all,split}``
-(or ``python models/train.py NAME`` from a checkout). ``split`` regenerates the fixed
-mnist-5k train/held-out split stored in ``kinterp/data/mnist_5k_split.npz``.
+Usage: ``python -m kinterp_zoo.train {mnist-cnn,mnist-mlp,fashion-cnn,all,split} [--out DIR]``
+(or ``python models/train.py NAME`` from a checkout). Models and cards go into the zoo itself
+unless ``--out`` names another folder. ``split`` regenerates the fixed mnist-5k
+train/held-out split stored in ``kinterp/data/mnist_5k_split.npz``.
 """
 
 from __future__ import annotations
@@ -236,8 +237,8 @@ def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def build(recipe: Recipe) -> dict:
-    """Train one model, save it into the zoo, evaluate it afresh and write its card."""
+def build(recipe: Recipe, out: Path = ZOO) -> dict:
+    """Train one model, save it into ``out`` (the zoo), evaluate it afresh and write its card."""
     import keras
     import tensorflow as tf
 
@@ -246,7 +247,7 @@ def build(recipe: Recipe) -> dict:
     started = time.perf_counter()
     model = recipe.train(data)
     seconds = time.perf_counter() - started
-    path = ZOO / f"{recipe.name}.keras"
+    path = out / f"{recipe.name}.keras"
     inference = type(model).from_config(model.get_config())  # uncompiled: no optimizer state
     inference.set_weights(model.get_weights())
     inference.save(path)
@@ -267,7 +268,7 @@ def build(recipe: Recipe) -> dict:
         "sha256": sha256(path),
         "file": path.name,
     }
-    (ZOO / f"{recipe.name}.json").write_text(json.dumps(card, indent=2) + "\n")
+    (out / f"{recipe.name}.json").write_text(json.dumps(card, indent=2) + "\n")
     verdict = "ok" if accuracy >= recipe.threshold else f"BELOW {recipe.threshold:.3f}"
     print(f"{recipe.name}: held-out accuracy {accuracy:.4f} ({verdict}), trained in {seconds:.0f}s")
     return card
@@ -277,12 +278,14 @@ def main(argv: list[str] | None = None) -> None:
     """Command line: train the named model(s), or regenerate the mnist-5k split."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("target", choices=[*RECIPES, "all", "split"])
-    target = parser.parse_args(argv).target
-    if target == "split":
+    parser.add_argument("--out", type=Path, default=ZOO, help="folder for models and cards")
+    args = parser.parse_args(argv)
+    if args.target == "split":
         print(f"wrote {write_split()}")
         return
-    for name in RECIPES if target == "all" else [target]:
-        build(RECIPES[name])
+    args.out.mkdir(parents=True, exist_ok=True)
+    for name in RECIPES if args.target == "all" else [args.target]:
+        build(RECIPES[name], args.out)
 
 
 if __name__ == "__main__":

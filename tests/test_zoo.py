@@ -5,6 +5,9 @@ from __future__ import annotations
 import hashlib
 import importlib.resources
 import json
+import subprocess
+import sys
+from importlib.resources import files
 
 import numpy as np
 import pytest
@@ -71,3 +74,31 @@ def test_model_reaches_its_card_accuracy_on_held_out_data(name: str) -> None:
     assert accuracy == pytest.approx(info["heldout_accuracy"], abs=0.002)
     assert accuracy >= THRESHOLDS[name]
     assert model.layers[-1].name == "predictions"
+
+
+def test_split_regenerates_exactly_from_its_seed():
+    """The stored mnist-5k split is what the training script's fixed seed produces."""
+    from kinterp_zoo.train import HELD_OUT_PER_CLASS, SPLIT_SEED, make_split
+
+    data = files("kinterp") / "data"
+    with np.load(str(data / "mnist_5k.npz")) as archive:
+        labels = archive["y"]
+    with np.load(str(data / "mnist_5k_split.npz")) as archive:
+        train_idx, test_idx = archive["train_idx"], archive["test_idx"]
+    again = make_split(labels, HELD_OUT_PER_CLASS, SPLIT_SEED)
+    np.testing.assert_array_equal(again[0], train_idx)
+    np.testing.assert_array_equal(again[1], test_idx)
+
+
+def test_training_script_reproduces_the_mlp_card(tmp_path):
+    """Retrain mnist-mlp from scratch (about 15 s) and compare with the shipped card."""
+    done = subprocess.run(
+        [sys.executable, "-m", "kinterp_zoo.train", "mnist-mlp", "--out", str(tmp_path)],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    fresh = json.loads((tmp_path / "mnist-mlp.json").read_text())
+    shipped = json.loads((files("kinterp_zoo") / "mnist-mlp.json").read_text())
+    assert fresh["heldout_accuracy"] >= 0.92
+    assert abs(fresh["heldout_accuracy"] - shipped["heldout_accuracy"]) <= 0.01
+    assert fresh["recipe"] == shipped["recipe"] and fresh["seed"] == shipped["seed"]
