@@ -173,10 +173,15 @@ def plugins(as_json: Json = False) -> None:
         )
         return
     rows = [
-        [p.name, f"{p.distribution} {p.version}".strip(), p.status,
-         ", ".join(p.techniques + p.datasets), p.reason]
+        [
+            p.name,
+            f"{p.distribution} {p.version}".strip(),
+            p.status,
+            ", ".join(p.techniques + p.datasets),
+            p.reason,
+        ]
         for p in reg.plugins
-    ]  # fmt: skip
+    ]
     print_table("Plugins", ["plugin", "distribution", "status", "provides", "reason"], rows)
     rows = [[n, t.summary] for n, (t, _) in sorted(reg.techniques.items())]
     print_table("Techniques (kinterp run NAME MODEL)", ["technique", "summary"], rows)
@@ -192,10 +197,14 @@ def models(as_json: Json = False) -> None:
         print_json({name: {**z.card, "path": str(z.path)} for name, z in zoo.items()})
         return
     rows = [
-        [n, z.card.get("dataset", ""), f"{z.card.get('heldout_accuracy', 0):.2%}",
-         z.card.get("summary", "")]
+        [
+            n,
+            z.card.get("dataset", ""),
+            f"{z.card.get('heldout_accuracy', 0):.2%}",
+            z.card.get("summary", ""),
+        ]
         for n, z in zoo.items()
-    ]  # fmt: skip
+    ]
     print_table("Zoo models", ["model", "dataset", "held-out accuracy", "summary"], rows)
 
 
@@ -260,9 +269,12 @@ def predict(
     predictions, accuracy, run_dir = predict_files(loaded, images, top, mnistify, out)
     if as_json:
         print_json(
-            {"images": [p.as_dict() for p in predictions], "accuracy": accuracy,
-             "report": str(run_dir / "report.json")}
-        )  # fmt: skip
+            {
+                "images": [p.as_dict() for p in predictions],
+                "accuracy": accuracy,
+                "report": str(run_dir / "report.json"),
+            }
+        )
         return
     for p in predictions:
         if p.skipped:
@@ -359,8 +371,9 @@ def _common_run_parameters() -> list[inspect.Parameter]:
     Out = Annotated[Path | None, typer.Option("--out", help="Where the run directory goes.")]
     Seed = Annotated[int, typer.Option("--seed", help="Random seed.")]
     return [
-        inspect.Parameter("model_spec", inspect.Parameter.POSITIONAL_OR_KEYWORD,
-                          annotation=ModelArg),
+        inspect.Parameter(
+            "model_spec", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=ModelArg
+        ),
         kw("data", Data, None),
         kw("out", Out, None),
         kw("seed", Seed, 0),
@@ -370,21 +383,18 @@ def _common_run_parameters() -> list[inspect.Parameter]:
         kw("custom_objects", CustomObjects, None),
         kw("image_shape", ImageShape, None),
         kw("input_range", InputRange, None),
-    ]  # fmt: skip
-
-
-COMMON = ("model_spec", "data", "out", "seed", "as_json", "quiet", "unsafe", "custom_objects",
-          "image_shape", "input_range")  # fmt: skip
+    ]
 
 
 def technique_command(technique: Any) -> Any:
     """A click command for ``kinterp run NAME`` with one option per Params field."""
     specs = param_specs(technique.Params)
-    parameters = _common_run_parameters() + [_option(s) for s in specs]
+    common = _common_run_parameters()
+    parameters = common + [_option(s) for s in specs]
 
     def command(**kwargs: Any) -> None:
         params = {s.name: kwargs[s.name] for s in specs if kwargs.get(s.name) is not None}
-        run_command(technique.name, params, **{k: kwargs[k] for k in COMMON})
+        run_command(technique.name, params, **{p.name: kwargs[p.name] for p in common})
 
     command.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
     command.__annotations__ = {p.name: p.annotation for p in parameters}
@@ -412,14 +422,24 @@ def run_command(
     from kinterp.runner import run_technique
 
     result = run_technique(
-        technique, model_spec, params, out=out, data=data, seed=seed, quiet=quiet or as_json,
+        technique,
+        model_spec,
+        params,
+        out=out,
+        data=data,
+        seed=seed,
+        quiet=quiet or as_json,
         load_options=load_options(unsafe, custom_objects, image_shape, input_range),
-    )  # fmt: skip
+    )
     if as_json:
         print_json(
-            {"status": result.status, "report": str(result.path / "report.json"),
-             "metrics": result.metrics, "error": result.report["error"]}
-        )  # fmt: skip
+            {
+                "status": result.status,
+                "report": str(result.path / "report.json"),
+                "metrics": result.metrics,
+                "error": result.report["error"],
+            }
+        )
     else:
         for name, value in result.metrics.items():
             if not isinstance(value, dict):

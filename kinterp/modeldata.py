@@ -53,8 +53,8 @@ class ModelData:
         x, y = self.dataset.test() if split == "test" else self.dataset.train()
         if limit is not None:
             x, y = x[:limit], (None if y is None else y[:limit])
-        self.used = {"name": self.name, "split": self.dataset.split if split == "test" else
-                     "train", "count": int(len(x))}  # fmt: skip
+        described = self.dataset.split if split == "test" else "train"
+        self.used = {"name": self.name, "split": described, "count": int(len(x))}
         return self.model.to_input(x), y
 
     def test(self, limit: int | None = None) -> tuple[np.ndarray, np.ndarray | None]:

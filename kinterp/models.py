@@ -22,9 +22,19 @@ from kinterp.zoo import zoo_models
 
 CONV_TYPES = ("Conv", "DepthwiseConv", "SeparableConv")
 DENSE_TYPES = {
-    "Dense", "Flatten", "Dropout", "InputLayer", "Reshape", "Activation", "Softmax",
-    "BatchNormalization", "Rescaling", "Normalization", "GaussianNoise", "LayerNormalization",
-}  # fmt: skip
+    "Dense",
+    "Flatten",
+    "Dropout",
+    "InputLayer",
+    "Reshape",
+    "Activation",
+    "Softmax",
+    "BatchNormalization",
+    "Rescaling",
+    "Normalization",
+    "GaussianNoise",
+    "LayerNormalization",
+}
 
 
 @dataclass(frozen=True)
@@ -283,8 +293,13 @@ def _explain_load_error(path: Path, exc: Exception) -> str:
             f"{path} contains code (e.g. a Lambda layer) that safe mode refuses to run; "
             "if you trust the file, pass --unsafe"
         )
-    for marker in ("Could not deserialize", "Could not locate", "Unknown layer", "could not be "
-                   "deserialized", "not a KerasSaveable"):  # fmt: skip
+    for marker in (
+        "Could not deserialize",
+        "Could not locate",
+        "Unknown layer",
+        "could not be deserialized",
+        "not a KerasSaveable",
+    ):
         if marker in text:
             return (
                 f"{path} names a class or module that is not a Keras layer ({text[:160]}); "

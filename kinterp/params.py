@@ -17,9 +17,23 @@ from typing import Any, Literal, get_args, get_origin
 from kinterp.errors import KinterpError
 
 RESERVED = frozenset(
-    {"model_spec", "data", "out", "seed", "as_json", "quiet", "unsafe", "custom_objects",
-     "image_shape", "input_range", "technique", "model", "params", "load_options"}
-)  # fmt: skip
+    {
+        "model_spec",
+        "data",
+        "out",
+        "seed",
+        "as_json",
+        "quiet",
+        "unsafe",
+        "custom_objects",
+        "image_shape",
+        "input_range",
+        "technique",
+        "model",
+        "params",
+        "load_options",
+    }
+)
 """Names the core's own options and ``kinterp.run`` arguments use; a Params field may not."""
 
 

@@ -10,6 +10,7 @@ on its own and each of its hook implementations is called on its own; a failure 
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import os
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -64,35 +65,39 @@ def one_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
 
 
+@dataclass(frozen=True)
+class PluginSource:
+    """Where a plugin came from, and whether importing it failed."""
+
+    name: str
+    distribution: str
+    version: str
+    import_error: str = ""
+
+
+_SOURCES: dict[str, PluginSource] = {}
+
+
 @lru_cache(maxsize=1)
 def plugin_manager() -> pluggy.PluginManager:
     """The process-wide plugin manager, with core and entry-point plugins registered."""
     pm = pluggy.PluginManager(hookspecs.PROJECT)
     pm.add_hookspecs(hookspecs)
-    _load_plugins(pm)
-    return pm
-
-
-_RECORDS: dict[str, PluginRecord] = {}
-
-
-def _load_plugins(pm: pluggy.PluginManager) -> None:
-    import importlib
-
     for module_name in CORE_PLUGINS:
         pm.register(importlib.import_module(module_name), name=module_name)
-        _RECORDS[module_name] = PluginRecord(module_name, "kinterp", _own_version())
+        _SOURCES[module_name] = PluginSource(module_name, "kinterp", _own_version())
     for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
-        dist = ep.dist.name if ep.dist else "unknown"
-        version = ep.dist.version if ep.dist else ""
-        record = PluginRecord(ep.name, dist, version)
-        _RECORDS[ep.name] = record
+        source = PluginSource(
+            ep.name, ep.dist.name if ep.dist else "unknown", ep.dist.version if ep.dist else ""
+        )
         try:
             pm.register(ep.load(), name=ep.name)
         except Exception as exc:
             if strict():
                 raise
-            record.status, record.reason = "broken", f"import failed: {one_line(exc)}"
+            source = dataclasses.replace(source, import_error=f"import failed: {one_line(exc)}")
+        _SOURCES[ep.name] = source
+    return pm
 
 
 def _own_version() -> str:
@@ -103,17 +108,16 @@ def _own_version() -> str:
 
 def register_plugin(plugin: ModuleType | object, name: str | None = None) -> None:
     """Register a plugin object by hand (tests, notebooks) and refresh the registry."""
-    pm = plugin_manager()
     name = name or getattr(plugin, "__name__", None) or repr(plugin)
-    pm.register(plugin, name=name)
-    _RECORDS[name] = PluginRecord(name, "(registered in-process)", "")
+    plugin_manager().register(plugin, name=name)
+    _SOURCES[name] = PluginSource(name, "(registered in-process)", "")
     registry.cache_clear()
 
 
 def unregister_plugin(name: str) -> None:
     """Undo :func:`register_plugin`."""
     plugin_manager().unregister(name=name)
-    _RECORDS.pop(name, None)
+    _SOURCES.pop(name, None)
     registry.cache_clear()
 
 
@@ -129,10 +133,13 @@ def _check_technique(obj: Any) -> str | None:
     return None
 
 
-def _collect(pm: pluggy.PluginManager, hook_name: str, kind: str, found: dict) -> None:
-    hook = getattr(pm.hook, hook_name)
-    for impl in hook.get_hookimpls():
-        record = _RECORDS.setdefault(impl.plugin_name, PluginRecord(impl.plugin_name, "?", ""))
+def _collect(
+    pm: pluggy.PluginManager, hook_name: str, records: dict[str, PluginRecord], found: dict
+) -> None:
+    """Call each implementation of one hook on its own; a failure marks only its plugin broken."""
+    kind = "technique" if hook_name == "register_techniques" else "dataset"
+    for impl in getattr(pm.hook, hook_name).get_hookimpls():
+        record = records.setdefault(impl.plugin_name, PluginRecord(impl.plugin_name, "?", ""))
         if record.status == "broken":
             continue
         names = record.techniques if kind == "technique" else record.datasets
@@ -160,13 +167,18 @@ def _collect(pm: pluggy.PluginManager, hook_name: str, kind: str, found: dict) -
 def registry() -> Registry:
     """Load every plugin once and collect what each registers."""
     pm = plugin_manager()
-    for record in _RECORDS.values():
-        record.techniques.clear()
-        record.datasets.clear()
-        if record.reason.startswith(("register_techniques", "register_datasets")):
-            record.status, record.reason = "ok", ""
+    records = {
+        name: PluginRecord(
+            source.name,
+            source.distribution,
+            source.version,
+            status="broken" if source.import_error else "ok",
+            reason=source.import_error,
+        )
+        for name, source in _SOURCES.items()
+    }
     techniques: dict[str, tuple[Technique, PluginRecord]] = {}
     datasets: dict[str, tuple[Any, PluginRecord]] = {}
-    _collect(pm, "register_techniques", "technique", techniques)
-    _collect(pm, "register_datasets", "dataset", datasets)
-    return Registry(list(_RECORDS.values()), techniques, datasets)
+    _collect(pm, "register_techniques", records, techniques)
+    _collect(pm, "register_datasets", records, datasets)
+    return Registry(list(records.values()), techniques, datasets)

@@ -124,10 +124,13 @@ def predict_files(
         for prediction, row in zip(kept, probs, strict=True):
             order = np.argsort(row)[::-1][: min(top, len(row))]
             prediction.top = [
-                {"class_index": int(i), "class_name": info.class_names[i],
-                 "confidence": float(row[i])}
+                {
+                    "class_index": int(i),
+                    "class_name": info.class_names[i],
+                    "confidence": float(row[i]),
+                }
                 for i in order
-            ]  # fmt: skip
+            ]
     labelled = [p for p in kept if p.label is not None]
     accuracy = (
         float(np.mean([p.top[0]["class_index"] == p.label for p in labelled])) if labelled else None
@@ -135,9 +138,13 @@ def predict_files(
     run_dir = RunDirectory(out or DEFAULT_ROOT, "predict", info.name)
     builder = ReportBuilder(run_dir.path)
     _write_sections(builder, predictions, kept, pixels, thumbs, accuracy)
-    technique = {"name": "predict", "summary": "Top-k classes for your own images",
-                 "distribution": "kinterp", "version": _version(),
-                 "key_metric": "accuracy" if accuracy is not None else "images"}  # fmt: skip
+    technique = {
+        "name": "predict",
+        "summary": "Top-k classes for your own images",
+        "distribution": "kinterp",
+        "version": _version(),
+        "key_metric": "accuracy" if accuracy is not None else "images",
+    }
     params = {"top": top, "mnistify": mnistify, "inputs": [str(p) for p in paths]}
     data = {"name": "files", "split": "user images", "count": len(kept)}
     report = build_report(technique, loaded, builder, data, params, 0, started, clock, None)
@@ -170,15 +177,20 @@ def _write_sections(builder, predictions, kept, pixels, thumbs, accuracy) -> Non
         builder.images(
             "Contact sheet",
             [np.repeat(i, 3, axis=-1) if i.shape[-1] == 1 else i for i in _same_size(sheet)],
-            captions=sheet_captions, columns=8, name="contact-sheet",
-        )  # fmt: skip
+            captions=sheet_captions,
+            columns=8,
+            name="contact-sheet",
+        )
         builder.images("Network input", np.stack(pixels), captions=captions, name="inputs")
     rows = [
-        [Path(p.file).name, "" if p.label is None else p.label,
-         ", ".join(f"{t['class_name']} {t['confidence']:.3f}" for t in p.top),
-         p.skipped or "; ".join(p.preprocessing)]
+        [
+            Path(p.file).name,
+            "" if p.label is None else p.label,
+            ", ".join(f"{t['class_name']} {t['confidence']:.3f}" for t in p.top),
+            p.skipped or "; ".join(p.preprocessing),
+        ]
         for p in predictions
-    ]  # fmt: skip
+    ]
     builder.table("Predictions", ["file", "label", "top classes", "preprocessing / skipped"], rows)
 
 

@@ -31,8 +31,10 @@ def progress_bar(total: int, description: str, quiet: bool) -> Iterator[Progress
     from rich.progress import Progress as RichProgress
 
     columns = (
-        "[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
         TimeRemainingColumn(),
-    )  # fmt: skip
+    )
     with RichProgress(*columns, console=Console(stderr=True), transient=True) as bar:
         yield Progress(bar, bar.add_task(description, total=total))

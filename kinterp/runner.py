@@ -199,9 +199,16 @@ def run_technique(
         "key_metric": technique.key_metric,
     }
     report = build_report(
-        technique_block, loaded, builder, ctx.data_used, params_to_dict(parsed), seed, started,
-        clock, error,
-    )  # fmt: skip
+        technique_block,
+        loaded,
+        builder,
+        ctx.data_used,
+        params_to_dict(parsed),
+        seed,
+        started,
+        clock,
+        error,
+    )
     path = finish(run_dir, report)
     return RunResult(path, read_report(path), trace)
 

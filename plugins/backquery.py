@@ -314,8 +314,10 @@ class Backquery(kinterp.Technique):
                 raise kinterp.KinterpError(f"--target values must lie inside {where}")
             top = np.flatnonzero(vector == vector.max()).tolist()
             return vector[None, :], ["custom"], [top]
-        for option, value in (("--target-high", params.target_high),
-                              ("--target-low", params.target_low)):  # fmt: skip
+        for option, value in (
+            ("--target-high", params.target_high),
+            ("--target-low", params.target_low),
+        ):
             if not low < value < high:
                 raise kinterp.KinterpError(f"{option} {value:g} must lie inside {where}")
         if params.target_high <= params.target_low:

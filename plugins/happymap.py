@@ -368,20 +368,39 @@ class ActivationMap(kinterp.Technique):
             f"{params.optimizer} for {params.steps} steps (lr {params.lr}), clipped to the input "
             f"range every step; penalty: {plan.penalty_text}.",
         )
-        captions = [self.caption(per_row, row, label, init, r, restarts, is_class)
-                    for row, label, init, r in rows]  # fmt: skip
+        captions = [
+            self.caption(per_row, row, label, init, r, restarts, is_class)
+            for row, label, init, r in rows
+        ]
         report.images(
             "Maps", result.images, captions=captions, columns=count_i * restarts, name="maps"
         )
         report.array("history", result.history)
-        columns = ["target", "init", "restart", "objective", "confidence", "top-1", "top-1 p",
-                   "border 1px", "border 2px"]  # fmt: skip
+        columns = [
+            "target",
+            "init",
+            "restart",
+            "objective",
+            "confidence",
+            "top-1",
+            "top-1 p",
+            "border 1px",
+            "border 2px",
+        ]
         table = [
-            [label, init, r, per_row["value"][row], per_row["confidence"][row],
-             per_row["top1_name"][row], per_row["top1_p"][row],
-             border[1]["score"][row], border[2]["score"][row]]
+            [
+                label,
+                init,
+                r,
+                per_row["value"][row],
+                per_row["confidence"][row],
+                per_row["top1_name"][row],
+                per_row["top1_p"][row],
+                border[1]["score"][row],
+                border[2]["score"][row],
+            ]
             for row, label, init, r in rows
-        ]  # fmt: skip
+        ]
         report.table("Maps", columns, table)
 
     def objective_name(self, model: Any, params: ActivationMapParams, is_class: bool) -> str:
@@ -495,11 +514,16 @@ class ActivationMap(kinterp.Technique):
             "Border test",
             ["target", "score", "outer 1 px zeroed", "outer 2 px zeroed"],
             [
-                [label, *(float(np.mean(m["score"][t * per_target : (t + 1) * per_target]))
-                          for m in (per_row, border[1], border[2]))]
+                [
+                    label,
+                    *(
+                        float(np.mean(m["score"][t * per_target : (t + 1) * per_target]))
+                        for m in (per_row, border[1], border[2])
+                    ),
+                ]
                 for t, label in enumerate(labels)
             ],
-        )  # fmt: skip
+        )
 
     @staticmethod
     def report_animation(

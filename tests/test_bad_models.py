@@ -90,10 +90,22 @@ def corpus(tmp_path_factory, tiny_conv, tiny_h5, lambda_model):
 
 
 CASES = [
-    "text", "random", "empty", "truncated_keras", "broken_hdf5", "truncated_hdf5", "random_h5",
-    "bit_flipped", "zip_not_keras", "directory", "missing", "unknown_class", "foreign_module",
-    "lambda_without_unsafe", "weights_only_h5",
-]  # fmt: skip
+    "text",
+    "random",
+    "empty",
+    "truncated_keras",
+    "broken_hdf5",
+    "truncated_hdf5",
+    "random_h5",
+    "bit_flipped",
+    "zip_not_keras",
+    "directory",
+    "missing",
+    "unknown_class",
+    "foreign_module",
+    "lambda_without_unsafe",
+    "weights_only_h5",
+]
 
 
 @pytest.mark.parametrize("case", CASES)

@@ -57,9 +57,19 @@ def test_sadmap_drives_every_class_down(runner, tmp_path) -> None:
 
 def test_dense_model_with_inits_grid(runner, tmp_path) -> None:
     report, run_dir = run_cli(
-        runner, "happymap", "mnist-mlp", tmp_path,
-        "--classes", "3,7", "--init", "zeros,half,uniform", "--steps", "48", "--lr", "0.1",
-    )  # fmt: skip
+        runner,
+        "happymap",
+        "mnist-mlp",
+        tmp_path,
+        "--classes",
+        "3,7",
+        "--init",
+        "zeros,half,uniform",
+        "--steps",
+        "48",
+        "--lr",
+        "0.1",
+    )
     maps = maps_of(run_dir, report)
     assert maps.shape == (6, 28, 28, 1)  # optimised flat, shown as images
     block = next(s for s in report["sections"] if s["title"] == "Maps")["images"][0]
@@ -73,9 +83,21 @@ def test_dense_model_with_inits_grid(runner, tmp_path) -> None:
 
 def test_restarts_give_consistency(runner, tmp_path) -> None:
     report, run_dir = run_cli(
-        runner, "happymap", "mnist-cnn", tmp_path,
-        "--classes", "5", "--restarts", "3", "--init", "half", "--steps", "16", "--tv", "0.5",
-    )  # fmt: skip
+        runner,
+        "happymap",
+        "mnist-cnn",
+        tmp_path,
+        "--classes",
+        "5",
+        "--restarts",
+        "3",
+        "--init",
+        "half",
+        "--steps",
+        "16",
+        "--tv",
+        "0.5",
+    )
     assert maps_of(run_dir, report).shape == (3, 28, 28, 1)
     consistency = report["metrics"]["consistency"]["class 5"]
     assert -1.0 <= consistency <= 1.0
@@ -85,9 +107,17 @@ def test_image_init(runner, tmp_path, digits) -> None:
     path = tmp_path / "digit.png"
     Image.fromarray((digits[0][0][..., 0] * 255).astype("uint8")).save(path)
     report, run_dir = run_cli(
-        runner, "sadmap", "mnist-cnn", tmp_path / "out",
-        "--classes", str(int(digits[1][0])), "--init", f"image:{path}", "--steps", "4",
-    )  # fmt: skip
+        runner,
+        "sadmap",
+        "mnist-cnn",
+        tmp_path / "out",
+        "--classes",
+        str(int(digits[1][0])),
+        "--init",
+        f"image:{path}",
+        "--steps",
+        "4",
+    )
     frames = next(s for s in report["sections"] if s["title"] == "Optimisation")
     assert frames["plots"][0]["path"].endswith(".gif")
     assert maps_of(run_dir, report).shape == (1, 28, 28, 1)
@@ -111,11 +141,35 @@ def rgb_conv(keras, model_dir) -> Path:
 
 def test_rgb_filter_target_with_every_regulariser(runner, tmp_path, rgb_conv) -> None:
     report, run_dir = run_cli(
-        runner, "happymap", str(rgb_conv), tmp_path,
-        "--layer", "conv", "--units", "0,4", "--init", "normal", "--restarts", "2",
-        "--steps", "12", "--tv", "0.1", "--l2", "0.1", "--lp", "1:0.1", "--blur", "0.7",
-        "--jitter", "1", "--optimizer", "sgd", "--lr", "0.5",
-    )  # fmt: skip
+        runner,
+        "happymap",
+        str(rgb_conv),
+        tmp_path,
+        "--layer",
+        "conv",
+        "--units",
+        "0,4",
+        "--init",
+        "normal",
+        "--restarts",
+        "2",
+        "--steps",
+        "12",
+        "--tv",
+        "0.1",
+        "--l2",
+        "0.1",
+        "--lp",
+        "1:0.1",
+        "--blur",
+        "0.7",
+        "--jitter",
+        "1",
+        "--optimizer",
+        "sgd",
+        "--lr",
+        "0.5",
+    )
     assert maps_of(run_dir, report).shape == (4, 20, 24, 3)
     assert set(report["metrics"]["activation"]) == {"conv filter 0", "conv filter 4"}
     assert "confidence" not in report["metrics"]
@@ -126,9 +180,17 @@ def test_mobilenetv2_filter(runner, tmp_path, keras, model_dir) -> None:
     path = model_dir / "mobilenetv2.keras"
     model.save(path)
     report, run_dir = run_cli(
-        runner, "happymap", str(path), tmp_path,
-        "--layer", "block_1_expand", "--units", "0", "--steps", "3",
-    )  # fmt: skip
+        runner,
+        "happymap",
+        str(path),
+        tmp_path,
+        "--layer",
+        "block_1_expand",
+        "--units",
+        "0",
+        "--steps",
+        "3",
+    )
     assert maps_of(run_dir, report).shape == (1, 96, 96, 3)
     assert np.isfinite(report["metrics"]["activation"]["block_1_expand filter 0"])
 

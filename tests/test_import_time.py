@@ -18,9 +18,9 @@ PROBE = (
 
 
 @pytest.mark.parametrize(
-    "args", [["--help"], ["--version"], ["plugins"], ["plugins", "--json"], ["models"],
-             ["run", "--help"]]
-)  # fmt: skip
+    "args",
+    [["--help"], ["--version"], ["plugins"], ["plugins", "--json"], ["models"], ["run", "--help"]],
+)
 def test_command_does_not_import_tensorflow(args):
     done = subprocess.run(
         [sys.executable, "-c", PROBE, *args], capture_output=True, text=True, timeout=120

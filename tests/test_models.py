@@ -132,9 +132,13 @@ def test_custom_objects_opt_in(runner, keras, tmp_path, monkeypatch):
     import mylayers
 
     model = keras.Sequential(
-        [keras.Input((28, 28, 1)), mylayers.Doubler(), keras.layers.Flatten(),
-         keras.layers.Dense(10)]
-    )  # fmt: skip
+        [
+            keras.Input((28, 28, 1)),
+            mylayers.Doubler(),
+            keras.layers.Flatten(),
+            keras.layers.Dense(10),
+        ]
+    )
     path = tmp_path / "custom.keras"
     model.save(path)
     keras.saving.get_custom_objects().clear()

@@ -84,8 +84,11 @@ def test_objectives_compose_and_regularisers_measure() -> None:
 def test_transforms_keep_shape_and_mass() -> None:
     images = tf.constant(np.random.default_rng(3).uniform(0, 1, (2, 9, 7, 3)), tf.float32)
     array = images.numpy()
-    rolls = {(dy, dx): np.roll(array, (dy, dx), axis=(1, 2)) for dy in range(-2, 3)
-             for dx in range(-2, 3)}  # fmt: skip
+    rolls = {
+        (dy, dx): np.roll(array, (dy, dx), axis=(1, 2))
+        for dy in range(-2, 3)
+        for dx in range(-2, 3)
+    }
     moved = 0
     for step in range(10):
         shifted = jitter(2, seed=1)(images, tf.constant(step, tf.int64)).numpy()

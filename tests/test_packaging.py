@@ -19,10 +19,21 @@ def wheel_venv(tmp_path_factory) -> Path:
     """A fresh venv with the kinterp wheel installed (dependencies borrowed from this env)."""
     tmp = tmp_path_factory.mktemp("wheel")
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
-         "-w", str(tmp / "dist"), str(ROOT)],
-        check=True, capture_output=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(tmp / "dist"),
+            str(ROOT),
+        ],
+        check=True,
+        capture_output=True,
+    )
     (wheel,) = (tmp / "dist").glob("kinterp-*.whl")
     venv = tmp / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
@@ -32,19 +43,33 @@ def wheel_venv(tmp_path_factory) -> Path:
     # kinterp install here stays invisible to the new venv.
     (site / "borrowed.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
     subprocess.run(
-        [sys.executable, "-m", "pip", "--python", str(venv / "bin" / "python"), "install",
-         "--no-deps", "-q", str(wheel)],
-        check=True, capture_output=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "--python",
+            str(venv / "bin" / "python"),
+            "install",
+            "--no-deps",
+            "-q",
+            str(wheel),
+        ],
+        check=True,
+        capture_output=True,
+    )
     return venv
 
 
 def _kinterp(venv: Path, cwd: Path, *args: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     return subprocess.run(
-        [str(venv / "bin" / "kinterp"), *args], cwd=cwd, capture_output=True, text=True, env=env,
+        [str(venv / "bin" / "kinterp"), *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env=env,
         timeout=600,
-    )  # fmt: skip
+    )
 
 
 def test_wheel_install_has_zoo_data_and_plugins(wheel_venv, tmp_path):
@@ -60,8 +85,18 @@ def test_wheel_install_has_zoo_data_and_plugins(wheel_venv, tmp_path):
 
 
 def test_wheel_install_runs_a_technique_on_bundled_data(wheel_venv, tmp_path):
-    done = _kinterp(wheel_venv, tmp_path, "run", "backquery", "mnist-mlp", "--labels", "1",
-                    "--out", "reports", "--json")  # fmt: skip
+    done = _kinterp(
+        wheel_venv,
+        tmp_path,
+        "run",
+        "backquery",
+        "mnist-mlp",
+        "--labels",
+        "1",
+        "--out",
+        "reports",
+        "--json",
+    )
     assert done.returncode == 0, done.stderr
     report = json.loads(Path(json.loads(done.stdout)["report"]).read_text())
     assert str(wheel_venv) in report["model"]["path"]

@@ -34,11 +34,19 @@ def test_specs_describe_each_field():
 def test_strings_are_parsed_like_the_cli():
     params = parse_params(
         Example,
-        {"steps": "5", "lr": "0.5", "smooth": "yes", "objective": "probability",
-         "classes": "0,3,5", "init": "zeros,half", "layer": "conv1"},
-    )  # fmt: skip
-    assert params == Example(5, 0.5, 0.0, True, "probability", [0, 3, 5], ["zeros", "half"],
-                             "conv1")  # fmt: skip
+        {
+            "steps": "5",
+            "lr": "0.5",
+            "smooth": "yes",
+            "objective": "probability",
+            "classes": "0,3,5",
+            "init": "zeros,half",
+            "layer": "conv1",
+        },
+    )
+    assert params == Example(
+        5, 0.5, 0.0, True, "probability", [0, 3, 5], ["zeros", "half"], "conv1"
+    )
 
 
 def test_python_values_pass_through():
@@ -112,3 +120,10 @@ def test_technique_help_shows_params_and_defaults(runner, occlusion_plugin):
     result = runner.invoke(app, ["run", "occlusion", "--help"])
     assert result.exit_code == 0
     assert "--patch" in result.stdout and "Side of the hidden square" in result.stdout
+
+
+def test_core_run_options_are_reserved_names():
+    from kinterp.cli import _common_run_parameters
+    from kinterp.params import RESERVED
+
+    assert {p.name for p in _common_run_parameters()} <= RESERVED

@@ -52,9 +52,12 @@ def site(tmp_path_factory) -> Path:
 def _kinterp(site: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
     environ = dict(os.environ, PYTHONPATH=f"{site}{os.pathsep}{EXAMPLE_PLUGIN}", **env)
     return subprocess.run(
-        [sys.executable, "-m", "kinterp", *args], capture_output=True, text=True, env=environ,
+        [sys.executable, "-m", "kinterp", *args],
+        capture_output=True,
+        text=True,
+        env=environ,
         timeout=300,
-    )  # fmt: skip
+    )
 
 
 def test_plugins_lists_broken_ones_and_keeps_the_rest(site):
@@ -86,9 +89,7 @@ def test_third_party_plugin_runs_through_the_cli(site, tiny_conv, tmp_path):
     (run_dir,) = run_dirs(out)
     report = assert_valid_report(run_dir)
     assert report["technique"]["distribution"] == "kinterp-occlusion"
-    assert report["data"] == {
-        "name": "mnist-5k", "split": report["data"]["split"], "count": 2
-    }  # fmt: skip
+    assert report["data"] == {"name": "mnist-5k", "split": report["data"]["split"], "count": 2}
 
 
 def test_strict_mode_reraises_for_plugin_authors(site):
@@ -150,8 +151,9 @@ def test_failing_run_writes_a_failed_report_and_exits_1(runner, exploding, tiny_
     assert report["error"]["type"] == "RuntimeError"
 
 
-def test_other_techniques_work_after_a_failing_run(runner, exploding, occlusion_plugin, tiny_conv,
-                                                   tmp_path):  # fmt: skip
+def test_other_techniques_work_after_a_failing_run(
+    runner, exploding, occlusion_plugin, tiny_conv, tmp_path
+):
     runner.invoke(app, ["run", "exploding", str(tiny_conv), "--out", str(tmp_path)])
     result = runner.invoke(
         app, ["run", "occlusion", str(tiny_conv), "--count", "1", "--out", str(tmp_path)]

@@ -71,8 +71,9 @@ def test_predict_labels_user_style_digits(runner, user_folder, tmp_path):
 
 def test_transparent_png_is_composited_onto_white(runner, user_folder, tmp_path):
     files = sorted(user_folder.glob("*/transparent-*.png"))[:3]
-    result = runner.invoke(app, ["predict", "mnist-cnn", *map(str, files), "--json", "--out",
-                                 str(tmp_path)])  # fmt: skip
+    result = runner.invoke(
+        app, ["predict", "mnist-cnn", *map(str, files), "--json", "--out", str(tmp_path)]
+    )
     assert result.exit_code == 0, result.output
     for record in json.loads(result.stdout)["images"]:
         assert record["preprocessing"][0] == "alpha composited onto white"
@@ -87,8 +88,9 @@ def test_bad_files_are_skipped_and_the_rest_run(runner, user_folder, tmp_path):
     (bad / "truncated.png").write_bytes(good.read_bytes()[:200])
     Image.new("1", (8000, 7000)).save(bad / "huge.png")
     (bad / "fine.png").write_bytes(good.read_bytes())
-    result = runner.invoke(app, ["predict", "mnist-cnn", str(bad), "--json", "--out",
-                                 str(tmp_path / "out")])  # fmt: skip
+    result = runner.invoke(
+        app, ["predict", "mnist-cnn", str(bad), "--json", "--out", str(tmp_path / "out")]
+    )
     assert result.exit_code == 0, result.output
     records = {Path(r["file"]).name: r for r in json.loads(result.stdout)["images"]}
     assert records["empty.png"]["skipped"] == "empty file"
@@ -100,8 +102,9 @@ def test_bad_files_are_skipped_and_the_rest_run(runner, user_folder, tmp_path):
 
 def test_plain_text_output_and_no_mnistify(runner, user_folder, tmp_path):
     files = [str(p) for p in sorted(user_folder.glob("7/*"))[:2]]
-    result = runner.invoke(app, ["predict", "mnist-cnn", *files, "--no-mnistify", "--top", "1",
-                                 "--out", str(tmp_path)])  # fmt: skip
+    result = runner.invoke(
+        app, ["predict", "mnist-cnn", *files, "--no-mnistify", "--top", "1", "--out", str(tmp_path)]
+    )
     assert result.exit_code == 0, result.output
     assert "report:" in result.stdout and "resized to 28x28" not in result.stdout
 

@@ -15,8 +15,10 @@ def _run_on_a_terminal(tmp_path, *extra: str) -> str:
     leader, follower = pty.openpty()
     process = subprocess.Popen(
         [sys.executable, *ARGS, "--out", str(tmp_path), *extra],
-        stdout=subprocess.DEVNULL, stderr=follower, env=dict(os.environ, COLUMNS="100"),
-    )  # fmt: skip
+        stdout=subprocess.DEVNULL,
+        stderr=follower,
+        env=dict(os.environ, COLUMNS="100"),
+    )
     os.close(follower)
     received = b""
     while True:
@@ -42,8 +44,10 @@ def test_quiet_hides_the_progress_bar(tmp_path):
 
 def test_no_progress_bar_when_piped(tmp_path):
     done = subprocess.run(
-        [sys.executable, *ARGS, "--out", str(tmp_path)], capture_output=True, text=True,
+        [sys.executable, *ARGS, "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
         timeout=300,
-    )  # fmt: skip
+    )
     assert done.returncode == 0, done.stderr
     assert done.stderr == ""

@@ -57,8 +57,9 @@ def test_temporary_directory_is_hidden_until_commit(tmp_path):
 
 def test_bad_input_inside_a_technique_writes_nothing(runner, occlusion_plugin, tiny_conv, tmp_path):
     out = tmp_path / "out"
-    result = runner.invoke(app, ["run", "occlusion", str(tiny_conv), "--patch", "0", "--out",
-                                 str(out)])  # fmt: skip
+    result = runner.invoke(
+        app, ["run", "occlusion", str(tiny_conv), "--patch", "0", "--out", str(out)]
+    )
     assert result.exit_code == 2
     assert "must be at least 1" in result.stderr
     assert not out.exists()

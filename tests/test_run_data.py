@@ -10,8 +10,9 @@ from tests.conftest import assert_valid_report, run_dirs
 
 
 def _run(runner, model, out, *extra):
-    return runner.invoke(app, ["run", "occlusion", str(model), "--count", "2", "--out", str(out),
-                               *extra])  # fmt: skip
+    return runner.invoke(
+        app, ["run", "occlusion", str(model), "--count", "2", "--out", str(out), *extra]
+    )
 
 
 def test_data_from_an_npz_file(runner, occlusion_plugin, tiny_conv, tmp_path):
@@ -24,8 +25,9 @@ def test_data_from_an_npz_file(runner, occlusion_plugin, tiny_conv, tmp_path):
     assert assert_valid_report(run_dir)["data"]["count"] == 2
 
 
-def test_image_folder_of_mixed_sizes_is_resized_to_the_model(runner, occlusion_plugin, tiny_conv,
-                                                              tmp_path):  # fmt: skip
+def test_image_folder_of_mixed_sizes_is_resized_to_the_model(
+    runner, occlusion_plugin, tiny_conv, tmp_path
+):
     for label, size in (("0", 40), ("1", 64)):
         (tmp_path / "imgs" / label).mkdir(parents=True)
         for n in range(2):
@@ -42,8 +44,13 @@ def test_unknown_dataset_name(runner, occlusion_plugin, tiny_conv, tmp_path):
 
 
 def test_dataset_geometry_must_match_the_model(runner, occlusion_plugin, keras, tmp_path):
-    model = keras.Sequential([keras.Input((32, 32, 3)), keras.layers.Flatten(),
-                              keras.layers.Dense(10, activation="softmax")])  # fmt: skip
+    model = keras.Sequential(
+        [
+            keras.Input((32, 32, 3)),
+            keras.layers.Flatten(),
+            keras.layers.Dense(10, activation="softmax"),
+        ]
+    )
     path = tmp_path / "rgb32.keras"
     model.save(path)
     result = _run(runner, path, tmp_path / "out")

@@ -19,8 +19,13 @@ from tests.conftest import all_entries
 @pytest.fixture(scope="module")
 def relu_head(keras, model_dir):
     """A classifier whose last activation (relu) has no logits view."""
-    model = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Flatten(),
-                              keras.layers.Dense(10, activation="relu")])  # fmt: skip
+    model = keras.Sequential(
+        [
+            keras.Input((28, 28, 1)),
+            keras.layers.Flatten(),
+            keras.layers.Dense(10, activation="relu"),
+        ]
+    )
     path = model_dir / "relu_head.keras"
     model.save(path)
     return path
@@ -29,8 +34,9 @@ def relu_head(keras, model_dir):
 @pytest.fixture(scope="module")
 def linear_head(keras, model_dir):
     """A classifier with linear outputs (logits)."""
-    model = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Flatten(),
-                              keras.layers.Dense(10)])  # fmt: skip
+    model = keras.Sequential(
+        [keras.Input((28, 28, 1)), keras.layers.Flatten(), keras.layers.Dense(10)]
+    )
     path = model_dir / "linear_head.keras"
     model.save(path)
     return path
@@ -45,17 +51,40 @@ def _fails(runner, args, message, out):
 
 
 def test_logit_objective_needs_logits(runner, relu_head, tmp_path):
-    _fails(runner, ["run", "happymap", str(relu_head), "--classes", "0"], "has no logits",
-           tmp_path / "o")  # fmt: skip
-    result = runner.invoke(app, ["run", "happymap", str(relu_head), "--classes", "0",
-                                 "--objective", "probability", "--steps", "4", "--out",
-                                 str(tmp_path / "ok")])  # fmt: skip
+    _fails(
+        runner,
+        ["run", "happymap", str(relu_head), "--classes", "0"],
+        "has no logits",
+        tmp_path / "o",
+    )
+    result = runner.invoke(
+        app,
+        [
+            "run",
+            "happymap",
+            str(relu_head),
+            "--classes",
+            "0",
+            "--objective",
+            "probability",
+            "--steps",
+            "4",
+            "--out",
+            str(tmp_path / "ok"),
+        ],
+    )
     assert result.exit_code == 0, result.output
 
 
 def test_probability_on_linear_outputs_is_a_softmax(linear_head, tmp_path):
-    result = kinterp.run("happymap", str(linear_head), out=str(tmp_path), classes=[1], steps=4,
-                         objective="probability")  # fmt: skip
+    result = kinterp.run(
+        "happymap",
+        str(linear_head),
+        out=str(tmp_path),
+        classes=[1],
+        steps=4,
+        objective="probability",
+    )
     assert "softmax probability" in json.dumps(result.report["sections"])
     assert 0.0 <= result.metrics["confidence"]["class 1"] <= 1.0
 
@@ -72,8 +101,12 @@ def test_probability_on_linear_outputs_is_a_softmax(linear_head, tmp_path):
     ],
 )
 def test_bad_numbers_are_one_line_errors(runner, tiny_conv, tmp_path, extra, message):
-    _fails(runner, ["run", "happymap", str(tiny_conv), "--classes", "0", *extra], message,
-           tmp_path / "o")  # fmt: skip
+    _fails(
+        runner,
+        ["run", "happymap", str(tiny_conv), "--classes", "0", *extra],
+        message,
+        tmp_path / "o",
+    )
 
 
 def test_predict_reports_confidences_not_logits(runner, linear_head, tmp_path):
@@ -134,8 +167,9 @@ class UnserialisablePlugin:
 def test_a_report_that_cannot_be_written_leaves_nothing(runner, tiny_conv, tmp_path):
     register_plugin(UnserialisablePlugin(), name="unserialisable-plugin")
     try:
-        result = runner.invoke(app, ["run", "unserialisable", str(tiny_conv), "--out",
-                                     str(tmp_path / "o")])  # fmt: skip
+        result = runner.invoke(
+            app, ["run", "unserialisable", str(tiny_conv), "--out", str(tmp_path / "o")]
+        )
     finally:
         unregister_plugin("unserialisable-plugin")
     assert result.exit_code == 1
@@ -172,8 +206,12 @@ def test_truncated_npz_is_a_one_line_error(runner, tiny_conv, occlusion_plugin, 
     np.savez_compressed(good, x=np.zeros((4, 28, 28), "uint8"), y=np.zeros(4, "uint8"))
     bad = tmp_path / "bad.npz"
     bad.write_bytes(good.read_bytes()[:-40])
-    _fails(runner, ["run", "occlusion", str(tiny_conv), "--data", str(bad)],
-           "not a readable .npz file", tmp_path / "o")  # fmt: skip
+    _fails(
+        runner,
+        ["run", "occlusion", str(tiny_conv), "--data", str(bad)],
+        "not a readable .npz file",
+        tmp_path / "o",
+    )
 
 
 def test_numbered_class_folders_keep_their_numbers(tmp_path):

@@ -94,8 +94,10 @@ def test_training_script_reproduces_the_mlp_card(tmp_path):
     """Retrain mnist-mlp from scratch (about 15 s) and compare with the shipped card."""
     done = subprocess.run(
         [sys.executable, "-m", "kinterp_zoo.train", "mnist-mlp", "--out", str(tmp_path)],
-        capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     fresh = json.loads((tmp_path / "mnist-mlp.json").read_text())
     shipped = json.loads((files("kinterp_zoo") / "mnist-mlp.json").read_text())
