@@ -8,13 +8,16 @@ import os
 import sys
 import traceback
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from typer.core import TyperGroup
 
 from kinterp.errors import KinterpError, RunFailed
 from kinterp.params import ParamSpec, param_specs
+
+if TYPE_CHECKING:
+    from kinterp.models import LoadOptions
 
 ModelArg = Annotated[
     str, typer.Argument(metavar="MODEL", help="A zoo name or a .keras/.h5/SavedModel path.")
@@ -56,8 +59,12 @@ class KinterpGroup(TyperGroup):
     def main(self, args=None, prog_name=None, **extra: Any) -> Any:
         args = list(sys.argv[1:] if args is None else args)
         extra.pop("standalone_mode", None)
+        # --debug works anywhere on the line, not only before the sub-command.
+        command_args = [a for a in args if a != "--debug"]
         try:
-            code = super().main(args=args, prog_name=prog_name, standalone_mode=False, **extra)
+            code = super().main(
+                args=command_args, prog_name=prog_name, standalone_mode=False, **extra
+            )
         except KinterpError as exc:
             _maybe_traceback(args)
             fail(str(exc), exc.exit_code)
@@ -106,7 +113,9 @@ def root(
         bool | None,
         typer.Option("--version", callback=_version, is_eager=True, help="Show the version."),
     ] = None,
-    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show tracebacks on errors (accepted anywhere).")
+    ] = False,
 ) -> None:
     """kinterp: analyse saved Keras models with pluggable techniques."""
 
@@ -127,7 +136,7 @@ def _pair(text: str | None, option: str, kind: type, count: int) -> tuple | None
 
 def load_options(
     unsafe: bool, custom_objects: list[str] | None, image_shape: str | None, input_range: str | None
-):
+) -> LoadOptions:
     """The CLI's model-loading options as :class:`LoadOptions`."""
     from kinterp.models import LoadOptions
 

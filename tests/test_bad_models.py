@@ -146,3 +146,9 @@ def test_unknown_zoo_name_suggests_close_names(runner):
     assert result.exit_code == 2
     assert "unknown model 'mnist-cn'" in result.stderr
     assert "mnist-cnn" in result.stderr
+
+
+def test_debug_is_accepted_after_the_sub_command(runner, corpus):
+    result = runner.invoke(app, ["inspect", str(corpus["random"][0]), "--debug"])
+    assert result.exit_code == 2
+    assert "Traceback" in result.stderr and "not a Keras model" in result.stderr
