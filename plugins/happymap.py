@@ -21,7 +21,7 @@ from kinterp.optimize.engine import Result, Settings, optimize
 from kinterp.optimize.objectives import Objective, channel
 from kinterp.optimize.transforms import Transform
 
-MAX_DEFAULT_UNITS = 64  # a layer with more units needs an explicit --units
+MAX_DEFAULT_UNITS = 64  # a layer (or output) with more units needs explicit --units/--classes
 GIF_FRAMES = 24  # about this many animation frames (one per compiled chunk)
 MAX_PLOT_SERIES = 12
 
@@ -170,6 +170,10 @@ class ActivationMap(kinterp.Technique):
             raise kinterp.KinterpError(
                 f"{info.name} has no logits to optimise (its final activation is unknown); "
                 "use --objective probability"
+            )
+        if params.classes is None and info.num_outputs > MAX_DEFAULT_UNITS:
+            raise kinterp.KinterpError(
+                f"{info.name} has {info.num_outputs} classes; pick some with --classes 0,5,7"
             )
         chosen = self.check_indices(params.classes, info.num_outputs, f"classes of {info.name}")
         return Targets(chosen, [f"class {info.class_names[c]}" for c in chosen], None)

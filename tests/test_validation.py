@@ -225,3 +225,32 @@ def test_numbered_class_folders_keep_their_numbers(tmp_path):
     dataset = load_image_folder(tmp_path)
     assert sorted(dataset.y_test.tolist()) == [3, 7, 10]
     assert dataset.class_names[7] == "7" and len(dataset.class_names) == 11
+
+
+def test_many_classes_need_an_explicit_choice(runner, keras, tmp_path):
+    model = keras.Sequential(
+        [keras.Input((8, 8, 1)), keras.layers.Flatten(), keras.layers.Dense(100, "softmax")]
+    )
+    path = tmp_path / "hundred.keras"
+    model.save(path)
+    _fails(
+        runner,
+        ["run", "happymap", str(path)],
+        "has 100 classes; pick some with --classes",
+        tmp_path / "o",
+    )
+    ok = runner.invoke(
+        app,
+        [
+            "run",
+            "happymap",
+            str(path),
+            "--classes",
+            "7",
+            "--steps",
+            "2",
+            "--out",
+            str(tmp_path / "ok"),
+        ],
+    )
+    assert ok.exit_code == 0, ok.output
