@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from kinterp._version import __version__
 from kinterp.errors import KinterpError
 from kinterp.hookspecs import hookimpl
 from kinterp.technique import DemoPreset, Technique
@@ -16,11 +17,11 @@ if TYPE_CHECKING:
     from kinterp.models import LoadedModel
     from kinterp.runner import RunResult
 
-__version__ = "0.1.0"
 __all__ = [
     "DemoPreset",
     "KinterpError",
     "Technique",
+    "__version__",
     "hookimpl",
     "load_model",
     "run",

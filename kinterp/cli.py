@@ -101,7 +101,7 @@ app = typer.Typer(
 
 def _version(value: bool) -> None:
     if value:
-        from kinterp import __version__
+        from kinterp._version import __version__
 
         typer.echo(f"kinterp {__version__}")
         raise typer.Exit()

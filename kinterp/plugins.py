@@ -21,6 +21,7 @@ from typing import Any
 import pluggy
 
 from kinterp import hookspecs
+from kinterp._version import __version__
 from kinterp.params import param_specs
 from kinterp.technique import Technique
 
@@ -85,7 +86,7 @@ def plugin_manager() -> pluggy.PluginManager:
     pm.add_hookspecs(hookspecs)
     for module_name in CORE_PLUGINS:
         pm.register(importlib.import_module(module_name), name=module_name)
-        _SOURCES[module_name] = PluginSource(module_name, "kinterp", _own_version())
+        _SOURCES[module_name] = PluginSource(module_name, "kinterp", __version__)
     for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
         source = PluginSource(
             ep.name, ep.dist.name if ep.dist else "unknown", ep.dist.version if ep.dist else ""
@@ -98,12 +99,6 @@ def plugin_manager() -> pluggy.PluginManager:
             source = dataclasses.replace(source, import_error=f"import failed: {one_line(exc)}")
         _SOURCES[ep.name] = source
     return pm
-
-
-def _own_version() -> str:
-    from kinterp import __version__
-
-    return __version__
 
 
 def register_plugin(plugin: ModuleType | object, name: str | None = None) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from kinterp._version import __version__
 from kinterp.datasets import IMAGE_SUFFIXES
 from kinterp.errors import KinterpError
 from kinterp.models import LoadedModel
@@ -142,19 +143,13 @@ def predict_files(
         "name": "predict",
         "summary": "Top-k classes for your own images",
         "distribution": "kinterp",
-        "version": _version(),
+        "version": __version__,
         "key_metric": "accuracy" if accuracy is not None else "images",
     }
     params = {"top": top, "mnistify": mnistify, "inputs": [str(p) for p in paths]}
     data = {"name": "files", "split": "user images", "count": len(kept)}
     report = build_report(technique, loaded, builder, data, params, 0, started, clock, None)
     return predictions, accuracy, finish(run_dir, report)
-
-
-def _version() -> str:
-    from kinterp import __version__
-
-    return __version__
 
 
 def _write_sections(builder, predictions, kept, pixels, thumbs, accuracy) -> None:

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from kinterp._version import __version__
 from kinterp.context import RunContext
 from kinterp.errors import KinterpError
 from kinterp.models import LoadedModel, LoadOptions, load_model
@@ -88,8 +89,6 @@ def environment() -> dict[str, str]:
     """Versions that say what produced a report."""
     import keras
     import tensorflow as tf
-
-    from kinterp import __version__
 
     return {
         "kinterp": __version__,
