@@ -265,6 +265,7 @@ def predict(
     ] = None,
     out: Annotated[Path | None, typer.Option("--out", help="Where the run directory goes.")] = None,
     as_json: Json = False,
+    quiet: Quiet = False,
     unsafe: Unsafe = False,
     custom_objects: CustomObjects = None,
     image_shape: ImageShape = None,
@@ -275,7 +276,9 @@ def predict(
     from kinterp.predict import predict_files
 
     loaded = load_model(model, load_options(unsafe, custom_objects, image_shape, input_range))
-    predictions, accuracy, run_dir = predict_files(loaded, images, top, mnistify, out)
+    predictions, accuracy, run_dir = predict_files(
+        loaded, images, top, mnistify, out, quiet=quiet or as_json
+    )
     if as_json:
         print_json(
             {

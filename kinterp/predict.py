@@ -14,6 +14,7 @@ from kinterp.datasets import IMAGE_SUFFIXES
 from kinterp.errors import KinterpError
 from kinterp.models import LoadedModel
 from kinterp.preprocess import BadImage, prepare_image
+from kinterp.progress import progress_bar
 from kinterp.report import ReportBuilder
 from kinterp.rundir import DEFAULT_ROOT, RunDirectory
 
@@ -76,14 +77,20 @@ def collect_files(paths: list[Path], class_names: tuple[str, ...]) -> list[tuple
     return found
 
 
-def _thumbnail(original: np.ndarray) -> np.ndarray:
-    from PIL import Image
+def _tile(image: np.ndarray, fill: tuple[int, int, int]) -> np.ndarray:
+    """An image (uint8 RGB, or float (H, W, C) in [0, 1]) as a THUMB x THUMB RGB tile in [0, 1],
+    scaled to fit with its aspect kept and the rest filled with ``fill``."""
+    from PIL import Image, ImageOps
 
-    picture = Image.fromarray(original)
-    picture.thumbnail((THUMB, THUMB))
-    sheet = Image.new("RGB", (THUMB, THUMB), (255, 255, 255))
-    sheet.paste(picture, ((THUMB - picture.width) // 2, (THUMB - picture.height) // 2))
-    return np.asarray(sheet, dtype="float32") / 255.0
+    resample = Image.Resampling.LANCZOS  # a photo: smooth
+    if image.dtype != np.uint8:
+        resample = Image.Resampling.NEAREST  # the network's pixel grid: keep it visible
+        image = (np.clip(image, 0.0, 1.0) * 255).astype("uint8")
+    if image.shape[-1] == 1:
+        image = image[..., 0]
+    picture = Image.fromarray(image).convert("RGB")
+    tile = ImageOps.pad(picture, (THUMB, THUMB), resample, color=fill)
+    return np.asarray(tile, dtype="float32") / 255.0
 
 
 def predict_files(
@@ -92,6 +99,7 @@ def predict_files(
     top: int,
     mnistify: bool | None,
     out: Path | None,
+    quiet: bool = True,
 ) -> tuple[list[Prediction], float | None, Path]:
     """Predict every image; returns the predictions, the accuracy (labelled only), the run dir."""
     from kinterp.runner import build_report, finish, now
@@ -106,19 +114,21 @@ def predict_files(
     mnistify = (height, width, channels) == (28, 28, 1) if mnistify is None else mnistify
     started, clock = now(), time.perf_counter()
     predictions, pixels, thumbs = [], [], []
-    for path, label in files:
-        prediction = Prediction(str(path), label)
-        try:
-            prepared = prepare_image(path, height, width, channels, mnistify)
-        except BadImage as exc:
-            prediction.skipped = str(exc)
-        else:
-            prediction.preprocessing = list(prepared.steps) + [
-                f"scaled to {info.input_range[0]:g}..{info.input_range[1]:g}"
-            ]
-            pixels.append(prepared.pixels)
-            thumbs.append(_thumbnail(prepared.original))
-        predictions.append(prediction)
+    with progress_bar(len(files), "preparing images", quiet) as bar:
+        for path, label in files:
+            prediction = Prediction(str(path), label)
+            try:
+                prepared = prepare_image(path, height, width, channels, mnistify)
+            except BadImage as exc:
+                prediction.skipped = str(exc)
+            else:
+                prediction.preprocessing = list(prepared.steps) + [
+                    f"scaled to {info.input_range[0]:g}..{info.input_range[1]:g}"
+                ]
+                pixels.append(prepared.pixels)
+                thumbs.append(_tile(prepared.original, fill=(255, 255, 255)))
+            predictions.append(prediction)
+            bar.advance()
     kept = [p for p in predictions if not p.skipped]
     if kept:
         probs = loaded.confidences(loaded.predict(loaded.to_input(np.stack(pixels))))
@@ -162,7 +172,8 @@ def _write_sections(builder, predictions, kept, pixels, thumbs, accuracy) -> Non
             f"{Path(p.file).name}\n→ {p.top[0]['class_name']} ({p.top[0]['confidence']:.2f})"
             for p in kept
         ]
-        sheet = [img for pair in zip(thumbs, pixels, strict=True) for img in pair]
+        seen = [_tile(p, fill=(0, 0, 0)) for p in pixels]
+        sheet = np.stack([tile for pair in zip(thumbs, seen, strict=True) for tile in pair])
         sheet_captions = [c for caption in captions for c in (caption.split("\n")[0], caption)]
         builder.text(
             "Contact sheet",
@@ -171,7 +182,7 @@ def _write_sections(builder, predictions, kept, pixels, thumbs, accuracy) -> Non
         )
         builder.images(
             "Contact sheet",
-            [np.repeat(i, 3, axis=-1) if i.shape[-1] == 1 else i for i in _same_size(sheet)],
+            sheet,
             captions=sheet_captions,
             columns=8,
             name="contact-sheet",
@@ -187,20 +198,3 @@ def _write_sections(builder, predictions, kept, pixels, thumbs, accuracy) -> Non
         for p in predictions
     ]
     builder.table("Predictions", ["file", "label", "top classes", "preprocessing / skipped"], rows)
-
-
-def _same_size(images: list[np.ndarray]) -> list[np.ndarray]:
-    """Pad/resize every image to the thumbnail size so the sheet is one array."""
-    from PIL import Image
-
-    out = []
-    for image in images:
-        if image.shape[:2] != (THUMB, THUMB):
-            grey = image.shape[-1] == 1
-            array = (np.clip(image, 0, 1) * 255).astype("uint8")
-            picture = Image.fromarray(array[..., 0] if grey else array)
-            picture = picture.resize((THUMB, THUMB), Image.Resampling.NEAREST)
-            image = np.asarray(picture, dtype="float32") / 255.0
-            image = image[..., None] if grey else image
-        out.append(image)
-    return out
