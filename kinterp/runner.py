@@ -101,6 +101,7 @@ def environment() -> dict[str, str]:
 
 
 def now() -> str:
+    """The current UTC time as ISO 8601, to the second."""
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
@@ -181,15 +182,15 @@ def run_technique(
     started, clock, error, trace = now(), time.perf_counter(), None, None
     try:
         technique.run(ctx, parsed)
-    except KinterpError:
+    except KinterpError:  # bad input: nothing is written
         run_dir.discard()
         raise
-    except BaseException as exc:
-        if not isinstance(exc, Exception):
-            run_dir.discard()
-            raise
+    except Exception as exc:  # a bug in the technique: keep a failed report
         error = {"type": type(exc).__name__, "message": one_line(exc)}
         trace = traceback.format_exc()
+    except BaseException:  # Ctrl-C and exits: leave nothing behind
+        run_dir.discard()
+        raise
     technique_block = {
         "name": technique.name,
         "summary": technique.summary,
