@@ -16,9 +16,13 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(scope="module")
 def wheel_venv(tmp_path_factory) -> Path:
-    """A fresh venv with the kinterp wheel installed (dependencies borrowed from this env)."""
+    """A fresh venv with the kinterp wheel installed (dependencies borrowed from this env).
+
+    The wheel is built with every warning turned into an error: a deprecated or incomplete
+    packaging configuration fails here before it fails (or floods) a user's install.
+    """
     tmp = tmp_path_factory.mktemp("wheel")
-    subprocess.run(
+    built = subprocess.run(
         [
             sys.executable,
             "-m",
@@ -26,14 +30,18 @@ def wheel_venv(tmp_path_factory) -> Path:
             "wheel",
             "--no-deps",
             "--no-build-isolation",
-            "-q",
+            "-v",
             "-w",
             str(tmp / "dist"),
             str(ROOT),
         ],
-        check=True,
         capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONWARNINGS": "error"},
     )
+    output = built.stdout + built.stderr
+    assert built.returncode == 0, output[-4000:]
+    assert "Warning" not in output and "deprecated" not in output.lower(), output[-4000:]
     (wheel,) = (tmp / "dist").glob("kinterp-*.whl")
     venv = tmp / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
