@@ -5,6 +5,7 @@ Everything is relative links to files beside the page: it opens from disk with n
 
 from __future__ import annotations
 
+import json
 import os
 from functools import lru_cache
 from pathlib import Path
@@ -12,7 +13,8 @@ from typing import Any
 
 import jinja2
 
-from kinterp.report import read_report
+from kinterp.formatting import format_number
+from kinterp.report import read_report, report_json
 
 
 @lru_cache(maxsize=1)
@@ -23,15 +25,8 @@ def _environment() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.globals["fmt"] = format_value
+    env.globals["fmt"] = format_number
     return env
-
-
-def format_value(value: Any) -> str:
-    """Numbers to a readable precision; everything else as text."""
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return "" if value is None else str(value)
 
 
 def render_report(report: dict[str, Any]) -> str:
@@ -39,12 +34,19 @@ def render_report(report: dict[str, Any]) -> str:
     return _environment().get_template("report.html").render(r=report)
 
 
+def write_report(directory: Path, report: dict[str, Any]) -> None:
+    """Write report.json and report.html into ``directory``."""
+    text = report_json(report)
+    (directory / "report.json").write_text(text)
+    (directory / "report.html").write_text(render_report(json.loads(text)))
+
+
 def _key_metric(report: dict[str, Any]) -> str:
     metrics = report.get("metrics") or {}
     name = report["technique"].get("key_metric") or next(
         (k for k, v in metrics.items() if not isinstance(v, dict)), None
     )
-    return f"{name} = {format_value(metrics[name])}" if name in metrics else ""
+    return f"{name} = {format_number(metrics[name])}" if name in metrics else ""
 
 
 def _thumbnail(report: dict[str, Any]) -> str | None:

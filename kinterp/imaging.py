@@ -32,7 +32,8 @@ def diverging_rgb(image: np.ndarray) -> np.ndarray:
 def render(image: np.ndarray, cmap: str = "gray", vrange: tuple[float, float] = (0.0, 1.0)):
     """One image (H, W), (H, W, 1) or (H, W, 3) -> a Pillow image, upscaled for viewing.
 
-    ``cmap`` is ``gray`` (values in ``vrange``) or ``diverging`` (signed, centred on 0).
+    ``cmap`` is ``gray`` or ``rgb`` (values in ``vrange``) or ``diverging`` (signed, centred
+    on 0; colour channels are averaged).
     """
     array = np.asarray(image)
     if array.ndim == 3 and array.shape[-1] == 1:
@@ -61,25 +62,99 @@ def save_gif(frames: list[np.ndarray], path: Path, vrange=(0.0, 1.0), ms: int = 
     pictures[0].save(path, save_all=True, append_images=pictures[1:], duration=ms, loop=0)
 
 
-def save_line_plot(
-    series: dict[str, list[float]], path: Path, xlabel: str, ylabel: str, title: str = ""
-) -> None:
-    """Write a line plot of named series (x is the index) as PNG."""
+LINE_STYLES = ("-", "--", ":", "-.")
+MAX_LEGEND_ROWS = 24
+
+
+def _figure(wide: bool = False):
+    """A headless matplotlib figure and its axes."""
     import matplotlib
 
     matplotlib.use("Agg", force=False)
     from matplotlib.figure import Figure
 
-    figure = Figure(figsize=(6.4, 3.6), dpi=100)
-    axes = figure.add_subplot()
-    for label, values in series.items():
-        axes.plot(values, label=label, linewidth=1.4)
+    figure = Figure(figsize=(9.6 if wide else 6.4, 3.8), dpi=100)
+    return figure, figure.add_subplot()
+
+
+def _finish(figure, axes, path: Path, xlabel: str, ylabel: str, logx: bool, logy: bool) -> None:
     axes.set_xlabel(xlabel)
     axes.set_ylabel(ylabel)
-    if title:
-        axes.set_title(title)
-    if 1 < len(series) <= 12:
-        axes.legend(fontsize=7, ncol=2)
+    if logx:
+        axes.set_xscale("log")
+    if logy:
+        axes.set_yscale("log")
     axes.grid(alpha=0.3)
     figure.tight_layout()
     figure.savefig(path, format="png")
+
+
+def _legend(figure, axes, count: int) -> None:
+    """Every series in the legend: inside for a few, beside the axes for many."""
+    if count < 2:
+        return
+    if count <= 6:
+        axes.legend(fontsize=7)
+        return
+    columns = -(-count // MAX_LEGEND_ROWS)
+    axes.legend(fontsize=6, ncol=columns, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+
+
+def series_style(index: int) -> dict[str, str]:
+    """A distinct colour and line style for the ``index``-th series (80 before repeating)."""
+    from matplotlib import colormaps
+
+    palette = colormaps["tab10"].colors + colormaps["tab20"].colors[1::2]  # 10 + 10 lighter
+    colour = palette[index % len(palette)]
+    return {"color": colour, "linestyle": LINE_STYLES[(index // len(palette)) % 4]}
+
+
+def save_line_plot(
+    series: dict[str, list[float]],
+    path: Path,
+    xlabel: str,
+    ylabel: str,
+    x: list[float] | None = None,
+    logx: bool = False,
+    logy: bool = False,
+) -> None:
+    """Write a line plot of named series as PNG; ``x`` is shared (default: the index)."""
+    figure, axes = _figure(wide=len(series) > 6)
+    for i, (label, values) in enumerate(series.items()):
+        xs = x if x is not None else range(len(values))
+        marker = "." if x is not None else None
+        axes.plot(xs, values, label=label, linewidth=1.4, marker=marker, **series_style(i))
+    _legend(figure, axes, len(series))
+    _finish(figure, axes, path, xlabel, ylabel, logx, logy)
+
+
+def save_histogram(
+    groups: dict[str, np.ndarray], path: Path, xlabel: str, bins: int, logy: bool = False
+) -> None:
+    """Write overlaid histograms of named groups of values as PNG."""
+    figure, axes = _figure()
+    finite = [np.asarray(v, dtype="float64") for v in groups.values()]
+    finite = [v[np.isfinite(v)] for v in finite]
+    joined = np.concatenate(finite) if finite else np.zeros(0)
+    edges = np.histogram_bin_edges(joined if joined.size else [0.0, 1.0], bins=bins)
+    alpha = 0.85 if len(groups) == 1 else 0.5
+    for i, (label, values) in enumerate(zip(groups, finite, strict=True)):
+        axes.hist(values, bins=edges, label=label, alpha=alpha, color=series_style(i)["color"])
+    _legend(figure, axes, len(groups))
+    _finish(figure, axes, path, xlabel, "count", False, logy)
+
+
+def save_scatter(
+    groups: dict[str, tuple[np.ndarray, np.ndarray]],
+    path: Path,
+    xlabel: str,
+    ylabel: str,
+    logx: bool = False,
+    logy: bool = False,
+) -> None:
+    """Write a scatter plot of named groups of (x, y) points as PNG."""
+    figure, axes = _figure(wide=len(groups) > 6)
+    for i, (label, (xs, ys)) in enumerate(groups.items()):
+        axes.scatter(xs, ys, s=14, label=label, color=series_style(i)["color"], alpha=0.8)
+    _legend(figure, axes, len(groups))
+    _finish(figure, axes, path, xlabel, ylabel, logx, logy)

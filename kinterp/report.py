@@ -1,7 +1,8 @@
 """The report a technique writes: sections of images, tables and plots, metrics, arrays.
 
-A technique only calls the builder; the core adds what was run on what, writes
-``report.json`` (validated against the shipped JSON Schema) and ``report.html``.
+A technique only calls the builder; the core adds what was run on what and writes
+``report.json`` (it follows the shipped JSON Schema: :func:`validate_report`) and
+``report.html`` (:mod:`kinterp.html`).
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ from typing import Any
 import numpy as np
 
 from kinterp import imaging
+from kinterp.formatting import FORMATS, format_number
 from kinterp.rundir import slug
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"
 Number = int | float
 
 
@@ -92,6 +94,18 @@ class ReportBuilder:
         np.save(path, np.asarray(array))
         return self._artifact(path, "array")
 
+    def _tiles(self, stem: str, batch: np.ndarray, captions: list[str], cmap: str, vrange):
+        """Save each image as a PNG (and the batch as .npy): the tile records and array path."""
+        if len(captions) != len(batch):
+            raise ValueError(f"{len(captions)} captions for {len(batch)} images")
+        array_path = self.array(stem, batch)
+        tiles = []
+        for i, (image, caption) in enumerate(zip(batch, captions, strict=True)):
+            path = self._file("images", f"{stem}-{i:03d}", ".png")
+            imaging.save_png(image, path, cmap=cmap, vrange=vrange)
+            tiles.append({"path": self._artifact(path, "image"), "caption": caption})
+        return tiles, array_path
+
     def images(
         self,
         title: str,
@@ -102,34 +116,127 @@ class ReportBuilder:
         columns: int | None = None,
         name: str | None = None,
     ) -> None:
-        """Add a grid of images (N, H, W[, C]) to a section; the batch is also saved as .npy.
+        """Add images (N, H, W[, C]) to a section as tiles; the batch is also saved as .npy.
 
         Args:
             title: the section.
-            batch: the images; values in ``vrange`` (``gray``) or signed (``diverging``).
+            batch: the images; values in ``vrange`` (``gray``, RGB) or signed (``diverging``).
+                Three-channel batches are shown in colour and recorded as ``rgb``.
             captions: one per image.
             cmap: ``gray`` or ``diverging``.
-            columns: grid width (e.g. the number of inits in a target x init table).
+            columns: grid width; default up to 8 per row.
             name: file stem; defaults to the title.
         """
         batch = np.asarray(batch)
+        cmap = _colour_map(batch, cmap)
         captions = list(captions or [""] * len(batch))
-        if len(captions) != len(batch):
-            raise ValueError(f"{len(captions)} captions for {len(batch)} images")
-        stem = name or title
-        array_path = self.array(stem, batch)
-        tiles = []
-        for i, (image, caption) in enumerate(zip(batch, captions, strict=True)):
-            path = self._file("images", f"{stem}-{i:03d}", ".png")
-            imaging.save_png(image, path, cmap=cmap, vrange=vrange)
-            tiles.append({"path": self._artifact(path, "image"), "caption": caption})
+        tiles, array_path = self._tiles(name or title, batch, captions, cmap, vrange)
         self._section(title)["images"].append(
-            {"tiles": tiles, "columns": columns, "array": array_path, "cmap": cmap}
+            {"kind": "tiles", "tiles": tiles, "columns": columns, "array": array_path, "cmap": cmap}
         )
 
-    def table(self, title: str, columns: list[str], rows: list[list[Any]]) -> None:
-        """Add a table to a section."""
-        self._section(title)["tables"].append({"columns": list(columns), "rows": _plain(rows)})
+    def grid(
+        self,
+        title: str,
+        batch: np.ndarray,
+        rows: list[str],
+        columns: list[str],
+        captions: list[str] | None = None,
+        cmap: str = "gray",
+        vrange: tuple[float, float] = (0.0, 1.0),
+        name: str | None = None,
+    ) -> None:
+        """Add a labelled matrix of images: ``rows`` x ``columns`` (e.g. targets x settings).
+
+        ``batch`` holds ``len(rows) * len(columns)`` images in row-major order.
+        """
+        batch = np.asarray(batch)
+        if len(batch) != len(rows) * len(columns):
+            raise ValueError(f"{len(batch)} images for a {len(rows)} x {len(columns)} grid")
+        cmap = _colour_map(batch, cmap)
+        captions = list(captions or [""] * len(batch))
+        tiles, array_path = self._tiles(name or title, batch, captions, cmap, vrange)
+        self._section(title)["images"].append(
+            {
+                "kind": "grid",
+                "tiles": tiles,
+                "columns": len(columns),
+                "array": array_path,
+                "cmap": cmap,
+                "row_labels": list(rows),
+                "column_labels": list(columns),
+            }
+        )
+
+    def strip(
+        self,
+        title: str,
+        batch: np.ndarray,
+        levels: list[Any],
+        predictions: list[str] | None = None,
+        wrong: list[bool] | None = None,
+        cmap: str = "gray",
+        vrange: tuple[float, float] = (0.0, 1.0),
+        name: str | None = None,
+    ) -> None:
+        """Add an example strip: one image at every level of a sweep, with its prediction.
+
+        Args:
+            levels: the sweep's level of each image (numbers are formatted, text kept).
+            predictions: what the model said at each level, e.g. ``"7 (0.98)"``.
+            wrong: per level, whether the prediction is wrong (those tiles are marked).
+        """
+        batch = np.asarray(batch)
+        labels = [format_number(level) for level in levels]
+        said = list(predictions or [""] * len(batch))
+        marks = list(wrong or [False] * len(batch))
+        if not len(labels) == len(said) == len(marks) == len(batch):
+            raise ValueError(f"{len(batch)} images need as many levels, predictions and marks")
+        captions = [f"{lv}\n{p}".strip() for lv, p in zip(labels, said, strict=True)]
+        cmap = _colour_map(batch, cmap)
+        tiles, array_path = self._tiles(name or title, batch, captions, cmap, vrange)
+        for tile, mark in zip(tiles, marks, strict=True):
+            tile["wrong"] = bool(mark)
+        self._section(title)["images"].append(
+            {
+                "kind": "strip",
+                "tiles": tiles,
+                "columns": len(tiles),
+                "array": array_path,
+                "cmap": cmap,
+                "levels": labels,
+            }
+        )
+
+    def table(
+        self,
+        title: str,
+        columns: list[str],
+        rows: list[list[Any]],
+        formats: list[str | None] | None = None,
+    ) -> None:
+        """Add a table to a section; ``formats`` names each column's number format.
+
+        Formats are those of :func:`kinterp.formatting.format_number` (``int``, ``float``,
+        ``pct``, ``prob``, ``sci``, ``text``, or None to pick by type). report.json keeps the
+        raw values; report.html shows them formatted.
+        """
+        formats = list(formats) if formats is not None else [None] * len(columns)
+        if len(formats) != len(columns):
+            raise ValueError(f"{len(formats)} formats for {len(columns)} columns")
+        unknown = sorted({f for f in formats if f is not None and f not in FORMATS})
+        if unknown:
+            raise ValueError(f"unknown table format {unknown}; use one of {', '.join(FORMATS)}")
+        self._section(title)["tables"].append(
+            {"columns": list(columns), "rows": _plain(rows), "formats": formats}
+        )
+
+    def _plot(self, title: str, kind: str, caption: str, draw) -> None:
+        path = self._file("plots", title, ".png")
+        draw(path)
+        self._section(title)["plots"].append(
+            {"kind": kind, "path": self._artifact(path, "plot"), "caption": caption}
+        )
 
     def line_plot(
         self,
@@ -138,12 +245,64 @@ class ReportBuilder:
         xlabel: str,
         ylabel: str,
         caption: str = "",
+        x: list[float] | None = None,
+        logx: bool = False,
+        logy: bool = False,
     ) -> None:
-        """Add a line plot (PNG) of named series to a section."""
-        path = self._file("plots", title, ".png")
-        imaging.save_line_plot(series, path, xlabel, ylabel)
-        self._section(title)["plots"].append(
-            {"path": self._artifact(path, "plot"), "caption": caption}
+        """Add a line plot of named series; each has its own colour and style in the legend.
+
+        ``x`` gives the shared x values (e.g. sweep levels); by default it is the index.
+        """
+        if x is not None and any(len(v) != len(x) for v in series.values()):
+            raise ValueError(f"every series needs {len(x)} values, one per x")
+        self._plot(
+            title,
+            "line",
+            caption,
+            lambda path: imaging.save_line_plot(series, path, xlabel, ylabel, x, logx, logy),
+        )
+
+    def histogram(
+        self,
+        title: str,
+        values: np.ndarray | dict[str, np.ndarray],
+        xlabel: str,
+        caption: str = "",
+        bins: int = 30,
+        logy: bool = False,
+    ) -> None:
+        """Add a histogram of values, or overlaid histograms of named groups of them."""
+        groups = values if isinstance(values, dict) else {"": values}
+        self._plot(
+            title,
+            "histogram",
+            caption,
+            lambda path: imaging.save_histogram(groups, path, xlabel, bins, logy),
+        )
+
+    def scatter(
+        self,
+        title: str,
+        x: np.ndarray,
+        y: np.ndarray,
+        xlabel: str,
+        ylabel: str,
+        groups: list[str] | None = None,
+        caption: str = "",
+        logx: bool = False,
+        logy: bool = False,
+    ) -> None:
+        """Add a scatter plot of (x, y); ``groups`` names each point's group (one colour each)."""
+        xs, ys = np.asarray(x, dtype="float64"), np.asarray(y, dtype="float64")
+        if xs.shape != ys.shape or xs.ndim != 1:
+            raise ValueError(f"x and y must be 1-D of one length, got {xs.shape} and {ys.shape}")
+        names = np.asarray(groups if groups is not None else [""] * len(xs))
+        points = {str(g): (xs[names == g], ys[names == g]) for g in dict.fromkeys(names)}
+        self._plot(
+            title,
+            "scatter",
+            caption,
+            lambda path: imaging.save_scatter(points, path, xlabel, ylabel, logx, logy),
         )
 
     def gif(self, title: str, frames: list[np.ndarray], caption: str = "", vrange=(0.0, 1.0)):
@@ -151,21 +310,38 @@ class ReportBuilder:
         path = self._file("images", title, ".gif")
         imaging.save_gif(frames, path, vrange=vrange)
         self._section(title)["plots"].append(
-            {"path": self._artifact(path, "animation"), "caption": caption}
+            {"kind": "animation", "path": self._artifact(path, "animation"), "caption": caption}
         )
+
+    def json(self, name: str, value: Any) -> str:
+        """Save structured results as ``data/<name>.json``; returns its relative path."""
+        path = self._file("data", name, ".json")
+        path.write_text(json.dumps(_plain(value), indent=1, allow_nan=False))
+        return self._artifact(path, "json")
 
     def as_dict(self) -> dict[str, Any]:
         """Sections, metrics and artifacts as they go into report.json."""
         return {"metrics": self.metrics, "sections": self.sections, "artifacts": self.artifacts}
 
 
-def write_report(directory: Path, report: dict[str, Any]) -> None:
-    """Write report.json and report.html into ``directory``."""
-    from kinterp.html import render_report
+def _colour_map(batch: np.ndarray, cmap: str) -> str:
+    """``rgb`` for a three-channel batch shown as it is; otherwise ``cmap``."""
+    if cmap not in ("gray", "diverging"):
+        raise ValueError(f"unknown cmap {cmap!r}; use gray or diverging")
+    is_rgb = batch.ndim == 4 and batch.shape[-1] == 3
+    return "rgb" if is_rgb and cmap == "gray" else cmap
 
-    report = _plain(report)
-    (directory / "report.json").write_text(json.dumps(report, indent=2, allow_nan=False))
-    (directory / "report.html").write_text(render_report(report))
+
+def report_json(report: dict[str, Any]) -> str:
+    """A report as the JSON text written to report.json (NaN and inf become null)."""
+    return json.dumps(_plain(report), indent=2, allow_nan=False)
+
+
+def validate_report(report: dict[str, Any]) -> None:
+    """Check a report against the shipped JSON Schema; raises ``jsonschema.ValidationError``."""
+    import jsonschema
+
+    jsonschema.validate(report, report_schema())
 
 
 def read_report(directory: Path) -> dict[str, Any]:
