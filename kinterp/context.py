@@ -2,45 +2,67 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from kinterp.modeldata import ModelData, open_data
+from kinterp.errors import KinterpError
+from kinterp.modeldata import ModelData
 from kinterp.models import LoadedModel
 from kinterp.progress import Progress, progress_bar
 from kinterp.report import ReportBuilder
+
+DataOpener = Callable[[], ModelData]
 
 
 @dataclass
 class RunContext:
     """What a technique's ``run`` works with; it returns nothing but what it writes here.
 
-    ``rng`` is a numpy generator seeded with the run's seed, shared across the run.
+    Attributes:
+        model: the model under analysis.
+        report: where the technique writes its sections, metrics and arrays.
+        seed: the run's seed (Python, numpy and TensorFlow are seeded with it before ``run``).
+        quiet: True when progress bars are hidden.
+        rng: a numpy generator seeded with ``seed``, shared across the run.
     """
 
     model: LoadedModel
     report: ReportBuilder
     seed: int = 0
-    data_name: str | None = None
     quiet: bool = True
-    _data: ModelData | None = field(default=None, init=False, repr=False)
+    open_data: DataOpener | None = field(default=None, repr=False)
     rng: np.random.Generator = field(init=False, repr=False)
+    _data: ModelData | None = field(default=None, init=False, repr=False)
+    _used: dict[str, Any] | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.rng = np.random.default_rng(self.seed)
 
     def data(self) -> ModelData:
-        """The run's dataset (``--data``, else the model card's, else mnist-5k), model-ready."""
+        """The run's dataset (``--data``, else the model card's, else mnist-5k), model-ready.
+
+        Raises:
+            KinterpError: the dataset is unknown, missing, or of another image geometry.
+        """
         if self._data is None:
-            self._data = open_data(self.data_name, self.model)
+            if self.open_data is None:
+                raise KinterpError("this run has no dataset; pass --data NAME|PATH")
+            self._data = self.open_data()
         return self._data
+
+    def note_data(self, name: str, split: str, count: int) -> None:
+        """Record data the technique read from elsewhere (say, the user's files)."""
+        self._used = {"name": name, "split": split, "count": int(count)}
 
     @property
     def data_used(self) -> dict[str, Any] | None:
         """Which dataset split the technique read, for the report (None if none)."""
+        if self._used is not None:
+            return self._used
         return self._data.used if self._data is not None else None
 
     def progress(self, total: int, description: str) -> AbstractContextManager[Progress]:

@@ -1,44 +1,45 @@
-"""Datasets as a technique sees them: looked up by name or path, shaped for the model."""
+"""Datasets as a technique sees them: shaped for the model, selectable by class."""
 
 from __future__ import annotations
 
-import difflib
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from kinterp.datasets import Dataset
 from kinterp.errors import KinterpError
 from kinterp.models import LoadedModel
 
 DEFAULT_DATASET = "mnist-5k"
 
+Split = tuple[np.ndarray, "np.ndarray | None"]
 
-def load_dataset(name_or_path: str, size: tuple[int, int] | None = None) -> Any:
-    """A registered dataset by name, or a dataset file/folder by path.
 
-    ``size`` (height, width) resizes the images of an image folder, which may hold any sizes.
-
-    Raises:
-        KinterpError: unknown name, or a path that is not a dataset.
-    """
-    from kinterp.datasets import dataset_from_path
-    from kinterp.plugins import registry
-
-    datasets = registry().datasets
-    if name_or_path in datasets:
-        return datasets[name_or_path][0].load()
-    if Path(name_or_path).exists():
-        return dataset_from_path(Path(name_or_path), size=size)
-    close = difflib.get_close_matches(name_or_path, list(datasets), n=3)
-    hint = f"did you mean {', '.join(close)}?" if close else f"known: {', '.join(datasets)}"
-    raise KinterpError(f"unknown dataset {name_or_path!r}, and no such path; {hint}")
+def dataset_name(requested: str | None, model: LoadedModel) -> str:
+    """The dataset a run reads: ``--data``, else the model card's, else mnist-5k."""
+    return requested or (model.info.card or {}).get("dataset") or DEFAULT_DATASET
 
 
 class ModelData:
-    """A dataset whose images are converted to the model's input on the way out."""
+    """A dataset whose images are converted to the model's input on the way out.
 
-    def __init__(self, name: str, dataset: Any, model: LoadedModel):
+    Args:
+        name: what the report calls it (a dataset name or path).
+        dataset: the loaded :class:`~kinterp.datasets.Dataset`.
+        model: the model the inputs are shaped for.
+
+    Raises:
+        KinterpError: the dataset's images do not have the model's image geometry.
+    """
+
+    def __init__(self, name: str, dataset: Dataset, model: LoadedModel):
+        want = model.require_image()
+        have = tuple(dataset.x_test.shape[1:])
+        if have != want:
+            raise KinterpError(
+                f"dataset {name} has {'x'.join(map(str, have))} images but the model wants "
+                f"{'x'.join(map(str, want))}; pass --data with images of that shape"
+            )
         self.name = name
         self.dataset = dataset
         self.model = model
@@ -49,33 +50,57 @@ class ModelData:
         """The dataset's class names."""
         return tuple(self.dataset.class_names)
 
-    def _split(self, split: str, limit: int | None) -> tuple[np.ndarray, np.ndarray | None]:
+    def test(
+        self,
+        limit: int | None = None,
+        *,
+        classes: list[int] | None = None,
+        per_class: int | None = None,
+    ) -> Split:
+        """Held-out inputs (model-ready, float32) and int64 labels (None if unlabelled).
+
+        Args:
+            limit: keep the first ``limit`` examples (after the class selection).
+            classes: keep only examples of these classes.
+            per_class: keep the first ``per_class`` examples of each class.
+
+        Raises:
+            KinterpError: classes or per_class asked of unlabelled data.
+        """
+        return self._split("test", limit, classes, per_class)
+
+    def train(
+        self,
+        limit: int | None = None,
+        *,
+        classes: list[int] | None = None,
+        per_class: int | None = None,
+    ) -> Split:
+        """Training inputs and labels; arguments as for :meth:`test`."""
+        return self._split("train", limit, classes, per_class)
+
+    def _split(
+        self, split: str, limit: int | None, classes: list[int] | None, per_class: int | None
+    ) -> Split:
         x, y = self.dataset.test() if split == "test" else self.dataset.train()
+        keep = select(y, classes, per_class, self.name)
+        if keep is not None:
+            x, y = x[keep], y[keep]
         if limit is not None:
             x, y = x[:limit], (None if y is None else y[:limit])
         described = self.dataset.split if split == "test" else "train"
         self.used = {"name": self.name, "split": described, "count": int(len(x))}
         return self.model.to_input(x), y
 
-    def test(self, limit: int | None = None) -> tuple[np.ndarray, np.ndarray | None]:
-        """Held-out inputs (model-ready) and labels; ``limit`` takes the first N."""
-        return self._split("test", limit)
 
-    def train(self, limit: int | None = None) -> tuple[np.ndarray, np.ndarray | None]:
-        """Training inputs (model-ready) and labels."""
-        return self._split("train", limit)
-
-
-def open_data(name: str | None, model: LoadedModel) -> ModelData:
-    """The dataset for a run, checked against the model's image geometry."""
-    card = model.info.card or {}
-    name = name or card.get("dataset") or DEFAULT_DATASET
-    want = model.require_image()
-    dataset = load_dataset(name, size=want[:2])
-    have = tuple(dataset.x_test.shape[1:])
-    if have != want:
-        raise KinterpError(
-            f"dataset {name} has {'x'.join(map(str, have))} images but the model wants "
-            f"{'x'.join(map(str, want))}; pass --data with images of that shape"
-        )
-    return ModelData(name, dataset, model)
+def select(
+    labels: np.ndarray | None, classes: list[int] | None, per_class: int | None, name: str
+) -> np.ndarray | None:
+    """Indices of the examples of ``classes`` (first ``per_class`` of each); None: all."""
+    if classes is None and per_class is None:
+        return None
+    if labels is None:
+        raise KinterpError(f"dataset {name} has no labels, so it cannot be selected by class")
+    wanted = np.unique(labels) if classes is None else np.asarray(sorted(set(classes)))
+    picked = [np.flatnonzero(labels == c)[:per_class] for c in wanted]
+    return np.sort(np.concatenate(picked)) if picked else np.zeros(0, dtype="int64")

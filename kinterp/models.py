@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from kinterp.classification import Classification, class_name, softmax
 from kinterp.errors import KinterpError
 from kinterp.modelfile import classify, sha256_of
 from kinterp.zoo import zoo_models
@@ -61,7 +62,25 @@ class LayerRow:
 
 @dataclass(frozen=True)
 class ModelInfo:
-    """What kinterp knows about a loaded model."""
+    """What kinterp knows about a loaded model.
+
+    Attributes:
+        name: the zoo name, or the file name of a model path.
+        path: the absolute path of the model file or SavedModel directory.
+        sha256: the hash of that file (of the directory's files, for a SavedModel).
+        format: ``keras``, ``h5`` or ``savedmodel``.
+        kind: ``dense`` (Dense layers only), ``conv`` (has a convolution) or ``other``.
+        input_shape: the model's input shape without the batch axis (None: any size).
+        image_shape: (H, W, C) the input seen as an image, or None when it is not image-like.
+        input_range: the (low, high) input values that stand for black and white.
+        output_activation: ``softmax``, ``sigmoid``, ``linear`` or ``other`` (SavedModels and
+            activations kinterp does not know).
+        num_outputs: the number of output units (classes).
+        class_names: names of the classes, from the model card (else "0", "1", ...).
+        param_count: the number of weights.
+        layers: the layer table (empty for a SavedModel).
+        card: the zoo model card, or None for a model file.
+    """
 
     name: str
     path: str
@@ -82,6 +101,10 @@ class ModelInfo:
     def has_layers(self) -> bool:
         """False for SavedModel directories, which load as one opaque layer."""
         return self.format != "savedmodel"
+
+    def class_name(self, index: int) -> str:
+        """The name of class ``index`` (its number when the card names fewer classes)."""
+        return class_name(self.class_names, index)
 
     def summary(self) -> dict[str, Any]:
         """The model block of a report."""
@@ -107,6 +130,7 @@ class LoadedModel:
         self.keras_model = keras_model
         self.info = info
         self._logits: Any = None
+        self._features: dict[str, Any] = {}
 
     def require_image(self) -> tuple[int, int, int]:
         """The (H, W, C) image geometry, or a one-line error if the input is not image-like."""
@@ -152,10 +176,42 @@ class LoadedModel:
     def confidences(self, outputs: np.ndarray) -> np.ndarray:
         """Model outputs as class confidences: a softmax over linear outputs, else unchanged."""
         outputs = np.asarray(outputs, dtype="float64")
-        if self.info.output_activation != "linear":
-            return outputs
-        shifted = np.exp(outputs - outputs.max(axis=1, keepdims=True))
-        return shifted / shifted.sum(axis=1, keepdims=True)
+        return softmax(outputs) if self.info.output_activation == "linear" else outputs
+
+    def classify(self, inputs: np.ndarray, batch_size: int = 256) -> Classification:
+        """Class confidences, top-1 and top-k of a batch of model inputs.
+
+        The one place that knows logits from probabilities: softmax and sigmoid outputs are
+        taken as they are, linear outputs (logits) go through a softmax.
+        """
+        outputs = self.predict(np.asarray(inputs, dtype="float32"), batch_size)
+        return Classification(self.confidences(outputs), self.info.class_names)
+
+    def classify_images(self, images: np.ndarray, batch_size: int = 256) -> Classification:
+        """:meth:`classify` for images (N, H, W, C) in [0, 1]."""
+        return self.classify(self.to_input(images), batch_size)
+
+    def logits(self, inputs: np.ndarray, batch_size: int = 256) -> np.ndarray:
+        """(N, K) pre-activation outputs (see :attr:`logits_model`) of model inputs."""
+        model = self.logits_model
+        outs = [
+            np.asarray(model(inputs[i : i + batch_size], training=False), dtype="float64")
+            for i in range(0, len(inputs), batch_size)
+        ]
+        return np.concatenate(outs) if outs else np.zeros((0, self.info.num_outputs))
+
+    def feature_model(self, layer: str) -> Any:
+        """A Keras model from the input to the output of layer ``layer`` (cached).
+
+        Raises:
+            KinterpError: an unknown layer (naming close matches), or a SavedModel.
+        """
+        if layer not in self._features:
+            import keras
+
+            output = self.layer(layer).output
+            self._features[layer] = keras.Model(self.keras_model.inputs[0], output)
+        return self._features[layer]
 
     def probability_model(self) -> Any:
         """A model whose outputs are class confidences (a softmax added to linear outputs)."""

@@ -2,13 +2,17 @@
 
 A technique's ``Params`` is a dataclass. Each field has a type (int, float, bool, str,
 ``Literal[...]`` choices, ``list[int]``/``list[float]``/``list[str]``, optionally ``| None``),
-a default, and ``metadata={"help": ...}``. The CLI and the Python API both go through
-:func:`parse_params`, so a bad value gets the same one-line error everywhere.
+a default, and ``metadata`` with ``help`` and optional bounds: ``min`` / ``max`` (numbers and
+the items of numeric lists), ``choices`` (the allowed values of a ``str`` or ``list[str]``
+field) and ``max_items`` (lists). The CLI and the Python API both go through
+:func:`parse_params`, so a bad value gets the same one-line error everywhere, and ``--help``
+shows the bounds. Non-finite numbers (nan, inf) are always refused.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 from dataclasses import dataclass
@@ -48,15 +52,56 @@ class ParamSpec:
     default: Any
     help: str
     choices: tuple[str, ...] = ()
+    minimum: float | None = None
+    maximum: float | None = None
+    max_items: int | None = None
+
+    @property
+    def item_kind(self) -> str:
+        """The kind of one value: ``int`` for both ``int`` and ``list[int]``."""
+        return self.kind[5:-1] if self.kind.startswith("list[") else self.kind
 
     @property
     def type_label(self) -> str:
-        """A short label such as ``INT`` or ``0,3,5`` for help text."""
-        if self.kind == "choice":
-            return "|".join(self.choices)
-        if self.kind.startswith("list["):
-            return f"{self.kind[5:-1].upper()},..."
-        return self.kind.upper()
+        """The option's metavar: ``INT``, ``FLOAT``, ``TEXT``, ``a|b`` or ``INT,...``."""
+        if self.choices:
+            label = "|".join(self.choices)
+        else:
+            label = {"str": "TEXT", "choice": "TEXT"}.get(self.item_kind, self.item_kind.upper())
+        return f"{label},..." if self.kind.startswith("list[") else label
+
+    @property
+    def bounds_text(self) -> str:
+        """The bounds in words (``1 to 100,000``, ``at least 0``), or "" when unbounded."""
+        lo, hi = (None if b is None else _number_text(b) for b in (self.minimum, self.maximum))
+        text = ""
+        if lo is not None and hi is not None:
+            text = f"{lo} to {hi}"
+        elif lo is not None:
+            text = f"at least {lo}"
+        elif hi is not None:
+            text = f"at most {hi}"
+        if self.max_items is not None:
+            text = f"{text}; " if text else ""
+            text += f"at most {self.max_items:,} values"
+        return text
+
+    @property
+    def help_text(self) -> str:
+        """The help line ``--help`` shows: the help, the default and the bounds."""
+        default = self.default
+        shown = ",".join(map(str, default)) if isinstance(default, list) else default
+        parts = [] if default == "" else [f"default: {'all' if default is None else shown}"]
+        if self.bounds_text:
+            parts.append(self.bounds_text)
+        return f"{self.help} ({'; '.join(parts)})".strip() if parts else self.help
+
+
+def _number_text(value: float) -> str:
+    """A bound as the help shows it: ``100,000``, ``0.5``, ``1e-05``."""
+    if float(value).is_integer() and abs(value) < 1e15:
+        return f"{int(value):,}"
+    return f"{value:g}"
 
 
 def option_name(field_name: str) -> str:
@@ -106,31 +151,67 @@ def param_specs(params_cls: type) -> list[ParamSpec]:
             default = f.default_factory()
         else:
             raise TypeError(f"parameter {f.name!r} has no default")
-        specs.append(
-            ParamSpec(
-                name=f.name,
-                option=option_name(f.name),
-                kind=kind,
-                optional=optional,
-                default=default,
-                help=f.metadata.get("help", ""),
-                choices=choices,
-            )
+        spec = ParamSpec(
+            name=f.name,
+            option=option_name(f.name),
+            kind=kind,
+            optional=optional,
+            default=default,
+            help=f.metadata.get("help", ""),
+            choices=choices or _metadata_choices(f, kind),
+            minimum=f.metadata.get("min"),
+            maximum=f.metadata.get("max"),
+            max_items=f.metadata.get("max_items"),
         )
+        try:
+            if default is not None:
+                convert(spec, default)
+        except KinterpError as exc:
+            raise TypeError(f"parameter {f.name!r}: its default breaks its bounds: {exc}") from None
+        specs.append(spec)
     return specs
+
+
+def _metadata_choices(f: dataclasses.Field, kind: str) -> tuple[str, ...]:
+    """``metadata["choices"]`` of a ``str`` or ``list[str]`` field."""
+    choices = tuple(str(c) for c in f.metadata.get("choices", ()))
+    if choices and kind not in ("str", "list[str]"):
+        raise TypeError(f"parameter {f.name!r}: choices apply to str and list[str] fields only")
+    return choices
 
 
 def _scalar(spec: ParamSpec, kind: str, text: str) -> Any:
     text = text.strip()
     try:
         if kind == "int":
-            return int(text)
+            return _checked(spec, int(text))
         if kind == "float":
-            return float(text)
+            return _checked(spec, float(text))
     except ValueError:
         word = "an integer" if kind == "int" else "a number"
         raise KinterpError(f"{spec.option} expects {word}, got {text!r}") from None
-    return text
+    return _checked(spec, text)
+
+
+def _checked(spec: ParamSpec, value: Any) -> Any:
+    """``value`` if finite and inside the bounds and choices, else a one-line error."""
+    if isinstance(value, str):
+        if spec.choices and value not in spec.choices:
+            raise KinterpError(
+                f"{spec.option} must be one of {', '.join(spec.choices)}; got {value!r}"
+            )
+        return value
+    if isinstance(value, float) and not math.isfinite(value):
+        raise KinterpError(f"{spec.option} expects a finite number, got {value!r}")
+    low, high = spec.minimum, spec.maximum
+    wanted = None
+    if low is not None and value < low:
+        wanted = f"at least {_number_text(low)}"
+    elif high is not None and value > high:
+        wanted = f"at most {_number_text(high)}"
+    if wanted is not None:
+        raise KinterpError(f"{spec.option} must be {wanted}, got {value!r}")
+    return value
 
 
 def convert(spec: ParamSpec, value: Any) -> Any:
@@ -155,27 +236,36 @@ def convert(spec: ParamSpec, value: Any) -> Any:
             return False
         raise KinterpError(f"{spec.option} expects true or false, got {value!r}")
     if spec.kind == "choice":
-        if str(value) not in spec.choices:
-            raise KinterpError(
-                f"{spec.option} must be one of {', '.join(spec.choices)}; got {value!r}"
-            )
-        return str(value)
+        return _checked(spec, str(value))
     if spec.kind.startswith("list["):
-        item = spec.kind[5:-1]
-        items = value.split(",") if isinstance(value, str) else list(value)
+        if isinstance(value, str):
+            items = value.split(",")
+        elif isinstance(value, (list, tuple)):
+            items = list(value)
+        else:
+            raise KinterpError(f"{spec.option} expects a comma-separated list such as 0,3,5")
         items = [i for i in items if not (isinstance(i, str) and not i.strip())]
         if not items:
             raise KinterpError(f"{spec.option} expects a comma-separated list such as 0,3,5")
-        return [_scalar(spec, item, str(i)) for i in items]
+        if spec.max_items is not None and len(items) > spec.max_items:
+            raise KinterpError(
+                f"{spec.option} takes at most {spec.max_items:,} values, got {len(items):,}"
+            )
+        return [_one(spec, spec.item_kind, i) for i in items]
+    return _one(spec, spec.kind, value)
+
+
+def _one(spec: ParamSpec, kind: str, value: Any) -> Any:
+    """One scalar value (text from the CLI, or a Python value from the API), checked."""
     if isinstance(value, str):
-        return _scalar(spec, spec.kind, value)
-    if spec.kind == "float" and isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
-    if spec.kind == "int" and isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if spec.kind == "str":
-        return str(value)
-    return _scalar(spec, spec.kind, str(value))
+        return _scalar(spec, kind, value)
+    if kind == "float" and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return _checked(spec, float(value))
+    if kind == "int" and isinstance(value, int) and not isinstance(value, bool):
+        return _checked(spec, value)
+    if kind == "str" and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return _checked(spec, str(value))
+    return _scalar(spec, kind, str(value))
 
 
 def parse_params(params_cls: type, raw: dict[str, Any]) -> Any:

@@ -7,6 +7,7 @@ from typing import Literal
 
 import pytest
 
+from kinterp.cli import app
 from kinterp.errors import KinterpError
 from kinterp.params import param_specs, parse_params
 
@@ -127,3 +128,61 @@ def test_core_run_options_are_reserved_names():
     from kinterp.params import RESERVED
 
     assert {p.name for p in _common_run_parameters()} <= RESERVED
+
+
+@dataclass
+class Bounded:
+    steps: int = field(default=10, metadata={"min": 1, "max": 1000})
+    lr: float = field(default=0.1, metadata={"min": 1e-6, "max": 10})
+    widths: list[int] = field(default_factory=lambda: [0, 1], metadata={"min": 0, "max_items": 4})
+    mode: str = field(default="a", metadata={"choices": ["a", "b"]})
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ({"steps": "0"}, "--steps must be at least 1, got 0"),
+        ({"steps": 100000000}, "--steps must be at most 1,000, got 100000000"),
+        ({"steps": "1e12"}, "--steps expects an integer"),
+        ({"lr": "nan"}, "--lr expects a finite number"),
+        ({"lr": float("inf")}, "--lr expects a finite number"),
+        ({"lr": "1e308"}, "--lr must be at most 10"),
+        ({"widths": "0,-1"}, "--widths must be at least 0, got -1"),
+        ({"widths": "1,2,3,4,5"}, "--widths takes at most 4 values"),
+        ({"widths": 3}, "--widths expects a comma-separated list"),
+        ({"mode": "c"}, "--mode must be one of a, b"),
+        ({"steps": True}, "--steps expects an integer"),
+    ],
+)
+def test_bounds_are_enforced_by_the_one_parser(raw, message):
+    with pytest.raises(KinterpError) as caught:
+        parse_params(Bounded, raw)
+    assert message in str(caught.value)
+
+
+def test_bounds_show_in_help_text():
+    specs = {s.name: s for s in param_specs(Bounded)}
+    assert specs["steps"].help_text.endswith("(default: 10; 1 to 1,000)")
+    assert specs["widths"].type_label == "INT,..." and specs["mode"].type_label == "a|b"
+    assert "at most 4 values" in specs["widths"].help_text
+
+
+def test_a_default_outside_its_bounds_is_a_plugin_bug():
+    @dataclass
+    class Broken:
+        steps: int = field(default=0, metadata={"min": 1})
+
+    with pytest.raises(TypeError, match="default breaks its bounds"):
+        param_specs(Broken)
+
+
+def test_out_of_bounds_on_the_cli_writes_nothing(runner, tmp_path):
+    out = tmp_path / "o"
+    result = runner.invoke(
+        app, ["run", "happymap", "mnist-cnn", "--steps", "100000000", "--out", str(out)]
+    )
+    assert result.exit_code == 2
+    assert result.stderr.strip() == "Error: --steps must be at most 100,000, got 100000000"
+    assert not out.exists()
+    help_text = runner.invoke(app, ["run", "happymap", "--help"]).stdout
+    assert "1 to 100,000" in help_text
