@@ -236,7 +236,7 @@ class BackqueryParams:
         },
     )
     labels: list[int] | None = field(
-        default=None, metadata={"help": "Class indices to back-query (default: all)."}
+        default=None, metadata={"help": "Class indices to back-query (default: all).", "min": 0}
     )
     target_high: float = field(
         default=0.99, metadata={"help": "Output value put on the label's node."}
@@ -260,7 +260,7 @@ class Backquery(kinterp.Technique):
     demo = (kinterp.DemoPreset(model="mnist-mlp", params={}),)
     key_metric = "forward_match"
 
-    def supports(self, info: Any) -> str | None:
+    def supports(self, info: kinterp.ModelInfo) -> str | None:
         """None when the model is a chain of invertible Dense layers, else the reason it is not."""
         if not info.has_layers:
             return (
@@ -273,7 +273,7 @@ class Backquery(kinterp.Technique):
             return str(exc)
         return None
 
-    def run(self, ctx: Any, params: BackqueryParams) -> None:
+    def run(self, ctx: kinterp.RunContext, params: BackqueryParams) -> None:
         """Back-query every target, feed the images forward again and report both."""
         info = ctx.model.info
         chain = dense_chain(ctx.model.keras_model)
@@ -296,7 +296,7 @@ class Backquery(kinterp.Technique):
 
     @staticmethod
     def _targets(
-        params: BackqueryParams, info: Any, activation: str, n_out: int
+        params: BackqueryParams, info: kinterp.ModelInfo, activation: str, n_out: int
     ) -> tuple[np.ndarray, list[str], list[list[int]]]:
         """The target vectors, their names, and the classes each one asks for."""
         low, high = OUTPUT_RANGE[activation]
@@ -330,13 +330,8 @@ class Backquery(kinterp.Technique):
             )
         targets = np.full((len(labels), n_out), params.target_low, dtype="float64")
         targets[np.arange(len(labels)), labels] = params.target_high
-        names = [_class_name(info, c) for c in labels]
+        names = [info.class_name(c) for c in labels]
         return targets, names, [[c] for c in labels]
-
-
-def _class_name(info: Any, index: int) -> str:
-    """The name of class ``index``, or the index itself when the model names fewer classes."""
-    return info.class_names[index] if index < len(info.class_names) else str(index)
 
 
 def _inverse_name(activation: str) -> str:
@@ -384,7 +379,7 @@ class _ForwardCheck:
     forward_class: dict[str, str] = field(default_factory=dict)
 
 
-def _check_input_size(info: Any, chain: Sequence[Layer]) -> None:
+def _check_input_size(info: kinterp.ModelInfo, chain: Sequence[Layer]) -> None:
     """Raise KinterpError when the first Dense layer does not take the whole model input."""
     n_in = chain[0][0].shape[0]
     if n_in != int(np.prod([d for d in info.input_shape])):
@@ -395,7 +390,7 @@ def _check_input_size(info: Any, chain: Sequence[Layer]) -> None:
 
 
 def _query(
-    model: Any,
+    model: kinterp.LoadedModel,
     chain: Sequence[Layer],
     targets: np.ndarray,
     methods: list[str],
@@ -417,7 +412,7 @@ def _query(
 
 
 def _forward_check(
-    model: Any,
+    model: kinterp.LoadedModel,
     queries: _Queries,
     names: list[str],
     expected: list[list[int]],
@@ -425,11 +420,11 @@ def _forward_check(
 ) -> _ForwardCheck:
     """Feed each back-queried input (and its signal before the rescale) forward and score it."""
     info = model.info
-    probs = model.predict(queries.x_in)
+    probs = model.classify(queries.x_in).probs
     # The same check on the input signal before its final rescale (which only makes it
     # displayable). For a single layer pinv is exact there; hidden layers' rescales move it.
     raw_in = queries.raw.reshape(queries.x_in.shape).astype("float32")
-    raw_top = np.argmax(model.predict(raw_in), -1)
+    raw_top = model.classify(raw_in).top1
     check = _ForwardCheck()
     for row, (i, method) in enumerate(queries.order):
         top = int(np.argmax(probs[row]))
@@ -441,10 +436,10 @@ def _forward_check(
         check.raw_match.append(int(raw_top[row]) in want)
         key = names[i] if len(methods) == 1 else f"{names[i]}/{method}"
         check.conf_target[key] = round(target_conf, 6)
-        check.forward_class[key] = _class_name(info, top)
+        check.forward_class[key] = info.class_name(top)
         cls = check.forward_class[key]
         check.captions.append(f"{names[i]} ({method}): -> {cls} {top_conf:.2f}")
-        raw_cls = _class_name(info, int(raw_top[row]))
+        raw_cls = info.class_name(int(raw_top[row]))
         check.rows.append(
             [names[i], method, cls, round(top_conf, 4), round(target_conf, 4), ok, raw_cls]
         )

@@ -1,41 +1,85 @@
 """Shared compiled input-optimisation engine (activation maximisation, feature visualisation).
 
-Small modules, Lucid-style: :mod:`objectives` say what to maximise per batch row and compose
-with ``+``, ``-`` and ``*``; :mod:`regularizers` are objectives on the image itself;
-:mod:`transforms` (jitter, blur) run inside the differentiable graph and are never written back;
-:mod:`inits` make starting images; :mod:`engine` runs the whole batch (every target x init x
-restart) through one compiled ``tf.function`` that takes several steps per call.
+Small modules, Lucid-style: :mod:`targets` pick what a row optimises (a class, a dense unit,
+a conv filter of a named layer) and build its objective; :mod:`objectives` compose with
+``+``, ``-`` and ``*`` (``*`` also takes one weight per batch row); :mod:`regularizers` are
+objectives on the image itself; :mod:`transforms` (jitter, blur) run inside the
+differentiable graph and are never written back; :mod:`inits` make and load starting images;
+:mod:`grid` lays out the batch as named axes (targets x TV weights x inits x restarts);
+:mod:`params` holds the options every such technique shares; :mod:`engine` runs the whole
+batch through one compiled ``tf.function`` that takes several steps per call; :mod:`measures`
+scores the results (consistency across restarts, the border test).
 
 Nothing here imports TensorFlow at import time.
 
-Example::
+Example, a TV sweep of 4 weights x 10 classes in one compiled call::
 
-    from kinterp.optimize import Settings, channel, optimize, tv
+    from kinterp.optimize import BatchGrid, Settings, class_targets, objective, optimize, penalty
 
-    objective = channel(model.logits_model, targets, model.to_input_tensor)
-    result = optimize(objective, init_images, Settings(steps=128), penalty=1e-2 * tv())
+    targets = class_targets(model, None)
+    grid = BatchGrid.of(target=targets.indices, tv=[1e-3, 1e-2, 1e-1, 1.0])
+    goal = objective(model, targets, grid.values("target"))
+    weights, _ = penalty(tv_weight=grid.values("tv"))
+    result = optimize(goal, init_images, Settings(steps=128), penalty=weights)
 """
 
 from kinterp.optimize.engine import Engine, Result, Settings, compile_steps, optimize
-from kinterp.optimize.inits import INIT_NAMES, init_batch, parse_init
+from kinterp.optimize.grid import BatchGrid
+from kinterp.optimize.inits import INIT_NAMES, StartImages, init_batch, load_starts, parse_init
+from kinterp.optimize.measures import (
+    Scores,
+    mean_pairwise_correlation,
+    restart_consistency,
+    score_maps,
+    zero_border,
+)
 from kinterp.optimize.objectives import Objective, channel
-from kinterp.optimize.regularizers import l2, lp, tv
-from kinterp.optimize.transforms import blur, jitter
+from kinterp.optimize.params import OptimisationParams, penalty_of, settings
+from kinterp.optimize.regularizers import l2, lp, parse_lp, penalty, tv
+from kinterp.optimize.targets import (
+    Targets,
+    check_indices,
+    class_targets,
+    layer_targets,
+    layer_units,
+    objective,
+)
+from kinterp.optimize.transforms import blur, jitter, view_transforms
 
 __all__ = [
     "INIT_NAMES",
+    "BatchGrid",
     "Engine",
     "Objective",
+    "OptimisationParams",
     "Result",
+    "Scores",
     "Settings",
+    "StartImages",
+    "Targets",
     "blur",
     "channel",
+    "check_indices",
+    "class_targets",
     "compile_steps",
     "init_batch",
     "jitter",
     "l2",
+    "layer_targets",
+    "layer_units",
+    "load_starts",
     "lp",
+    "mean_pairwise_correlation",
+    "objective",
     "optimize",
     "parse_init",
+    "parse_lp",
+    "penalty",
+    "penalty_of",
+    "restart_consistency",
+    "score_maps",
+    "settings",
     "tv",
+    "view_transforms",
+    "zero_border",
 ]

@@ -127,6 +127,11 @@ class Engine:
         self.settings = settings
         self._run = compile_steps(objective, settings, penalty)
 
+    @property
+    def traces(self) -> int:
+        """How many times the compiled step function was traced (1: one graph for the batch)."""
+        return int(self._run.experimental_get_tracing_count())
+
     def run(
         self,
         init: np.ndarray,

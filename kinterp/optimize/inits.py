@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
+
+from kinterp.errors import KinterpError
+from kinterp.models import LoadedModel
 
 INIT_NAMES = ("zeros", "ones", "half", "uniform", "normal")
 RESTART_NOISE = 0.05  # std of the noise added to a deterministic init on restarts 2, 3, ...
@@ -61,3 +65,60 @@ def init_batch(
     if name not in ("uniform", "normal") and count > 1:
         batch[1:] += RESTART_NOISE * rng.standard_normal(batch[1:].shape)
     return np.clip(batch, 0.0, 1.0).astype("float32")
+
+
+@dataclass(frozen=True)
+class StartImages:
+    """The ``--init`` choices of a run: names, and the loaded picture of each ``image:PATH``."""
+
+    names: list[str]
+    pictures: dict[str, np.ndarray | None]
+
+    def batch(self, restarts: int, shape: tuple[int, int, int], rng: np.random.Generator):
+        """(inits, restarts, H, W, C) starting images, the same for every target."""
+        return np.stack(
+            [
+                init_batch("image" if picture is not None else name, restarts, shape, rng, picture)
+                for name, picture in self.pictures.items()
+            ]
+        )
+
+
+def load_starts(model: LoadedModel, specs: list[str]) -> StartImages:
+    """Parse ``--init`` values and load every ``image:PATH`` at the model's geometry.
+
+    Raises:
+        KinterpError: an unknown init, or an image that cannot be read or has another size.
+    """
+    shape = model.require_image()
+    names, pictures = [], {}
+    for spec in dict.fromkeys(s.strip() for s in specs):
+        try:
+            kind, path = parse_init(spec)
+        except ValueError as exc:
+            raise KinterpError(f"--init: {exc}") from None
+        names.append(spec if kind == "image" else kind)
+        pictures[names[-1]] = None if path is None else _load_picture(model, spec, path, shape)
+    return StartImages(names, pictures)
+
+
+def _load_picture(
+    model: LoadedModel, spec: str, path: str, shape: tuple[int, int, int]
+) -> np.ndarray:
+    """The pixels of an ``image:PATH`` init, which must already have the model's size."""
+    from kinterp.preprocess import BadImage, open_image, prepare_image
+
+    height, width, channels = shape
+    if channels not in (1, 3):
+        raise KinterpError(f"--init image: needs a model with 1 or 3 channels, not {channels}")
+    try:
+        with open_image(path) as opened:
+            size = opened.size
+        if size != (width, height):
+            raise KinterpError(
+                f"--init {spec}: the image is {size[0]}x{size[1]} but "
+                f"{model.info.name} takes {width}x{height}; resize it first"
+            )
+        return prepare_image(path, height, width, channels, mnistify=False).pixels
+    except BadImage as exc:
+        raise KinterpError(f"--init {spec}: {exc}") from None

@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import numpy as np
+
 Fn = Callable[[Any, Any], Any]
 
 
@@ -20,6 +22,8 @@ class Objective:
         fn: ``fn(image, view) -> (N,)`` tensor, traced inside the engine's graph.
         name: a short description for reports.
     """
+
+    __array_ufunc__ = None  # ``weights_array * objective`` calls __rmul__, not numpy
 
     def __init__(self, fn: Fn, name: str):
         self.fn = fn
@@ -44,15 +48,29 @@ class Objective:
     def __rsub__(self, other: float) -> Objective:
         return (-self) + other
 
-    def __mul__(self, weight: float) -> Objective:
+    def __mul__(self, weight: float | Sequence[float] | np.ndarray) -> Objective:
+        """Scale by a number, or by one weight per batch row (a sweep axis of the batch)."""
         if isinstance(weight, Objective):
             return NotImplemented
-        return Objective(lambda i, v: weight * self(i, v), f"{weight} * {self.name}")
+        if np.ndim(weight) == 0:
+            return Objective(lambda i, v: weight * self(i, v), f"{weight} * {self.name}")
+        weights = np.asarray(weight, dtype="float32").reshape(-1)
+        distinct = ", ".join(f"{w:g}" for w in dict.fromkeys(weights.tolist()))
+        return Objective(
+            lambda i, v: _constant(weights) * self(i, v), f"[{distinct}] * {self.name}"
+        )
 
     __rmul__ = __mul__
 
     def __repr__(self) -> str:
         return f"Objective({self.name})"
+
+
+def _constant(values: np.ndarray) -> Any:
+    """A float32 constant of the graph being traced."""
+    import tensorflow as tf
+
+    return tf.constant(values, tf.float32)
 
 
 def channel(model: Any, targets: Sequence[int], to_input: Callable[[Any], Any]) -> Objective:

@@ -10,6 +10,8 @@ import math
 from collections.abc import Callable
 from typing import Any
 
+from kinterp.errors import KinterpError
+
 Transform = Callable[[Any, Any], Any]
 
 
@@ -45,3 +47,30 @@ def blur(sigma: float, channels: int) -> Transform:
         return tf.nn.depthwise_conv2d(padded, kernel, [1, 1, 1, 1], "VALID")
 
     return fn
+
+
+def view_transforms(
+    jitter_px: int, blur_sigma: float, shape: tuple[int, int, int], seed: int
+) -> tuple[Transform, ...]:
+    """The ``--jitter`` and ``--blur`` transforms of what the network sees (none if both 0).
+
+    Raises:
+        KinterpError: a blur or jitter too wide for the image.
+    """
+    chosen = []
+    side = min(shape[:2])
+    if jitter_px:
+        if jitter_px >= side:
+            raise KinterpError(
+                f"--jitter {jitter_px} is too wide for {shape[0]}x{shape[1]} images; "
+                f"use less than {side}"
+            )
+        chosen.append(jitter(jitter_px, seed))
+    if blur_sigma:
+        if math.ceil(2 * blur_sigma) >= side:
+            raise KinterpError(
+                f"--blur {blur_sigma:g} is too wide for {shape[0]}x{shape[1]} images; "
+                f"use less than {side / 2:g}"
+            )
+        chosen.append(blur(blur_sigma, shape[-1]))
+    return tuple(chosen)

@@ -1,0 +1,92 @@
+"""The parameters every input-optimisation technique shares, with their bounds.
+
+A technique's ``Params`` dataclass inherits :class:`OptimisationParams` and adds its own
+fields (targets, layers); :func:`settings` and :func:`penalty_of` turn the shared ones into
+what the engine takes.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Literal
+
+from kinterp.optimize.engine import Settings
+from kinterp.optimize.regularizers import Weight, parse_lp, penalty
+from kinterp.optimize.transforms import view_transforms
+
+MAX_STEPS = 100_000
+ANIMATION_FRAMES = 24  # about this many frames (one per compiled chunk) for the animation
+
+
+@dataclass
+class OptimisationParams:
+    init: list[str] = field(
+        default_factory=lambda: ["uniform"],
+        metadata={
+            "help": "Starting images: zeros, ones, half, uniform, normal, image:PATH (converted "
+            "to the model's channels; for grey models inverted when its background is light).",
+            "max_items": 16,
+        },
+    )
+    restarts: int = field(
+        default=1, metadata={"help": "Random restarts per target and init.", "min": 1, "max": 256}
+    )
+    steps: int = field(
+        default=128, metadata={"help": "Gradient steps.", "min": 1, "max": MAX_STEPS}
+    )
+    lr: float = field(
+        default=0.05,
+        metadata={
+            "help": "Learning rate, as a fraction of the input range.",
+            "min": 1e-6,
+            "max": 10,
+        },
+    )
+    optimizer: Literal["adam", "sgd"] = field(default="adam", metadata={"help": "Optimiser."})
+    tv: float = field(
+        default=0.0, metadata={"help": "Total-variation penalty weight.", "min": 0, "max": 1e6}
+    )
+    l2: float = field(default=0.0, metadata={"help": "L2 penalty weight.", "min": 0, "max": 1e6})
+    lp: str = field(default="", metadata={"help": "Lp penalty as P:W, e.g. 1:0.5 (off if empty)."})
+    blur: float = field(
+        default=0.0,
+        metadata={
+            "help": "Gaussian blur sigma (px) of what the network sees.",
+            "min": 0,
+            "max": 64,
+        },
+    )
+    jitter: int = field(
+        default=0,
+        metadata={"help": "Random shift (px) of what the network sees.", "min": 0, "max": 256},
+    )
+
+
+def settings(
+    params: OptimisationParams, maximize: bool, shape: tuple[int, int, int], seed: int
+) -> Settings:
+    """Engine settings: steps, lr, optimiser, direction, chunking for the animation, transforms.
+
+    Raises:
+        KinterpError: a blur or jitter too wide for the image.
+    """
+    return Settings(
+        steps=params.steps,
+        lr=params.lr,
+        optimizer=params.optimizer,
+        maximize=maximize,
+        chunk=max(1, math.ceil(params.steps / ANIMATION_FRAMES)),
+        transforms=view_transforms(params.jitter, params.blur, shape, seed),
+    )
+
+
+def penalty_of(params: OptimisationParams, tv_weight: Weight | None = None):
+    """The penalty of ``--tv``, ``--l2`` and ``--lp`` and its name (``tv_weight`` overrides
+    ``--tv``, e.g. one weight per row for a sweep).
+
+    Raises:
+        KinterpError: a malformed ``--lp``.
+    """
+    tv_weight = params.tv if tv_weight is None else tv_weight
+    return penalty(tv_weight, params.l2, parse_lp(params.lp))

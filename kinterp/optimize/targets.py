@@ -1,0 +1,129 @@
+"""What a batch row optimises: an output class, a dense unit or a conv filter of a layer.
+
+Target selection is checked against the model here, once, with one-line errors that name
+the valid range or the close layer names; :func:`objective` turns the chosen targets into
+the per-row objective the engine maximises.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from kinterp.errors import KinterpError
+from kinterp.models import LoadedModel
+from kinterp.optimize.objectives import Objective, channel
+
+MAX_DEFAULT_UNITS = 64  # a layer (or output) with more units needs an explicit selection
+
+Source = Literal["logit", "probability"]
+
+
+@dataclass(frozen=True)
+class Targets:
+    """The targets of a batch.
+
+    Attributes:
+        indices: class, unit or filter indices, in the order chosen.
+        labels: one label per target, for reports ("class 3", "conv2 filter 5").
+        layer: the layer whose units are optimised; None for output classes.
+        kind: ``class``, ``unit`` (a dense unit) or ``filter`` (a conv channel).
+    """
+
+    indices: list[int]
+    labels: list[str]
+    layer: str | None
+    kind: str
+
+    @property
+    def is_class(self) -> bool:
+        """True when the targets are output classes."""
+        return self.layer is None
+
+
+def check_indices(values: Sequence[int] | None, count: int, what: str) -> list[int]:
+    """``values`` without duplicates (all of 0..count-1 if None).
+
+    Raises:
+        KinterpError: a value outside 0..count-1, naming ``what`` and the range.
+    """
+    if values is None:
+        return list(range(count))
+    for value in values:
+        if not 0 <= value < count:
+            raise KinterpError(f"{value} is out of range: there are {count} {what} (0-{count - 1})")
+    return list(dict.fromkeys(values))
+
+
+def layer_units(model: LoadedModel, layer: str) -> tuple[int, str]:
+    """(how many units, ``unit`` or ``filter``) of a named layer.
+
+    Raises:
+        KinterpError: an unknown layer (with "did you mean") or a SavedModel.
+    """
+    shape = model.layer(layer).output.shape
+    return int(shape[-1]), ("filter" if len(shape) > 2 else "unit")
+
+
+def class_targets(
+    model: LoadedModel,
+    classes: Sequence[int] | None,
+    source: Source = "logit",
+    option: str = "--classes",
+    most: int = MAX_DEFAULT_UNITS,
+) -> Targets:
+    """Output classes to optimise (all when None, up to ``most``).
+
+    Raises:
+        KinterpError: an index out of range, too many classes to take all, or no logits.
+    """
+    info = model.info
+    if source == "logit" and not model.has_logits:
+        raise KinterpError(
+            f"{info.name} has no logits to optimise (its final activation is unknown); "
+            "use --objective probability"
+        )
+    if classes is None and info.num_outputs > most:
+        raise KinterpError(
+            f"{info.name} has {info.num_outputs} classes; pick some with {option} 0,5,7"
+        )
+    chosen = check_indices(classes, info.num_outputs, f"classes of {info.name}")
+    return Targets(chosen, [f"class {info.class_name(c)}" for c in chosen], None, "class")
+
+
+def layer_targets(
+    model: LoadedModel,
+    layer: str,
+    units: Sequence[int] | None,
+    option: str = "--units",
+    most: int | None = MAX_DEFAULT_UNITS,
+) -> Targets:
+    """Dense units or conv filters of ``layer`` (all when None, up to ``most`` unless None).
+
+    Raises:
+        KinterpError: an unknown layer, an index out of range, or too many units to take all.
+    """
+    count, kind = layer_units(model, layer)
+    chosen = check_indices(units, count, f"{kind}s of layer {layer}")
+    if units is None and most is not None and count > most:
+        raise KinterpError(f"layer {layer} has {count} {kind}s; pick some with {option} 0,5,7")
+    return Targets(chosen, [f"{layer} {kind} {u}" for u in chosen], layer, kind)
+
+
+def objective(
+    model: LoadedModel, targets: Targets, row_target: Sequence[int], source: Source = "logit"
+) -> Objective:
+    """Row ``i`` maximises target ``row_target[i]``: a logit, a probability or a unit's mean.
+
+    Conv filters use the spatial mean of their channel; dense units their output.
+    """
+    if targets.layer is not None:
+        network = model.feature_model(targets.layer)
+    elif source == "probability":
+        network = model.probability_model()
+    else:
+        network = model.logits_model
+    return channel(network, np.asarray(row_target), model.to_input_tensor)
