@@ -1,11 +1,16 @@
 """kinterp: look inside a trained Keras model — what it learned and where it breaks.
 
 The public API, for notebooks and plugin authors. Importing kinterp does not import
-TensorFlow; loading a model or running a technique does.
+TensorFlow; loading a model or running a technique does. The types a plugin receives
+(``RunContext``, ``LoadedModel``, ``ModelInfo``, ``ReportBuilder``, ``ModelData``,
+``Dataset``, ``Classification``) and ``RunSpec`` are exported here and imported on first use.
+See docs/plugins.md for which names are stable.
 """
 
 from __future__ import annotations
 
+import importlib
+import os
 from typing import TYPE_CHECKING, Any
 
 from kinterp._version import __version__
@@ -14,19 +19,56 @@ from kinterp.hookspecs import hookimpl
 from kinterp.technique import DemoPreset, Technique
 
 if TYPE_CHECKING:
-    from kinterp.models import LoadedModel
+    from kinterp.classification import Classification
+    from kinterp.context import RunContext
+    from kinterp.datasets import Dataset, DatasetSpec
+    from kinterp.modeldata import ModelData
+    from kinterp.models import LoadedModel, ModelInfo
+    from kinterp.report import ReportBuilder
     from kinterp.runner import RunResult
+    from kinterp.runspec import RunSpec
+
+_LAZY = {
+    "Classification": "kinterp.classification",
+    "RunContext": "kinterp.context",
+    "Dataset": "kinterp.datasets",
+    "DatasetSpec": "kinterp.datasets",
+    "ModelData": "kinterp.modeldata",
+    "LoadedModel": "kinterp.models",
+    "ModelInfo": "kinterp.models",
+    "ReportBuilder": "kinterp.report",
+    "RunResult": "kinterp.runner",
+    "RunSpec": "kinterp.runspec",
+}
 
 __all__ = [
+    "Classification",
+    "Dataset",
+    "DatasetSpec",
     "DemoPreset",
     "KinterpError",
+    "LoadedModel",
+    "ModelData",
+    "ModelInfo",
+    "ReportBuilder",
+    "RunContext",
+    "RunResult",
+    "RunSpec",
     "Technique",
     "__version__",
+    "execute",
     "hookimpl",
     "load_model",
     "run",
     "techniques",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """Import the exported types on first use (they pull in numpy, Pillow and Jinja2)."""
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'kinterp' has no attribute {name!r}")
 
 
 def load_model(model: str, **options: Any) -> LoadedModel:
@@ -39,9 +81,9 @@ def load_model(model: str, **options: Any) -> LoadedModel:
 
 def techniques() -> dict[str, str]:
     """Installed techniques: name -> one-line summary."""
-    from kinterp.plugins import registry
+    from kinterp.registry import technique_summaries
 
-    return {name: tech.summary for name, (tech, _) in sorted(registry().techniques.items())}
+    return technique_summaries()
 
 
 def run(
@@ -51,9 +93,44 @@ def run(
     *,
     data: str | None = None,
     seed: int = 0,
+    quiet: bool = True,
     **params: Any,
 ) -> RunResult:
-    """Run ``technique`` on ``model``; returns a result with metrics, arrays and report path."""
-    from kinterp.runner import run_technique
+    """Run ``technique`` on ``model`` and write its report directory.
 
-    return run_technique(technique, model, params, out=out, data=data, seed=seed)
+    Args:
+        technique: an installed technique (see :func:`techniques`).
+        model: a zoo name, a model path, or a :class:`LoadedModel` (reused as it is).
+        out: the folder the run directory goes under (default ./kinterp-reports).
+        data: a dataset name or path (default: the model card's dataset, else mnist-5k).
+        seed: seeds numpy, Python and TensorFlow (0 to 2**32 - 1).
+        quiet: hide progress bars.
+        **params: the technique's parameters, as values or CLI strings.
+
+    Returns:
+        The :class:`RunResult`: ``status``, ``metrics``, ``arrays``, ``path``, ``spec``.
+
+    Raises:
+        KinterpError: bad input, with the same one-line message as the CLI.
+    """
+    from kinterp.models import LoadedModel
+    from kinterp.runner import execute as _execute
+    from kinterp.runspec import RunSpec
+
+    out = None if out is None else os.fspath(out)
+    data = None if data is None else os.fspath(data)
+    loaded = model if isinstance(model, LoadedModel) else None
+    if loaded is not None:
+        name = loaded.info.name if loaded.info.card else loaded.info.path
+        spec = RunSpec(technique, name, params, data, seed, out, loaded.info.sha256)
+    else:
+        model = os.fspath(model) if isinstance(model, os.PathLike) else model
+        spec = RunSpec(technique, model, params, data, seed, out)
+    return _execute(spec, model=loaded, quiet=quiet)
+
+
+def execute(spec: RunSpec, quiet: bool = True) -> RunResult:
+    """Run a :class:`RunSpec` (for example one read with ``RunSpec.from_json``)."""
+    from kinterp.runner import execute as _execute
+
+    return _execute(spec, quiet=quiet)

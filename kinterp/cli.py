@@ -19,6 +19,10 @@ from kinterp.params import ParamSpec, param_specs
 if TYPE_CHECKING:
     from kinterp.models import LoadOptions
 
+OutDir = Annotated[
+    Path | None,
+    typer.Option("--out", metavar="DIR", help="Where the run directory goes (./kinterp-reports)."),
+]
 ModelArg = Annotated[
     str, typer.Argument(metavar="MODEL", help="A zoo name or a .keras/.h5/SavedModel path.")
 ]
@@ -30,13 +34,21 @@ Unsafe = Annotated[
 ]
 CustomObjects = Annotated[
     list[str] | None,
-    typer.Option("--custom-objects", help="Register a custom layer: module:attr (repeatable)."),
+    typer.Option(
+        "--custom-objects",
+        metavar="MODULE:ATTR",
+        help="Register a custom layer: module:attr (repeatable).",
+    ),
 ]
 ImageShape = Annotated[
-    str | None, typer.Option("--image-shape", help="Image geometry of a flat input: H,W,C.")
+    str | None,
+    typer.Option("--image-shape", metavar="H,W,C", help="Image geometry of a flat input: H,W,C."),
 ]
 InputRange = Annotated[
-    str | None, typer.Option("--input-range", help="Model input value range: LO,HI (default 0,1).")
+    str | None,
+    typer.Option(
+        "--input-range", metavar="LO,HI", help="Model input value range: LO,HI (default 0,1)."
+    ),
 ]
 
 
@@ -54,7 +66,24 @@ def fail(message: str, code: int = 2) -> None:
 
 
 class KinterpGroup(TyperGroup):
-    """The root command: every error becomes one line and an exit code, tracebacks on --debug."""
+    """The root command: every error becomes one line and an exit code, tracebacks on --debug.
+
+    Commands added by plugins (the ``register_commands`` hook) join the core's here.
+    """
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        from kinterp.plugins import registry
+
+        core = super().list_commands(ctx)
+        return core + sorted(name for name in registry().commands if name not in core)
+
+    def get_command(self, ctx: Any, name: str) -> Any:
+        from kinterp.plugins import registry
+
+        command = super().get_command(ctx, name)
+        if command is None and name in registry().commands:
+            command = registry().commands[name][0]
+        return command
 
     def main(self, args=None, prog_name=None, **extra: Any) -> Any:
         args = list(sys.argv[1:] if args is None else args)
@@ -178,6 +207,7 @@ def plugins(as_json: Json = False) -> None:
                 "plugins": [p.as_dict() for p in reg.plugins],
                 "techniques": {n: t.summary for n, (t, _) in sorted(reg.techniques.items())},
                 "datasets": {n: d.summary for n, (d, _) in sorted(reg.datasets.items())},
+                "commands": {n: r.name for n, (_, r) in sorted(reg.commands.items())},
             }
         )
         return
@@ -186,7 +216,7 @@ def plugins(as_json: Json = False) -> None:
             p.name,
             f"{p.distribution} {p.version}".strip(),
             p.status,
-            ", ".join(p.techniques + p.datasets),
+            ", ".join(p.techniques + p.datasets + [f"command {c}" for c in p.commands]),
             p.reason,
         ]
         for p in reg.plugins
@@ -254,7 +284,7 @@ def predict(
     images: Annotated[
         list[Path], typer.Argument(metavar="IMAGES...", help="Image files or folders.")
     ],
-    top: Annotated[int, typer.Option("--top", help="How many classes to show.")] = 3,
+    top: Annotated[int, typer.Option("--top", metavar="INT", help="How many classes to show.")] = 3,
     mnistify: Annotated[
         bool | None,
         typer.Option(
@@ -263,7 +293,7 @@ def predict(
             show_default=False,
         ),
     ] = None,
-    out: Annotated[Path | None, typer.Option("--out", help="Where the run directory goes.")] = None,
+    out: OutDir = None,
     as_json: Json = False,
     quiet: Quiet = False,
     unsafe: Unsafe = False,
@@ -272,31 +302,58 @@ def predict(
     input_range: InputRange = None,
 ) -> None:
     """Top-k classes for your own images; labelled sub-folders also give the accuracy."""
-    from kinterp.models import load_model
-    from kinterp.predict import predict_files
+    from kinterp.runner import execute
+    from kinterp.runspec import RunSpec
 
-    loaded = load_model(model, load_options(unsafe, custom_objects, image_shape, input_range))
-    predictions, accuracy, run_dir = predict_files(
-        loaded, images, top, mnistify, out, quiet=quiet or as_json
+    params = {"inputs": [str(p) for p in images], "top": top, "mnistify": mnistify}
+    spec = RunSpec(
+        "predict",
+        model,
+        params,
+        out=None if out is None else str(out),
+        load=load_options(unsafe, custom_objects, image_shape, input_range),
     )
+    result = execute(spec, quiet=quiet or as_json)
+    _raise_if_failed(result)
+    predictions = result.data["predictions"]
+    accuracy = result.metrics.get("accuracy")
     if as_json:
-        print_json(
-            {
-                "images": [p.as_dict() for p in predictions],
-                "accuracy": accuracy,
-                "report": str(run_dir / "report.json"),
-            }
-        )
+        report_path = str(result.path / "report.json")
+        print_json({"images": predictions, "accuracy": accuracy, "report": report_path})
         return
     for p in predictions:
-        if p.skipped:
-            typer.echo(f"{p.file}: skipped ({p.skipped})")
+        if p.get("skipped"):
+            typer.echo(f"{p['file']}: skipped ({p['skipped']})")
             continue
-        tops = ", ".join(f"{t['class_name']} {t['confidence']:.3f}" for t in p.top)
-        typer.echo(f"{p.file}: {tops}")
+        tops = ", ".join(f"{t['class_name']} {t['confidence']:.3f}" for t in p["top"])
+        typer.echo(f"{p['file']}: {tops}")
     if accuracy is not None:
         typer.echo(f"accuracy: {accuracy:.2%}")
-    typer.echo(f"report: {run_dir / 'report.html'}")
+    typer.echo(f"report: {result.path / 'report.html'}")
+
+
+@app.command()
+def replay(
+    spec_file: Annotated[
+        Path,
+        typer.Argument(
+            metavar="SPEC", help="A run spec (.json), or a report.json or run directory."
+        ),
+    ],
+    out: OutDir = None,
+    as_json: Json = False,
+    quiet: Quiet = False,
+) -> None:
+    """Run a RunSpec from a JSON file, or rerun what a report.json recorded."""
+    from dataclasses import replace as replaced
+
+    from kinterp.runner import execute
+    from kinterp.runspec import RunSpec
+
+    spec = RunSpec.from_file(spec_file)
+    if out is not None:
+        spec = replaced(spec, out=str(out))
+    _show_result(execute(spec, quiet=quiet or as_json), spec.technique, as_json)
 
 
 @app.command()
@@ -313,9 +370,9 @@ def report(
 
 @app.command()
 def demo(
-    out: Annotated[Path, typer.Option("--out", help="Where the run directories go.")] = Path(
-        "kinterp-reports"
-    ),
+    out: Annotated[
+        Path, typer.Option("--out", metavar="DIR", help="Where the run directories go.")
+    ] = Path("kinterp-reports"),
     quick: Annotated[bool, typer.Option("--quick", help="Smaller, faster presets.")] = False,
     quiet: Quiet = False,
 ) -> None:
@@ -335,7 +392,7 @@ class RunGroup(TyperGroup):
         return sorted(registry().techniques)
 
     def get_command(self, ctx: Any, name: str) -> Any:
-        from kinterp.runner import find_technique
+        from kinterp.registry import find_technique
 
         technique, _ = find_technique(name)
         return technique_command(technique)
@@ -356,9 +413,7 @@ app.add_typer(run_app, name="run")
 
 
 def _option(spec: ParamSpec) -> inspect.Parameter:
-    default = spec.default
-    shown = ",".join(map(str, default)) if isinstance(default, list) else default
-    help_text = f"{spec.help} (default: {'all' if default is None else shown})".strip()
+    help_text = spec.help_text
     if spec.kind == "bool":
         flags = f"{spec.option}/--no-{spec.option[2:]}"
         option = typer.Option(None, flags, help=help_text, show_default=False)
@@ -379,15 +434,16 @@ def _common_run_parameters() -> list[inspect.Parameter]:
             name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation
         )
 
-    Data = Annotated[str | None, typer.Option("--data", help="Dataset name or path.")]
-    Out = Annotated[Path | None, typer.Option("--out", help="Where the run directory goes.")]
-    Seed = Annotated[int, typer.Option("--seed", help="Random seed.")]
+    Data = Annotated[
+        str | None, typer.Option("--data", metavar="NAME|PATH", help="Dataset name or path.")
+    ]
+    Seed = Annotated[int, typer.Option("--seed", metavar="INT", help="Random seed.")]
     return [
         inspect.Parameter(
             "model_spec", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=ModelArg
         ),
         kw("data", Data, None),
-        kw("out", Out, None),
+        kw("out", OutDir, None),
         kw("seed", Seed, 0),
         kw("as_json", Json, False),
         kw("quiet", Quiet, False),
@@ -431,18 +487,23 @@ def run_command(
     input_range: str | None,
 ) -> None:
     """Run a technique from the CLI and report where the results are."""
-    from kinterp.runner import run_technique
+    from kinterp.runner import execute
+    from kinterp.runspec import RunSpec
 
-    result = run_technique(
+    spec = RunSpec(
         technique,
         model_spec,
         params,
-        out=out,
         data=data,
         seed=seed,
-        quiet=quiet or as_json,
-        load_options=load_options(unsafe, custom_objects, image_shape, input_range),
+        out=None if out is None else str(out),
+        load=load_options(unsafe, custom_objects, image_shape, input_range),
     )
+    _show_result(execute(spec, quiet=quiet or as_json), technique, as_json)
+
+
+def _show_result(result: Any, technique: str, as_json: bool) -> None:
+    """Print a run's metrics (or its JSON summary) and where its report is."""
     if as_json:
         print_json(
             {
@@ -454,13 +515,29 @@ def run_command(
         )
     else:
         for name, value in result.metrics.items():
-            if not isinstance(value, dict):
-                typer.echo(f"{name}: {value}")
+            typer.echo(f"{name}: {metric_text(value)}")
         typer.echo(f"report: {result.path / 'report.html'}")
+    _raise_if_failed(result)
+
+
+def _raise_if_failed(result: Any) -> None:
+    """Exit 1 with the technique's error when the run failed (its report is kept)."""
     if result.status != "ok":
         error = result.report["error"]
+        technique = result.report["technique"]["name"]
         message = f"{technique} failed: {error['message']} (report: {result.path})"
         raise RunFailed(message, result.traceback)
+
+
+def metric_text(value: Any, most: int = 8) -> str:
+    """A metric on one line: a number, or the first ``most`` entries of a per-key dict."""
+    from kinterp.formatting import format_number
+
+    if not isinstance(value, dict):
+        return format_number(value, None)
+    shown = [f"{key} {format_number(v, None)}" for key, v in list(value.items())[:most]]
+    more = f", ... ({len(value) - most} more)" if len(value) > most else ""
+    return ", ".join(shown) + more
 
 
 def main() -> None:

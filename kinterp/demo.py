@@ -7,8 +7,9 @@ from pathlib import Path
 
 from kinterp.errors import KinterpError, RunFailed
 from kinterp.html import write_index
-from kinterp.plugins import registry
-from kinterp.runner import run_technique
+from kinterp.registry import installed_techniques
+from kinterp.runner import execute
+from kinterp.runspec import RunSpec
 
 
 def run_demo(out: Path, quick: bool, quiet: bool, echo: Callable[[str], None]) -> Path:
@@ -21,9 +22,7 @@ def run_demo(out: Path, quick: bool, quiet: bool, echo: Callable[[str], None]) -
         RunFailed: a preset's run failed (raised after the index is written).
     """
     presets = [
-        (technique, preset)
-        for _, (technique, _) in sorted(registry().techniques.items())
-        for preset in technique.demo
+        (technique, preset) for technique in installed_techniques() for preset in technique.demo
     ]
     if not presets:
         raise KinterpError("no installed technique has a demo preset; see: kinterp plugins")
@@ -32,7 +31,8 @@ def run_demo(out: Path, quick: bool, quiet: bool, echo: Callable[[str], None]) -
         params = {**preset.params, **(preset.quick if quick else {})}
         echo(f"{technique.name} on {preset.model} ...")
         try:
-            result = run_technique(technique.name, preset.model, params, out=out, quiet=quiet)
+            spec = RunSpec(technique.name, preset.model, params, out=str(out))
+            result = execute(spec, quiet=quiet)
         except KinterpError as exc:
             echo(f"  skipped: {exc}")
             continue

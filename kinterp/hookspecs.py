@@ -25,3 +25,12 @@ def register_techniques(register: Callable[[Any], None]) -> None:
 @hookspec
 def register_datasets(register: Callable[[Any], None]) -> None:
     """Register datasets by calling ``register(dataset_spec)`` for each."""
+
+
+@hookspec
+def register_commands(app: Any) -> None:
+    """Add ``kinterp`` sub-commands: decorate functions with ``@app.command()``.
+
+    ``app`` is a fresh ``typer.Typer`` for this plugin alone; its commands join the root
+    command line. A name the core uses (or another plugin took first) marks the plugin broken.
+    """

@@ -26,7 +26,11 @@ from kinterp.params import param_specs
 from kinterp.technique import Technique
 
 ENTRY_POINT_GROUP = "kinterp"
-CORE_PLUGINS = ("kinterp.datasets",)
+CORE_PLUGINS = ("kinterp.datasets", "kinterp.predict")
+CORE_COMMANDS = frozenset(
+    {"plugins", "models", "inspect", "predict", "report", "demo", "replay", "run"}
+)
+"""The root commands of :mod:`kinterp.cli`; a plugin command may not take these names."""
 
 
 @dataclass
@@ -40,6 +44,7 @@ class PluginRecord:
     reason: str = ""
     techniques: list[str] = field(default_factory=list)
     datasets: list[str] = field(default_factory=list)
+    commands: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -53,6 +58,7 @@ class Registry:
     plugins: list[PluginRecord]
     techniques: dict[str, tuple[Technique, PluginRecord]]
     datasets: dict[str, tuple[Any, PluginRecord]]
+    commands: dict[str, tuple[Any, PluginRecord]] = field(default_factory=dict)
 
 
 def strict() -> bool:
@@ -148,14 +154,50 @@ def _collect(
             found[obj.name] = (obj, record)
             names.append(obj.name)
 
-        try:
-            impl.function(register=register)
-        except Exception as exc:
-            if strict():
-                raise
-            record.status, record.reason = "broken", f"{hook_name} failed: {one_line(exc)}"
-            for name in names:
-                found.pop(name, None)
+        _call_isolated(record, hook_name, lambda impl=impl, r=register: impl.function(register=r))
+
+
+def _collect_commands(
+    pm: pluggy.PluginManager, records: dict[str, PluginRecord], found: dict
+) -> None:
+    """Give each ``register_commands`` implementation its own Typer app; keep its commands."""
+    import typer
+
+    for impl in pm.hook.register_commands.get_hookimpls():
+        record = records.setdefault(impl.plugin_name, PluginRecord(impl.plugin_name, "?", ""))
+        if record.status == "broken":
+            continue
+
+        def add(impl: Any = impl, record: PluginRecord = record) -> None:
+            app = typer.Typer(add_completion=False)
+            impl.function(app=app)
+            for info in app.registered_commands:
+                single = typer.Typer(add_completion=False)
+                single.registered_commands.append(info)
+                command = typer.main.get_command(single)
+                taken = command.name in CORE_COMMANDS or command.name in found
+                if taken:
+                    raise ValueError(f"command {command.name!r} is already taken")
+                found[command.name] = (command, record)
+                record.commands.append(command.name)
+
+        _call_isolated(record, "register_commands", add)
+
+
+def _call_isolated(record: PluginRecord, hook_name: str, call: Any) -> None:
+    """Run one hook call; an exception marks the plugin broken (re-raised when strict)."""
+    try:
+        call()
+    except Exception as exc:
+        if strict():
+            raise
+        record.status, record.reason = "broken", f"{hook_name} failed: {one_line(exc)}"
+
+
+def _drop_broken(found: dict[str, tuple[Any, PluginRecord]]) -> None:
+    """Forget everything a plugin registered before one of its hooks failed."""
+    for name in [n for n, (_, record) in found.items() if record.status == "broken"]:
+        del found[name]
 
 
 @lru_cache(maxsize=1)
@@ -174,6 +216,10 @@ def registry() -> Registry:
     }
     techniques: dict[str, tuple[Technique, PluginRecord]] = {}
     datasets: dict[str, tuple[Any, PluginRecord]] = {}
+    commands: dict[str, tuple[Any, PluginRecord]] = {}
     _collect(pm, "register_techniques", records, techniques)
     _collect(pm, "register_datasets", records, datasets)
-    return Registry(list(records.values()), techniques, datasets)
+    _collect_commands(pm, records, commands)
+    for found in (techniques, datasets, commands):
+        _drop_broken(found)
+    return Registry(list(records.values()), techniques, datasets, commands)

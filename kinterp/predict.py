@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from kinterp._version import __version__
+from kinterp.context import RunContext
 from kinterp.datasets import IMAGE_SUFFIXES
 from kinterp.errors import KinterpError
+from kinterp.hookspecs import hookimpl
 from kinterp.models import LoadedModel
 from kinterp.preprocess import BadImage, prepare_image
-from kinterp.progress import progress_bar
 from kinterp.report import ReportBuilder
-from kinterp.rundir import DEFAULT_ROOT, RunDirectory
+from kinterp.technique import Technique
 
 THUMB = 56  # side of the "original" thumbnails in the contact sheet
 
@@ -93,28 +92,73 @@ def _tile(image: np.ndarray, fill: tuple[int, int, int]) -> np.ndarray:
     return np.asarray(tile, dtype="float32") / 255.0
 
 
-def predict_files(
-    loaded: LoadedModel,
-    paths: list[Path],
-    top: int,
-    mnistify: bool | None,
-    out: Path | None,
-    quiet: bool = True,
-) -> tuple[list[Prediction], float | None, Path]:
-    """Predict every image; returns the predictions, the accuracy (labelled only), the run dir."""
-    from kinterp.runner import build_report, finish, now
+@dataclass
+class PredictParams:
+    inputs: list[str] | None = field(
+        default=None, metadata={"help": "Image files or folders (sub-folders named by class)."}
+    )
+    top: int = field(
+        default=3, metadata={"help": "How many classes to show.", "min": 1, "max": 1000}
+    )
+    mnistify: bool | None = field(
+        default=None,
+        metadata={"help": "Crop, fit 20x20 and centre by mass (default for 28x28x1 models)."},
+    )
 
+
+class Predict(Technique):
+    """``kinterp predict`` as a technique, so it runs through the one run path."""
+
+    name = "predict"
+    summary = "Top-k classes for your own images"
+    Params = PredictParams
+    key_metric = "accuracy"
+
+    def run(self, ctx: RunContext, params: PredictParams) -> None:
+        """Prepare every file, classify the batch and write the contact sheet and table."""
+        loaded = ctx.model
+        height, width, channels = loaded.require_image()
+        if channels not in (1, 3):
+            raise KinterpError(f"predict supports grey or RGB models, not {channels} channels")
+        if not params.inputs:
+            raise KinterpError("predict needs image files or folders; pass them after MODEL")
+        files = collect_files([Path(p) for p in params.inputs], loaded.info.class_names)
+        mnistify = params.mnistify
+        if mnistify is None:
+            mnistify = (height, width, channels) == (28, 28, 1)
+        predictions, pixels, thumbs = _prepare(files, loaded, mnistify, ctx)
+        kept = [p for p in predictions if not p.skipped]
+        if not kept:
+            reasons = "; ".join(f"{Path(p.file).name}: {p.skipped}" for p in predictions[:3])
+            raise KinterpError(
+                f"none of the {len(predictions)} files is a usable image ({reasons})"
+            )
+        result = loaded.classify_images(np.stack(pixels))
+        indices, confidences = result.topk(params.top)
+        for prediction, row, probs in zip(kept, indices, confidences, strict=True):
+            prediction.top = [
+                {"class_index": int(i), "class_name": result.name(i), "confidence": float(p)}
+                for i, p in zip(row, probs, strict=True)
+            ]
+        labelled = [p for p in kept if p.label is not None]
+        accuracy = (
+            float(np.mean([p.top[0]["class_index"] == p.label for p in labelled]))
+            if labelled
+            else None
+        )
+        ctx.note_data("files", "user images", len(kept))
+        ctx.report.json("predictions", [p.as_dict() for p in predictions])
+        _write_sections(ctx.report, predictions, kept, pixels, thumbs, accuracy)
+
+
+def _prepare(
+    files: list[tuple[Path, int | None]], loaded: LoadedModel, mnistify: bool, ctx: RunContext
+) -> tuple[list[Prediction], list[np.ndarray], list[np.ndarray]]:
+    """Each file's prediction record, and the network input and thumbnail of the usable ones."""
     height, width, channels = loaded.require_image()
-    if channels not in (1, 3):
-        raise KinterpError(f"predict supports grey or RGB models, not {channels} channels")
-    if top < 1:
-        raise KinterpError("--top must be at least 1")
-    info = loaded.info
-    files = collect_files(paths, info.class_names)
-    mnistify = (height, width, channels) == (28, 28, 1) if mnistify is None else mnistify
-    started, clock = now(), time.perf_counter()
+    low, high = loaded.info.input_range
     predictions, pixels, thumbs = [], [], []
-    with progress_bar(len(files), "preparing images", quiet) as bar:
+    with ctx.progress(len(files), "preparing images") as bar:
         for path, label in files:
             prediction = Prediction(str(path), label)
             try:
@@ -122,47 +166,29 @@ def predict_files(
             except BadImage as exc:
                 prediction.skipped = str(exc)
             else:
-                prediction.preprocessing = list(prepared.steps) + [
-                    f"scaled to {info.input_range[0]:g}..{info.input_range[1]:g}"
-                ]
+                prediction.preprocessing = [*prepared.steps, f"scaled to {low:g}..{high:g}"]
                 pixels.append(prepared.pixels)
                 thumbs.append(_tile(prepared.original, fill=(255, 255, 255)))
             predictions.append(prediction)
             bar.advance()
-    kept = [p for p in predictions if not p.skipped]
-    if kept:
-        probs = loaded.confidences(loaded.predict(loaded.to_input(np.stack(pixels))))
-        for prediction, row in zip(kept, probs, strict=True):
-            order = np.argsort(row)[::-1][: min(top, len(row))]
-            prediction.top = [
-                {
-                    "class_index": int(i),
-                    "class_name": info.class_names[i],
-                    "confidence": float(row[i]),
-                }
-                for i in order
-            ]
-    labelled = [p for p in kept if p.label is not None]
-    accuracy = (
-        float(np.mean([p.top[0]["class_index"] == p.label for p in labelled])) if labelled else None
-    )
-    run_dir = RunDirectory(out or DEFAULT_ROOT, "predict", info.name)
-    builder = ReportBuilder(run_dir.path)
-    _write_sections(builder, predictions, kept, pixels, thumbs, accuracy)
-    technique = {
-        "name": "predict",
-        "summary": "Top-k classes for your own images",
-        "distribution": "kinterp",
-        "version": __version__,
-        "key_metric": "accuracy" if accuracy is not None else "images",
-    }
-    params = {"top": top, "mnistify": mnistify, "inputs": [str(p) for p in paths]}
-    data = {"name": "files", "split": "user images", "count": len(kept)}
-    report = build_report(technique, loaded, builder, data, params, 0, started, clock, None)
-    return predictions, accuracy, finish(run_dir, report)
+    return predictions, pixels, thumbs
 
 
-def _write_sections(builder, predictions, kept, pixels, thumbs, accuracy) -> None:
+@hookimpl
+def register_techniques(register: Any) -> None:
+    """Register predict (a core technique, registered like any plugin's)."""
+    register(Predict())
+
+
+def _write_sections(
+    builder: ReportBuilder,
+    predictions: list[Prediction],
+    kept: list[Prediction],
+    pixels: list[np.ndarray],
+    thumbs: list[np.ndarray],
+    accuracy: float | None,
+) -> None:
+    """The metrics, the contact sheet, the network inputs and the predictions table."""
     builder.metric("images", len(kept))
     builder.metric("skipped", len(predictions) - len(kept))
     if accuracy is not None:

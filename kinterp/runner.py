@@ -1,13 +1,19 @@
-"""Run one technique on one model and write its report: the path every run takes."""
+"""Execute a :class:`~kinterp.runspec.RunSpec`: the one path every run takes.
+
+The CLI's ``run``, ``predict``, ``demo`` and ``replay``, :func:`kinterp.run`, and any worker
+process all call :func:`execute`. Bad input raises :class:`KinterpError` before anything is
+written; a technique that crashes leaves a report with ``status: failed``.
+"""
 
 from __future__ import annotations
 
 import base64
-import difflib
+import json
 import platform
 import time
 import traceback
-from dataclasses import dataclass
+import warnings
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from html import escape
 from pathlib import Path
@@ -18,12 +24,19 @@ import numpy as np
 from kinterp._version import __version__
 from kinterp.context import RunContext
 from kinterp.errors import KinterpError
-from kinterp.models import LoadedModel, LoadOptions, load_model
+from kinterp.html import write_report
+from kinterp.modeldata import ModelData, dataset_name
+from kinterp.modelfile import sha256_of
+from kinterp.models import LoadedModel, load_model, resolve
 from kinterp.params import params_to_dict, parse_params
-from kinterp.plugins import PluginRecord, one_line, registry
-from kinterp.report import SCHEMA_VERSION, ReportBuilder, read_report, write_report
+from kinterp.plugins import PluginRecord, one_line
+from kinterp.registry import find_technique, load_dataset
+from kinterp.report import SCHEMA_VERSION, ReportBuilder, read_report
 from kinterp.rundir import DEFAULT_ROOT, RunDirectory
+from kinterp.runspec import RunSpec
 from kinterp.technique import Technique
+
+MAX_LOG_LINES = 50
 
 
 @dataclass
@@ -45,12 +58,26 @@ class RunResult:
         return self.report["metrics"]
 
     @property
+    def spec(self) -> RunSpec:
+        """The spec that reproduces this run (its params as the technique parsed them)."""
+        return RunSpec.from_dict(self.report["spec"])
+
+    @property
     def arrays(self) -> dict[str, np.ndarray]:
         """Every saved array, by file stem."""
         return {
             Path(a["path"]).stem: np.load(self.path / a["path"])
             for a in self.report["artifacts"]
             if a["kind"] == "array"
+        }
+
+    @property
+    def data(self) -> dict[str, Any]:
+        """Every structured result saved with ``report.json(name, value)``, by name."""
+        return {
+            Path(a["path"]).stem: json.loads((self.path / a["path"]).read_text())
+            for a in self.report["artifacts"]
+            if a["kind"] == "json"
         }
 
     def _repr_html_(self) -> str:
@@ -75,16 +102,6 @@ class RunResult:
         )
 
 
-def find_technique(name: str) -> tuple[Technique, PluginRecord]:
-    """An installed technique by name, or a one-line error suggesting the closest names."""
-    techniques = registry().techniques
-    if name in techniques:
-        return techniques[name]
-    close = difflib.get_close_matches(name, list(techniques), n=3, cutoff=0.5)
-    hint = f"did you mean {', '.join(close)}?" if close else "see: kinterp plugins"
-    raise KinterpError(f"unknown technique {name!r}; {hint}")
-
-
 def environment() -> dict[str, str]:
     """Versions that say what produced a report."""
     import keras
@@ -105,57 +122,30 @@ def now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-def build_report(
-    technique: dict[str, Any],
-    loaded: LoadedModel,
-    builder: ReportBuilder,
-    data: dict[str, Any] | None,
-    params: dict[str, Any],
-    seed: int,
-    started: str,
-    clock: float,
-    error: dict[str, str] | None,
-) -> dict[str, Any]:
-    """The report.json content of a finished run (see the shipped schema)."""
-    env = environment()
-    return {
-        "schema_version": SCHEMA_VERSION,
-        "kinterp_version": env["kinterp"],
-        "technique": technique,
-        "model": loaded.info.summary(),
-        "data": data,
-        "params": params,
-        "seed": seed,
-        "started": started,
-        "ended": now(),
-        "duration_s": round(time.perf_counter() - clock, 3),
-        "environment": env,
-        "status": "failed" if error else "ok",
-        "error": error,
-        **builder.as_dict(),
-    }
+def load_for(spec: RunSpec) -> LoadedModel:
+    """Load the spec's model, refusing a file whose sha256 is not the one the spec names.
+
+    Raises:
+        KinterpError: the model cannot be loaded, or its file changed.
+    """
+    if spec.model_sha256:
+        _, path, _ = resolve(spec.model)
+        if path.exists() and sha256_of(path) != spec.model_sha256:
+            raise KinterpError(
+                f"{spec.model} has changed since the run was specified (sha256 "
+                f"{sha256_of(path)[:12]}..., expected {spec.model_sha256[:12]}...); "
+                "drop model_sha256 from the spec to run on the new file"
+            )
+    return load_model(spec.model, spec.load)
 
 
-def run_technique(
-    technique_name: str,
-    model: str | LoadedModel,
-    params: dict[str, Any] | None = None,
-    *,
-    out: str | Path | None = None,
-    data: str | None = None,
-    seed: int = 0,
-    load_options: LoadOptions | None = None,
-    quiet: bool = True,
-) -> RunResult:
-    """Run a technique and write its report directory.
+def execute(spec: RunSpec, model: LoadedModel | None = None, quiet: bool = True) -> RunResult:
+    """Run ``spec`` and write its report directory.
 
     Args:
-        technique_name: an installed technique (see ``kinterp plugins``).
-        model: a zoo name, a model path, or an already loaded model.
-        params: parameter values by field name (strings are parsed as on the CLI).
-        out: the directory the run directory goes under (default ./kinterp-reports).
-        data: a dataset name or path (default: the model card's dataset, else mnist-5k).
-        seed: seeds numpy, Python and TensorFlow for a reproducible run.
+        spec: what to run.
+        model: the spec's model, already loaded (a cache); it must be the spec's file.
+        quiet: hide progress bars.
 
     Returns:
         The result; ``status`` is ``failed`` when the technique raised an unexpected error.
@@ -163,54 +153,109 @@ def run_technique(
     Raises:
         KinterpError: bad input (nothing is written).
     """
-    technique, plugin = find_technique(technique_name)
-    parsed = parse_params(technique.Params, dict(params or {}))
-    if not 0 <= seed < 2**32:
-        raise KinterpError(f"--seed must be between 0 and {2**32 - 1}, got {seed}")
-    loaded = model if isinstance(model, LoadedModel) else load_model(model, load_options)
+    technique, plugin = find_technique(spec.technique)
+    parsed = parse_params(technique.Params, dict(spec.params))
+    loaded = model or load_for(spec)
+    if spec.model_sha256 and loaded.info.sha256 != spec.model_sha256:
+        raise KinterpError(f"{spec.model}: the loaded model is not the file the spec names")
     reason = technique.supports(loaded.info)
     if reason:
         raise KinterpError(f"{technique.name} cannot run on {loaded.info.name}: {reason}")
     loaded.require_image()
+    recorded = replace(
+        spec,
+        model=spec.model if loaded.info.card else loaded.info.path,
+        params=params_to_dict(parsed),
+        model_sha256=loaded.info.sha256,
+    )
 
     import keras
 
-    keras.utils.set_random_seed(seed)
-    run_dir = RunDirectory(Path(out) if out else DEFAULT_ROOT, technique.name, loaded.info.name)
+    keras.utils.set_random_seed(spec.seed)
+    root = Path(spec.out) if spec.out else DEFAULT_ROOT
+    run_dir = RunDirectory(root, technique.name, loaded.info.name)
     builder = ReportBuilder(run_dir.path)
-    ctx = RunContext(loaded, builder, seed=seed, data_name=data, quiet=quiet)
-    started, clock, error, trace = now(), time.perf_counter(), None, None
-    try:
-        technique.run(ctx, parsed)
-    except KinterpError:  # bad input: nothing is written
-        run_dir.discard()
-        raise
-    except Exception as exc:  # a bug in the technique: keep a failed report
-        error = {"type": type(exc).__name__, "message": one_line(exc)}
-        trace = traceback.format_exc()
-    except BaseException:  # Ctrl-C and exits: leave nothing behind
-        run_dir.discard()
-        raise
-    technique_block = {
+    ctx = RunContext(
+        loaded, builder, seed=spec.seed, quiet=quiet, open_data=_data_opener(spec, loaded)
+    )
+    started, clock = now(), time.perf_counter()
+    error, trace, log = _run_capturing(technique, ctx, parsed, run_dir)
+    report = {
+        "schema_version": SCHEMA_VERSION,
+        "kinterp_version": __version__,
+        "technique": _technique_block(technique, plugin),
+        "model": loaded.info.summary(),
+        "data": ctx.data_used,
+        "params": params_to_dict(parsed),
+        "seed": spec.seed,
+        "started": started,
+        "ended": now(),
+        "duration_s": round(time.perf_counter() - clock, 3),
+        "environment": environment(),
+        "status": "failed" if error else "ok",
+        "error": error,
+        "spec": recorded.as_dict(),
+        "log": log,
+        **builder.as_dict(),
+    }
+    path = finish(run_dir, report)
+    return RunResult(path, read_report(path), trace)
+
+
+def _data_opener(spec: RunSpec, loaded: LoadedModel):
+    """What ``ctx.data()`` calls: the spec's dataset, loaded on first use."""
+
+    def open_data() -> ModelData:
+        name = dataset_name(spec.data, loaded)
+        size = loaded.require_image()[:2]
+        return ModelData(name, load_dataset(name, size=size), loaded)
+
+    return open_data
+
+
+def _run_capturing(
+    technique: Technique, ctx: RunContext, params: Any, run_dir: RunDirectory
+) -> tuple[dict[str, str] | None, str | None, list[str]]:
+    """Run the technique with warnings captured: (error, traceback, log lines)."""
+    error = trace = None
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            technique.run(ctx, params)
+        except KinterpError:  # bad input: nothing is written
+            run_dir.discard()
+            raise
+        except Exception as exc:  # a bug in the technique: keep a failed report
+            error = {"type": type(exc).__name__, "message": one_line(exc)}
+            trace = traceback.format_exc()
+        except BaseException:  # Ctrl-C and exits: leave nothing behind
+            run_dir.discard()
+            raise
+    return error, trace, _log_lines(caught)
+
+
+def _log_lines(caught: list[warnings.WarningMessage]) -> list[str]:
+    """Each distinct warning once, as ``Category: first line (file:line)``, with a count."""
+    counts: dict[str, int] = {}
+    for w in caught:
+        first = (str(w.message).strip().splitlines() or [""])[0]
+        line = f"{w.category.__name__}: {first} ({Path(w.filename).name}:{w.lineno})"
+        counts[line] = counts.get(line, 0) + 1
+    lines = [f"{line} [x{n}]" if n > 1 else line for line, n in counts.items()]
+    if len(lines) > MAX_LOG_LINES:
+        lines = lines[:MAX_LOG_LINES] + [f"... and {len(lines) - MAX_LOG_LINES} more warnings"]
+    return lines
+
+
+def _technique_block(technique: Technique, plugin: PluginRecord) -> dict[str, Any]:
+    """The report's technique block."""
+    return {
         "name": technique.name,
         "summary": technique.summary,
         "distribution": plugin.distribution,
         "version": plugin.version,
         "key_metric": technique.key_metric,
     }
-    report = build_report(
-        technique_block,
-        loaded,
-        builder,
-        ctx.data_used,
-        params_to_dict(parsed),
-        seed,
-        started,
-        clock,
-        error,
-    )
-    path = finish(run_dir, report)
-    return RunResult(path, read_report(path), trace)
 
 
 def finish(run_dir: RunDirectory, report: dict[str, Any]) -> Path:

@@ -93,8 +93,8 @@ def test_probability_on_linear_outputs_is_a_softmax(linear_head, tmp_path):
     ("extra", "message"),
     [
         (["--blur", "14"], "--blur 14 is too wide for 28x28 images"),
-        (["--lr", "nan"], "--lr must be a positive number"),
-        (["--tv", "inf"], "--tv must be zero or a positive number"),
+        (["--lr", "nan"], "--lr expects a finite number, got nan"),
+        (["--tv", "inf"], "--tv expects a finite number, got inf"),
         (["--seed", "-1"], "--seed must be between 0 and 4294967295"),
         (["--input-range", "1,1"], "is not LO<HI"),
         (["--input-range", "1,0"], "is not LO<HI"),
