@@ -95,7 +95,11 @@ def _tile(image: np.ndarray, fill: tuple[int, int, int]) -> np.ndarray:
 @dataclass
 class PredictParams:
     inputs: list[str] | None = field(
-        default=None, metadata={"help": "Image files or folders (sub-folders named by class)."}
+        default=None,
+        metadata={
+            "help": "Image files or folders (sub-folders named by class).",
+            "max_items": 100_000,
+        },
     )
     top: int = field(
         default=3, metadata={"help": "How many classes to show.", "min": 1, "max": 1000}

@@ -22,6 +22,7 @@ import kinterp
 from kinterp.models import activation_name
 
 BOOK_RANGE = (0.01, 0.99)
+MAX_OUTPUTS = 100_000  # the most output nodes a back query takes (labels, --target values)
 TANH_RANGE = (-0.99, 0.99)
 SKIPPED = frozenset({"InputLayer", "Flatten", "Reshape", "Dropout"})
 INVERTIBLE = ("sigmoid", "tanh", "linear", "softmax")
@@ -236,19 +237,30 @@ class BackqueryParams:
         },
     )
     labels: list[int] | None = field(
-        default=None, metadata={"help": "Class indices to back-query (default: all).", "min": 0}
+        default=None,
+        metadata={
+            "help": "Class indices to back-query (default: all).",
+            "min": 0,
+            "max": MAX_OUTPUTS - 1,
+            "max_items": MAX_OUTPUTS,
+        },
     )
     target_high: float = field(
-        default=0.99, metadata={"help": "Output value put on the label's node."}
+        default=0.99,
+        metadata={"help": "Output value put on the label's node.", "min": -1e6, "max": 1e6},
     )
     target_low: float = field(
-        default=0.01, metadata={"help": "Output value put on every other node."}
+        default=0.01,
+        metadata={"help": "Output value put on every other node.", "min": -1e6, "max": 1e6},
     )
     target: list[float] | None = field(
         default=None,
         metadata={
             "help": "A custom output vector v0,v1,... (one value per class) instead of --labels, "
-            "e.g. 0.99 on both 3 and 8."
+            "e.g. 0.99 on both 3 and 8.",
+            "min": -1e6,
+            "max": 1e6,
+            "max_items": MAX_OUTPUTS,
         },
     )
 

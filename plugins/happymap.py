@@ -38,12 +38,20 @@ from kinterp.optimize import (
 from kinterp.optimize.params import ANIMATION_FRAMES
 
 BORDER_WIDTHS = (1, 2)
+MAX_INDEX = 1_000_000  # the largest class or unit index an option takes
+MAX_TARGETS = 4096  # the most classes or units one run optimises
 
 
 @dataclass
 class ActivationMapParams(OptimisationParams):
     classes: list[int] | None = field(
-        default=None, metadata={"help": "Output classes to optimise.", "min": 0}
+        default=None,
+        metadata={
+            "help": "Output classes to optimise.",
+            "min": 0,
+            "max": MAX_INDEX,
+            "max_items": MAX_TARGETS,
+        },
     )
     layer: str = field(
         default="", metadata={"help": "Optimise units of this layer instead of output classes."}
@@ -53,6 +61,8 @@ class ActivationMapParams(OptimisationParams):
         metadata={
             "help": "Dense units or conv filters of --layer (all: up to 64).",
             "min": 0,
+            "max": MAX_INDEX,
+            "max_items": MAX_TARGETS,
         },
     )
     objective: Literal["logit", "probability"] = field(
