@@ -1,0 +1,402 @@
+"""Robustness: where does the network stop seeing a digit?
+
+Sweeps perturbation families (:mod:`kinterp.perturb`) over a labelled dataset and measures,
+per level, accuracy, confidence in the true class, top confidence, predictions changed from
+the clean images, and rejections (top confidence under 0.5: "no output fires"). The headline
+is ``edge``: MNIST digits sit in a 20x20 box centred in the 28x28 frame, so masking the
+border should change nothing, and a network that does mind has learned the frame. A
+border-sensitivity map shows where a blob of ink changes the network's mind.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+import kinterp
+from kinterp.perturb import FAMILIES, Digits, border_mask, stamp
+
+BREAK_FRACTION = 0.9  # a family breaks at its first level below 90% of clean accuracy
+REJECT_BELOW = 0.5
+STRIP_EXAMPLES = 2
+
+
+def _levels(default: list[float], help_text: str, low: float, high: float):
+    return field(
+        default_factory=lambda: list(default),
+        metadata={"help": help_text, "min": low, "max": high, "max_items": 32},
+    )
+
+
+@dataclass
+class RobustnessParams:
+    family: list[str] = field(
+        default_factory=lambda: list(FAMILIES),
+        metadata={
+            "help": "Perturbation families to sweep.",
+            "choices": list(FAMILIES),
+            "max_items": len(FAMILIES),
+        },
+    )
+    edge: list[int] = _levels([0, 1, 2, 3, 4, 5, 6, 8], "Border widths masked (px).", 0, 512)
+    scale: list[float] = _levels([0.5, 0.7, 0.85, 1.0, 1.2, 1.4, 2.0], "Resize factors.", 0.05, 8)
+    shift: list[int] = _levels([0, 2, 4, 6, 8], "Shift distances (px).", 0, 512)
+    rotate: list[float] = _levels([0, 15, 30, 45, 60, 75, 90], "Angles (degrees).", -360, 360)
+    noise: list[float] = _levels([0, 0.1, 0.2, 0.3, 0.5, 0.8], "Gaussian noise sigmas.", 0, 10)
+    saltpepper: list[float] = _levels(
+        [0, 0.02, 0.05, 0.1, 0.2, 0.4], "Salt-and-pepper fractions.", 0, 1
+    )
+    occlude: list[int] = _levels([0, 4, 6, 8, 10, 12], "Occluding square sides (px).", 0, 512)
+    blur: list[float] = _levels([0, 0.5, 1, 1.5, 2, 3], "Blur sigmas (px).", 0, 64)
+    invert: list[float] = _levels([0, 0.25, 0.5, 0.75, 1], "Blends towards the negative.", 0, 1)
+    limit: int = field(
+        default=0, metadata={"help": "Use the first N images (0: all).", "min": 0, "max": 10**7}
+    )
+    compare: list[str] | None = field(
+        default=None,
+        metadata={"help": "More models (zoo names or paths) on the same curves.", "max_items": 8},
+    )
+    sensitivity_images: int = field(
+        default=200,
+        metadata={
+            "help": "Images for the border-sensitivity map (0: skip).",
+            "min": 0,
+            "max": 100_000,
+        },
+    )
+    blob: int = field(default=3, metadata={"help": "Ink blob side (px).", "min": 1, "max": 64})
+    stride: int = field(
+        default=2, metadata={"help": "Blob positions every N px.", "min": 1, "max": 64}
+    )
+    batch_size: int = field(
+        default=512, metadata={"help": "Images per model call.", "min": 1, "max": 65536}
+    )
+
+
+@dataclass
+class Curve:
+    """One model's measurements over one family's levels (arrays over levels)."""
+
+    model: str
+    levels: list[float]
+    accuracy: np.ndarray
+    true_confidence: np.ndarray
+    top_confidence: np.ndarray
+    changed: np.ndarray
+    rejected: np.ndarray
+    top1: np.ndarray  # (levels, N)
+
+    def breaking_point(self, clean: float) -> float | None:
+        """The first level whose accuracy is below 90% of ``clean`` (None: it never is)."""
+        below = np.flatnonzero(self.accuracy < BREAK_FRACTION * clean)
+        return self.levels[below[0]] if below.size else None
+
+
+def _measure(result: kinterp.Classification, labels: np.ndarray, clean_top1: np.ndarray):
+    return (
+        result.accuracy(labels),
+        float(result.of(labels).mean()),
+        float(result.confidence.mean()),
+        float(np.mean(result.top1 != clean_top1)),
+        float(np.mean(result.confidence < REJECT_BELOW)),
+    )
+
+
+def _check_levels(params: RobustnessParams, shape: tuple[int, int, int]) -> None:
+    """Levels the image size cannot take: a border or square wider than the frame."""
+    side = min(shape[:2])
+    for name, most in (("edge", side // 2), ("occlude", side), ("shift", max(shape[:2]))):
+        too_big = [v for v in getattr(params, name) if v > most]
+        if name in params.family and too_big:
+            raise kinterp.KinterpError(
+                f"--{name} {too_big[0]} is too large for {shape[0]}x{shape[1]} images; "
+                f"use at most {most}"
+            )
+    if params.blob > side:
+        raise kinterp.KinterpError(f"--blob {params.blob} is wider than the {side}px image")
+
+
+def _compare_models(ctx: kinterp.RunContext, specs: list[str]) -> dict[str, kinterp.LoadedModel]:
+    """The models to compare against, each loaded safely and checked for the same geometry."""
+    shape = ctx.model.require_image()
+    models = {ctx.model.info.name: ctx.model}
+    for spec in specs:
+        other = kinterp.load_model(spec)
+        if other.info.image_shape != shape:
+            raise kinterp.KinterpError(
+                f"--compare {spec} takes {other.info.image_shape} images but "
+                f"{ctx.model.info.name} takes {shape}; compare models of one geometry"
+            )
+        models[other.info.name if other.info.name not in models else spec] = other
+    return models
+
+
+class Robustness(kinterp.Technique):
+    name = "robustness"
+    summary = "Accuracy as digits are edge-masked, scaled, shifted, rotated, noised, occluded"
+    Params = RobustnessParams
+    key_metric = "robust_accuracy"
+    demo = (
+        kinterp.DemoPreset(
+            "mnist-cnn",
+            {"compare": ["mnist-mlp"]},
+            quick={"compare": None, "limit": 300, "sensitivity_images": 50, "stride": 4},
+        ),
+    )
+
+    def run(self, ctx: kinterp.RunContext, params: RobustnessParams) -> None:
+        shape = ctx.model.require_image()
+        params = replace(params, family=list(dict.fromkeys(params.family)))
+        _check_levels(params, shape)
+        models = _compare_models(ctx, params.compare or [])
+        inputs, labels = ctx.data().test(params.limit or None)
+        if labels is None:
+            raise kinterp.KinterpError(
+                "robustness needs labelled images; pass --data with a labelled dataset "
+                "(a folder of class sub-folders, or an npz with y)"
+            )
+        if len(labels) == 0:
+            raise kinterp.KinterpError("the dataset has no test images; pass another --data")
+        digits = Digits.of(ctx.model.to_images(inputs), ctx.seed)
+        clean = {
+            name: m.classify_images(digits.images, params.batch_size) for name, m in models.items()
+        }
+        curves = self._sweep(ctx, params, models, digits, labels, clean)
+        report = RobustnessReport(ctx, params, digits, labels, clean, curves)
+        report.summary()
+        for family in params.family:
+            report.family(family)
+        if params.sensitivity_images:
+            report.sensitivity(sensitivity_map(ctx.model, digits, labels, params))
+        report.metrics()
+
+    def _sweep(self, ctx, params, models, digits, labels, clean) -> dict[str, list[Curve]]:
+        """Every family at every level, each perturbed batch classified by every model."""
+        total = sum(len(getattr(params, f)) for f in params.family)
+        curves: dict[str, list[Curve]] = {}
+        with ctx.progress(total, "perturbing") as bar:
+            for family in params.family:
+                levels = list(getattr(params, family))
+                rows = {name: [] for name in models}
+                for level in levels:
+                    batch = FAMILIES[family].apply(digits, level)
+                    for name, model in models.items():
+                        result = model.classify_images(batch, params.batch_size)
+                        rows[name].append((*_measure(result, labels, clean[name].top1), result))
+                    bar.advance()
+                curves[family] = [_curve(name, levels, rows[name]) for name in models]
+        return curves
+
+
+def _curve(name: str, levels: list[float], rows: list[tuple]) -> Curve:
+    columns = list(zip(*rows, strict=True))
+    return Curve(
+        name,
+        levels,
+        *(np.asarray(c, dtype="float64") for c in columns[:5]),
+        top1=np.stack([r.top1 for r in columns[5]]),
+    )
+
+
+def sensitivity_map(
+    model: kinterp.LoadedModel, digits: Digits, labels: np.ndarray, params: RobustnessParams
+) -> np.ndarray:
+    """(H, W) accuracy lost when a blob of ink is stamped at each position of clean images."""
+    count = min(params.sensitivity_images, len(labels))
+    subset, truth = digits.take(np.arange(count)), labels[:count]
+    height, width = digits.images.shape[1:3]
+    clean = model.classify_images(subset.images, params.batch_size).accuracy(truth)
+    drop = np.zeros((height, width), dtype="float64")
+    for row in range(0, height - params.blob + 1, params.stride):
+        for col in range(0, width - params.blob + 1, params.stride):
+            stamped = stamp(subset, row, col, params.blob)
+            accuracy = model.classify_images(stamped, params.batch_size).accuracy(truth)
+            centre = (row + params.blob // 2, col + params.blob // 2)
+            drop[centre[0] : centre[0] + params.stride, centre[1] : centre[1] + params.stride] = (
+                clean - accuracy
+            )
+    return drop
+
+
+class RobustnessReport:
+    """Writes the run's sections: the summary first, then one per family, then sensitivity."""
+
+    def __init__(self, ctx, params, digits, labels, clean, curves):
+        self.ctx, self.params, self.digits, self.labels = ctx, params, digits, labels
+        self.clean = {name: c.accuracy(labels) for name, c in clean.items()}
+        self.main = ctx.model.info.name
+        self.curves: dict[str, list[Curve]] = curves
+        self.report = ctx.report
+
+    def breaking_points(self, name: str) -> dict[str, float | None]:
+        """Per family, where model ``name`` breaks."""
+        return {
+            family: next(c for c in curves if c.model == name).breaking_point(self.clean[name])
+            for family, curves in self.curves.items()
+        }
+
+    def summary(self) -> None:
+        """Verdict and the table of clean accuracy, worst level and breaking point."""
+        title, clean = "Summary", self.clean[self.main]
+        breaks = self.breaking_points(self.main)
+        broken = [f"{f} at {level_text(v, f)}" for f, v in breaks.items() if v is not None]
+        self.report.text(
+            title,
+            f"{self.main}: {clean:.1%} correct on {len(self.labels):,} clean images. "
+            + (
+                f"Accuracy falls below {BREAK_FRACTION:.0%} of clean for {', '.join(broken)}."
+                if broken
+                else "No family brings accuracy below 90% of clean at the levels tried."
+            ),
+        )
+        rows = []
+        for family, curves in self.curves.items():
+            for c in curves:
+                worst = int(np.argmin(c.accuracy))
+                point = c.breaking_point(self.clean[c.model])
+                rows.append(
+                    [
+                        family,
+                        c.model,
+                        self.clean[c.model],
+                        c.accuracy[worst],
+                        level_text(c.levels[worst], family),
+                        "never" if point is None else level_text(point, family),
+                    ]
+                )
+        self.report.table(
+            title,
+            ["family", "model", "clean accuracy", "worst accuracy", "at", "breaks at"],
+            rows,
+            formats=[None, None, "pct", "pct", "text", "text"],
+        )
+
+    def family(self, family: str) -> None:
+        """A family's curves, its table and the examples that break first."""
+        spec, curves = FAMILIES[family], self.curves[family]
+        title = f"{family}: {spec.summary}"
+        self.report.text(
+            title, f"Levels in {spec.unit}; level {spec.identity:g} is the clean image."
+        )
+        series = {}
+        for c in curves:
+            series[f"{c.model} accuracy"] = c.accuracy.tolist()
+            series[f"{c.model} confidence in true class"] = c.true_confidence.tolist()
+            series[f"{c.model} rejected (top < {REJECT_BELOW})"] = c.rejected.tolist()
+        self.report.line_plot(
+            title,
+            series,
+            xlabel=f"level ({spec.unit})",
+            ylabel="fraction",
+            x=curves[0].levels,
+            caption="Accuracy, mean confidence in the true class and rejection rate per level.",
+        )
+        self.report.table(
+            title,
+            [
+                "model",
+                "level",
+                "accuracy",
+                "true-class confidence",
+                "top confidence",
+                "changed from clean",
+                "rejected",
+            ],
+            [
+                [
+                    c.model,
+                    level,
+                    *(
+                        m[i]
+                        for m in (
+                            c.accuracy,
+                            c.true_confidence,
+                            c.top_confidence,
+                            c.changed,
+                            c.rejected,
+                        )
+                    ),
+                ]
+                for c in curves
+                for i, level in enumerate(c.levels)
+            ],
+            formats=[None, "float", "pct", "prob", "prob", "pct", "pct"],
+        )
+        self.strips(title, family, curves[0])
+
+    def strips(self, title: str, family: str, curve: Curve) -> None:
+        """The examples (correct when clean) that the family breaks at the lowest level."""
+        wrong = curve.top1 != self.labels[None, :]
+        correct = ~wrong[
+            int(np.argmin(np.abs(np.asarray(curve.levels) - FAMILIES[family].identity)))
+        ]
+        first_break = np.where(wrong.any(axis=0), wrong.argmax(axis=0), len(curve.levels))
+        order = np.argsort(np.where(correct, first_break, len(curve.levels) + 1), kind="stable")
+        model = self.ctx.model
+        for index in order[:STRIP_EXAMPLES]:
+            one = self.digits.take(np.array([index]))
+            batch = np.concatenate([FAMILIES[family].apply(one, v) for v in curve.levels])
+            result = model.classify_images(batch)
+            truth = int(self.labels[index])
+            self.report.strip(
+                title,
+                batch,
+                levels=curve.levels,
+                predictions=[
+                    f"{result.name(t)} ({p:.2f})"
+                    for t, p in zip(result.top1, result.confidence, strict=True)
+                ],
+                wrong=(result.top1 != truth).tolist(),
+                name=f"{family}-example-{index}",
+            )
+        self.report.text(
+            title,
+            f"Examples: the test images (correct when clean) that {family} breaks at the lowest "
+            "level, each at every level with the prediction; wrong ones are framed in red.",
+        )
+
+    def sensitivity(self, drop: np.ndarray) -> None:
+        """The border-sensitivity map and its border-versus-centre summary."""
+        title, p = "Border sensitivity", self.params
+        self.report.text(
+            title,
+            f"Accuracy lost on {min(p.sensitivity_images, len(self.labels)):,} clean images "
+            f"when a {p.blob}x{p.blob} px blob of ink is added at each position (every "
+            f"{p.stride} px). Red: the network reads that place; an MNIST network should mind "
+            "ink near the centre more than at the frame's edge.",
+        )
+        self.report.images(
+            title, drop[None], captions=["accuracy lost"], cmap="diverging", name="sensitivity"
+        )
+        border = border_mask(drop.shape, 4)
+        self.report.metric("sensitivity_border", float(drop[border].mean()))
+        self.report.metric("sensitivity_centre", float(drop[~border].mean()))
+
+    def metrics(self) -> None:
+        """Clean and mean perturbed accuracy, breaking points, per-level accuracy."""
+        main = {f: next(c for c in cs if c.model == self.main) for f, cs in self.curves.items()}
+        self.report.metric("clean_accuracy", self.clean[self.main])
+        everything = np.concatenate([c.accuracy for c in main.values()]) if main else []
+        self.report.metric("robust_accuracy", float(np.mean(everything)) if main else None)
+        self.report.metric("breaking_point", self.breaking_points(self.main))
+        for family, c in main.items():
+            self.report.metric(
+                f"{family}_accuracy",
+                {
+                    level_text(v, family): float(a)
+                    for v, a in zip(c.levels, c.accuracy, strict=True)
+                },
+            )
+        if len(self.clean) > 1:
+            self.report.metric("clean_accuracy_by_model", self.clean)
+
+
+def level_text(value: float, family: str) -> str:
+    """A level with its unit, e.g. ``2 px`` or ``45 degrees``."""
+    return f"{value:g} {FAMILIES[family].unit}"
+
+
+@kinterp.hookimpl
+def register_techniques(register):
+    register(Robustness())
