@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from kinterp.optimize.objectives import Objective
+from kinterp.optimize.parameterize import Parameterisation, pixels
 from kinterp.optimize.transforms import Transform
 
 ADAM_BETAS = (0.9, 0.999)
@@ -32,6 +33,7 @@ class Settings:
         maximize: ascend (HappyMap) or descend (SadMap) the objective.
         chunk: steps per compiled call (progress and animation frames come between calls).
         transforms: applied, in order, to the image the network sees (see ``transforms``).
+        parameterisation: what is optimised (default: the pixels, clipped to [0, 1]).
     """
 
     steps: int = 256
@@ -40,6 +42,7 @@ class Settings:
     maximize: bool = True
     chunk: int = 16
     transforms: Sequence[Transform] = field(default_factory=tuple)
+    parameterisation: Parameterisation = field(default_factory=pixels)
 
 
 @dataclass
@@ -62,8 +65,9 @@ class Result:
 def compile_steps(objective: Objective, settings: Settings, penalty: Objective | None = None):
     """Build the compiled chunk function ``run(x, m, v, t, k) -> (x, m, v, t, history)``.
 
-    ``x`` is the batch in [0, 1], ``m``/``v`` the Adam moments, ``t`` the int64 step count and
-    ``k`` the number of steps to take; ``history`` is (k, N). Exposed for benchmarks and
+    ``x`` is the batch of parameters (the images in [0, 1] for pixels), ``m``/``v`` the Adam
+    moments, ``t`` the int64 step count and ``k`` the number of steps to take; ``history`` is
+    (k, N). Exposed for benchmarks and
     callers that drive the loop themselves; :func:`optimize` is the usual entry point.
     """
     import tensorflow as tf
@@ -75,17 +79,19 @@ def compile_steps(objective: Objective, settings: Settings, penalty: Objective |
         raise ValueError(f"optimizer must be adam or sgd, not {settings.optimizer!r}")
     beta1, beta2 = ADAM_BETAS
     transforms = tuple(settings.transforms)
+    to_image, clip = settings.parameterisation.to_image, settings.parameterisation.clip
 
     def step(x, m, v, t):
         with tf.GradientTape() as tape:
             tape.watch(x)
-            view = x
+            image = to_image(x)
+            view = image
             for transform in transforms:
                 view = transform(view, t)
-            values = objective(x, view)
+            values = objective(image, view)
             total = sign * values
             if penalty is not None:
-                total = total - penalty(x, view)
+                total = total - penalty(image, view)
             loss = tf.reduce_sum(total)
         grad = tape.gradient(loss, x)
         t = t + 1
@@ -98,7 +104,9 @@ def compile_steps(objective: Objective, settings: Settings, penalty: Objective |
             update = lr * m_hat / (tf.sqrt(v_hat) + ADAM_EPSILON)
         else:
             update = lr * grad
-        x = tf.clip_by_value(x + update, 0.0, 1.0)
+        x = x + update
+        if clip:
+            x = tf.clip_by_value(x, 0.0, 1.0)
         return x, m, v, t, values
 
     @tf.function(reduce_retracing=True)
@@ -137,18 +145,23 @@ class Engine:
         init: np.ndarray,
         on_chunk: Callable[[int], None] | None = None,
         frame_row: int | None = 0,
+        rng: np.random.Generator | None = None,
     ) -> Result:
         """Optimise every row of ``init`` (N, H, W, C) in [0, 1].
 
         Args:
-            init: the starting images.
+            init: the starting images (a Fourier parameterisation starts from random spectra
+                drawn from ``rng`` instead).
             on_chunk: called with the number of steps just taken, after every chunk.
             frame_row: the row to snapshot for the animation (None: no frames).
+            rng: random numbers for the starting parameters (default: seed 0).
         """
         import tensorflow as tf
 
         steps, chunk = self.settings.steps, max(1, int(self.settings.chunk))
-        x = tf.convert_to_tensor(np.asarray(init, dtype="float32"))
+        shape = self.settings.parameterisation
+        start = shape.start(np.asarray(init, "float32"), rng or np.random.default_rng(0))
+        x = tf.convert_to_tensor(start)
         m = tf.zeros_like(x)
         v = tf.zeros_like(x)
         t = tf.constant(0, tf.int64)
@@ -160,10 +173,10 @@ class Engine:
             x, m, v, t, values = self._run(x, m, v, t, tf.constant(k, tf.int32))
             history.append(values.numpy())
             if frame_row is not None:
-                frames.append(x[frame_row].numpy())
+                frames.append(shape.to_image(x[frame_row : frame_row + 1])[0].numpy())
             if on_chunk is not None:
                 on_chunk(k)
-        images = x.numpy()
+        images = np.asarray(shape.to_image(x))
         seconds = time.perf_counter() - clock
         return Result(images, np.concatenate(history, axis=0), frames, seconds)
 

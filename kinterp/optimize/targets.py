@@ -127,3 +127,50 @@ def objective(
     else:
         network = model.logits_model
     return channel(network, np.asarray(row_target), model.to_input_tensor)
+
+
+def unit_objective(
+    model: LoadedModel, layer: str, row_unit: Sequence[int], neuron: str = "mean"
+) -> Objective:
+    """Row ``i`` maximises unit ``row_unit[i]`` of ``layer`` (feature visualisation).
+
+    A Dense unit is scored before its activation (a saturated or dead relu still has a
+    gradient there); a conv filter by the mean of its activated channel over space, or with
+    ``neuron="centre"`` by its centre position. Other layers use their output.
+    """
+    keras_layer = model.layer(layer)
+    index = np.asarray(row_unit, dtype="int64")
+    _, kind = layer_units(model, layer)
+    if kind == "unit" and type(keras_layer).__name__ == "Dense":
+        return _dense_preactivation(model, keras_layer, index)
+    if kind == "filter" and neuron == "centre":
+        return _centre(model, model.feature_model(layer), index)
+    return channel(model.feature_model(layer), index, model.to_input_tensor)
+
+
+def _dense_preactivation(model: LoadedModel, layer, index: np.ndarray) -> Objective:
+    import keras
+
+    below = keras.Model(model.keras_model.inputs[0], layer.input)
+    kernel, *bias = layer.get_weights()
+    columns = kernel[:, index].T.astype("float32")  # (rows, inputs)
+    offset = (bias[0][index] if bias else np.zeros(len(index))).astype("float32")
+
+    def fn(image, view):
+        import tensorflow as tf
+
+        hidden = tf.reshape(below(model.to_input_tensor(view), training=False), [len(index), -1])
+        return tf.reduce_sum(hidden * columns, axis=1) + offset
+
+    return Objective(fn, "pre-activation")
+
+
+def _centre(model: LoadedModel, network, index: np.ndarray) -> Objective:
+    def fn(image, view):
+        import tensorflow as tf
+
+        out = network(model.to_input_tensor(view), training=False)
+        middle = out[:, out.shape[1] // 2, out.shape[2] // 2, :]
+        return tf.gather(middle, tf.constant(index, tf.int32), axis=1, batch_dims=1)
+
+    return Objective(fn, "centre neuron")

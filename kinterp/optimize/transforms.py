@@ -49,6 +49,36 @@ def blur(sigma: float, channels: int) -> Transform:
     return fn
 
 
+def rotate_scale(max_degrees: float, max_scale: float, shape: tuple[int, int, int], seed: int = 0):
+    """Rotate by up to ``max_degrees`` and scale by up to ``1 +- max_scale`` about the centre,
+    a new random draw every step (bilinear, edges reflected)."""
+    height, width = shape[:2]
+    cy, cx = (height - 1) / 2, (width - 1) / 2
+
+    def fn(images: Any, step: Any) -> Any:
+        import tensorflow as tf
+
+        key = tf.stack([tf.constant(seed + 1, tf.int64), tf.cast(step, tf.int64)])
+        draw = tf.random.stateless_uniform([2], key, minval=-1.0, maxval=1.0)
+        angle = draw[0] * (max_degrees * math.pi / 180.0)
+        zoom = 1.0 + draw[1] * max_scale
+        cos, sin = tf.cos(angle) / zoom, tf.sin(angle) / zoom
+        # output (x, y) reads input (cos*x' - sin*y' + cx, sin*x' + cos*y' + cy), x' = x - cx
+        matrix = tf.stack(
+            [cos, -sin, cx - cos * cx + sin * cy, sin, cos, cy - sin * cx - cos * cy, 0.0, 0.0]
+        )
+        return tf.raw_ops.ImageProjectiveTransformV3(
+            images=images,
+            transforms=matrix[None, :],
+            output_shape=tf.constant([height, width]),
+            fill_value=0.0,
+            interpolation="BILINEAR",
+            fill_mode="REFLECT",
+        )
+
+    return fn
+
+
 def view_transforms(
     jitter_px: int, blur_sigma: float, shape: tuple[int, int, int], seed: int
 ) -> tuple[Transform, ...]:

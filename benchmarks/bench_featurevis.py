@@ -1,0 +1,96 @@
+"""featurevis vs tf-keras-vis ActivationMaximization: all 64 filters of mnist-cnn's conv2.
+
+64 filters x 256 steps from one shared uniform start, Adam lr 0.05, values kept in [0, 1], no
+regularisers or input modifiers; each filter's score is the mean of its channel over space.
+Both get the same feature model (input -> conv2); tf-keras-vis gets all 64 filters as one
+batch (a score that reads row i's filter i), as far as its API batches. They run side by side
+in one process, alternating, after one warm-up each; the median of ROUNDS rounds is reported
+with the ratio and the mean filter activation each reaches.
+
+Run: .venv/bin/python benchmarks/bench_featurevis.py [ROUNDS]
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+import time
+import warnings
+
+import numpy as np
+
+STEPS = 256
+LR = 0.05
+LAYER = "conv2"
+
+
+def main(rounds: int = 3) -> None:
+    warnings.filterwarnings("ignore")
+    import kinterp
+    from kinterp.models import quiet_tensorflow
+
+    quiet_tensorflow()
+    import keras
+    import tensorflow as tf
+    from tf_keras_vis.activation_maximization import ActivationMaximization
+
+    from kinterp.optimize import Engine, Settings
+    from kinterp.optimize.targets import unit_objective
+
+    loaded = kinterp.load_model("mnist-cnn")
+    features = loaded.feature_model(LAYER)
+    filters = int(features.output.shape[-1])
+    seed = np.random.default_rng(0).uniform(0, 1, (filters, 28, 28, 1)).astype("float32")
+    rows = np.arange(filters)
+
+    def reached(images: np.ndarray) -> float:
+        out = np.asarray(features(images, training=False)).mean(axis=(1, 2))
+        return float(out[rows, rows].mean())
+
+    # kinterp: the engine exactly as featurevis drives it (steps // 8 steps per call).
+    goal = unit_objective(loaded, LAYER, rows)
+    engine = Engine(goal, Settings(steps=STEPS, lr=LR, chunk=STEPS // 8))
+
+    def ours() -> np.ndarray:
+        return engine.run(seed, frame_row=None).images
+
+    visualizer = ActivationMaximization(features, model_modifier=None, clone=False)
+
+    def score(output):
+        return tf.linalg.diag_part(tf.reduce_mean(output, axis=[1, 2]))
+
+    def tfkv() -> np.ndarray:
+        return np.asarray(
+            visualizer(
+                score,
+                seed_input=seed,
+                input_range=(0.0, 1.0),
+                input_modifiers=[],
+                regularizers=[],
+                steps=STEPS,
+                optimizer=keras.optimizers.Adam(learning_rate=LR),
+            )
+        )
+
+    contenders = {"kinterp featurevis": ours, "tf-keras-vis": tfkv}
+    times: dict[str, list[float]] = {name: [] for name in contenders}
+    values: dict[str, float] = {}
+    for name, fn in contenders.items():
+        values[name] = reached(fn())
+    for _ in range(rounds):
+        for name, fn in contenders.items():
+            clock = time.perf_counter()
+            images = fn()
+            times[name].append(time.perf_counter() - clock)
+            values[name] = reached(images)
+    medians = {name: statistics.median(t) for name, t in times.items()}
+    print(f"mnist-cnn {LAYER}: {filters} filters x {STEPS} steps, Adam lr {LR}, "
+          f"median of {rounds} rounds")  # fmt: skip
+    for name in contenders:
+        print(f"  {name:<20} {medians[name]:8.3f} s   mean activation {values[name]:.3f}")
+    ratio = medians["kinterp featurevis"] / medians["tf-keras-vis"]
+    print(f"ratio kinterp / tf-keras-vis: {ratio:.3f}  (goal <= 0.2)")
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else 3)

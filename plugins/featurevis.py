@@ -1,0 +1,458 @@
+"""featurevis: what does a whole layer respond to? Every unit, across TV weights and restarts.
+
+The classic keras-vis study of MNIST networks: visualise every filter of each conv layer and
+every dense neuron, sweep the total-variation weight, see that maps change from run to run,
+and sort the units into structured ones, noise, flat "always on" ones and dead ones
+(:mod:`kinterp.optimize.census`). Each layer's units x TV weights x restarts are one batch
+optimised in one compiled call, split into chunks that fit ``--batch-limit`` megabytes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+import kinterp
+from kinterp.optimize import (
+    BatchGrid,
+    Engine,
+    Settings,
+    layer_targets,
+    load_starts,
+    parse_lp,
+    penalty,
+    view_transforms,
+)
+from kinterp.optimize.census import UnitStats, census, high_frequency_energy, spectrum_consistency
+from kinterp.optimize.parameterize import parameterisation
+from kinterp.optimize.targets import unit_objective
+from kinterp.optimize.transforms import rotate_scale
+
+LAYER_KINDS = ("Conv", "Dense")  # "all" means every layer whose class name contains one
+USABLE = 0.75  # a TV weight counts if the layer keeps this share of its best activation
+CONSISTENT = 0.7  # a layer's maps are consistent from the TV weight where the mean reaches this
+SHOWN_UNITS = 16  # units shown in the sweep and real-example grids (all are in the tables)
+BYTES = 4
+
+
+@dataclass
+class FeatureVisParams:
+    layer: list[str] = field(
+        default_factory=lambda: ["all"],
+        metadata={"help": "Layers to visualise; all: every conv and dense layer.", "max_items": 64},
+    )
+    units: list[int] | None = field(
+        default=None,
+        metadata={
+            "help": "Units or filters of each layer (default: all).",
+            "min": 0,
+            "max": 1_000_000,
+            "max_items": 4096,
+        },
+    )
+    tv: list[float] = field(
+        default_factory=lambda: [0.001, 0.01, 0.1, 1.0, 10.0],
+        metadata={
+            "help": "Total-variation weights to sweep.",
+            "min": 0,
+            "max": 1e6,
+            "max_items": 16,
+        },
+    )
+    show_tv: float | None = field(
+        default=None,
+        metadata={
+            "help": "TV weight of the unit grid (default: where maps become consistent).",
+            "min": 0,
+            "max": 1e6,
+        },
+    )
+    lp: str = field(default="", metadata={"help": "Lp penalty as P:W, e.g. 1:0.5 (off if empty)."})
+    restarts: int = field(
+        default=2, metadata={"help": "Random restarts per unit and TV weight.", "min": 1, "max": 64}
+    )
+    steps: int = field(default=128, metadata={"help": "Gradient steps.", "min": 1, "max": 100_000})
+    lr: float = field(default=0.05, metadata={"help": "Learning rate.", "min": 1e-6, "max": 10})
+    init: list[str] = field(
+        default_factory=lambda: ["uniform"],
+        metadata={
+            "help": "Starting images (pixels only): zeros, half, uniform, normal, image:PATH.",
+            "max_items": 4,
+        },
+    )
+    parameterisation: Literal["pixels", "fourier"] = field(
+        default="pixels",
+        metadata={"help": "Optimise pixels, or a colour-decorrelated Fourier spectrum."},
+    )
+    neuron: Literal["mean", "centre"] = field(
+        default="mean", metadata={"help": "Conv filters: mean over space, or the centre neuron."}
+    )
+    jitter: int = field(default=1, metadata={"help": "Random shift (px).", "min": 0, "max": 256})
+    rotate: float = field(
+        default=0.0, metadata={"help": "Random rotation (degrees, +-).", "min": 0, "max": 180}
+    )
+    scale: float = field(
+        default=0.0, metadata={"help": "Random scaling (1 +- this).", "min": 0, "max": 0.5}
+    )
+    batch_limit: int = field(
+        default=2048,
+        metadata={
+            "help": "Memory budget (MB) of one compiled call; bigger batches are chunked.",
+            "min": 16,
+            "max": 1_000_000,
+        },
+    )
+    examples: int = field(
+        default=512,
+        metadata={
+            "help": "Real images scored for activations and top examples (0: none).",
+            "min": 0,
+            "max": 100_000,
+        },
+    )
+    top: int = field(
+        default=5, metadata={"help": "Top real examples per unit.", "min": 0, "max": 32}
+    )
+
+
+def chosen_layers(model: kinterp.LoadedModel, names: list[str]) -> list[str]:
+    """The named layers (``all``: every conv and dense layer), checked against the model."""
+    if "all" in names:
+        everything = [
+            row.name for row in model.info.layers if any(kind in row.type for kind in LAYER_KINDS)
+        ]
+        if not everything:
+            raise kinterp.KinterpError(
+                f"{model.info.name} has no conv or dense layers; name one with --layer"
+            )
+        return everything
+    for name in names:
+        model.layer(name)  # a one-line error with close matches for an unknown name
+    return list(dict.fromkeys(names))
+
+
+def rows_per_call(model: kinterp.LoadedModel, layer: str, parameter_floats: int, budget_mb: int):
+    """How many batch rows fit the memory budget: parameters with Adam state and gradient,
+    the image and its views, and every activation up to ``layer`` kept for the backward pass."""
+    activations = 0
+    for keras_layer in model.keras_model.layers:
+        shape = getattr(keras_layer, "output", None)
+        if shape is not None:
+            activations += int(np.prod([d or 1 for d in keras_layer.output.shape[1:]]))
+        if keras_layer.name == layer:
+            break
+    image = int(np.prod(model.require_image()))
+    per_row = BYTES * (4 * parameter_floats + 3 * image + 3 * activations)
+    return max(1, budget_mb * 2**20 // per_row)
+
+
+def activations(model: kinterp.LoadedModel, layer: str, images: np.ndarray) -> np.ndarray:
+    """(N, units) each image's activation of every unit of ``layer`` (conv: mean over space)."""
+    network = model.feature_model(layer)
+    outs = []
+    for start in range(0, len(images), 256):
+        out = np.asarray(network(model.to_input(images[start : start + 256]), training=False))
+        outs.append(out.reshape(len(out), -1, out.shape[-1]).mean(axis=1))
+    return np.concatenate(outs) if outs else np.zeros((0, 0))
+
+
+@dataclass
+class LayerResult:
+    """One layer's optimised maps and what was measured on them."""
+
+    layer: str
+    kind: str
+    units: list[int]
+    grid: BatchGrid
+    maps: np.ndarray  # rows of grid
+    reached: np.ndarray  # (units, tv, inits x restarts) each map's activation of its unit
+    consistency: np.ndarray  # (units, tv) mean pairwise correlation over restarts
+    stats: list[UnitStats]  # per unit, at the shown TV weight
+    shown_tv: float
+    consistent_tv: float | None
+    top_examples: np.ndarray  # (units, top) dataset indices
+
+
+class FeatureVis(kinterp.Technique):
+    name = "featurevis"
+    summary = "Every unit of a layer: maps across TV weights, restart consistency, a census"
+    Params = FeatureVisParams
+    key_metric = "structured_fraction"
+    demo = (
+        kinterp.DemoPreset(
+            "mnist-cnn",
+            {"layer": ["conv1"], "steps": 96},
+            quick={"steps": 24, "tv": [0.01, 1.0], "units": [0, 1, 2, 3], "examples": 64},
+        ),
+    )
+
+    def run(self, ctx: kinterp.RunContext, params: FeatureVisParams) -> None:
+        model = ctx.model
+        shape = model.require_image()
+        layers = chosen_layers(model, params.layer)
+        shape_of = parameterisation(params.parameterisation, shape)
+        transforms = view_transforms(params.jitter, 0, shape, ctx.seed)
+        if params.rotate or params.scale:
+            transforms += (rotate_scale(params.rotate, params.scale, shape, ctx.seed),)
+        starts = load_starts(model, params.init)
+        inputs = ctx.data().test(params.examples)[0] if params.examples else None
+        real = model.to_images(inputs) if inputs is not None else np.zeros((0, *shape))
+        results = []
+        for layer in layers:
+            units = layer_targets(model, layer, params.units, most=None)
+            grid = BatchGrid.of(
+                unit=units.indices,
+                tv=sorted(set(params.tv)),
+                init=starts.names,
+                restart=range(params.restarts),
+            )
+            first = starts.batch(params.restarts, shape, ctx.rng)
+            batch = first[grid.index("init"), grid.index("restart")]
+            settings = Settings(
+                steps=params.steps,
+                lr=params.lr,
+                chunk=max(1, params.steps // 8),
+                transforms=transforms,
+                parameterisation=shape_of,
+            )
+            maps = self.optimise(ctx, model, layer, grid, batch, settings, params)
+            results.append(measure(model, layer, units.kind, grid, maps, real, params))
+        FeatureVisReport(ctx.report, params, results, real).write()
+
+    @staticmethod
+    def optimise(ctx, model, layer, grid, batch, settings, params) -> np.ndarray:
+        """Every row of ``grid``, in as few compiled calls as the memory budget allows."""
+        floats = int(np.prod(settings.parameterisation.start(batch[:1], ctx.rng).shape))
+        per_call = rows_per_call(model, layer, floats, params.batch_limit)
+        lp_term = parse_lp(params.lp)
+        unit, tv = np.asarray(grid.values("unit")), np.asarray(grid.values("tv"), "float32")
+        maps = []
+        calls = -(-len(grid) // per_call)
+        with ctx.progress(params.steps * calls, f"featurevis {layer}: {len(grid)} maps") as bar:
+            for start in range(0, len(grid), per_call):
+                part = slice(start, start + per_call)
+                goal = unit_objective(model, layer, unit[part], params.neuron)
+                weights, _ = penalty(tv_weight=tv[part], lp_term=lp_term)
+                engine = Engine(goal, settings, weights)
+                result = engine.run(batch[part], on_chunk=bar.advance, frame_row=None, rng=ctx.rng)
+                maps.append(result.images)
+        return np.concatenate(maps)
+
+
+def sweep_measures(maps: np.ndarray, restarts: int) -> tuple[np.ndarray, np.ndarray]:
+    """(consistency, high-frequency share), each (units, tv), of maps shaped (units, tv,
+    inits, restarts, H, W, C); consistency is nan with one restart."""
+    high = np.array(
+        [
+            [high_frequency_energy(cell.reshape(-1, *cell.shape[2:])).mean() for cell in unit]
+            for unit in maps
+        ]
+    )
+    if restarts < 2:
+        return np.full(maps.shape[:2], np.nan), high
+    consistency = np.array(
+        [[np.mean([spectrum_consistency(r) for r in cell]) for cell in unit] for unit in maps]
+    )
+    return consistency, high
+
+
+def pick_tv(weights: list[float], reached: np.ndarray, consistency: np.ndarray, wanted):
+    """(the TV weight to show, the first weight at which the layer's maps are consistent).
+
+    ``reached`` and ``consistency`` hold the responding units only. Only weights that keep
+    at least 75% of the best mean activation count: a TV weight so strong that it flattens
+    every map makes the restarts agree, but on nothing.
+    """
+    if wanted is not None:
+        return min(weights, key=lambda w: abs(w - wanted)), None
+    if not len(reached):
+        return weights[len(weights) // 2], None
+    by_weight = reached.mean(axis=(0, 2))
+    usable = [i for i, r in enumerate(by_weight) if r >= USABLE * by_weight.max()]
+    if np.isnan(consistency).all():
+        return weights[usable[len(usable) // 2]], None
+    mean = np.nanmean(consistency, axis=0)
+    consistent = next((weights[i] for i in usable if mean[i] >= CONSISTENT), None)
+    best = max(usable, key=lambda i: mean[i])
+    return consistent if consistent is not None else weights[best], consistent
+
+
+def measure(model, layer, kind, grid, maps, real, params) -> LayerResult:
+    """Activations reached, consistency per unit and TV weight, the census, top examples."""
+    units, weights = list(grid.axis("unit")), list(grid.axis("tv"))
+    row_unit = np.asarray(grid.values("unit"))
+    reached = activations(model, layer, maps)[np.arange(len(maps)), row_unit]
+    reached = reached.reshape(len(units), len(weights), -1)
+    shaped = maps.reshape(len(units), len(weights), -1, params.restarts, *maps.shape[1:])
+    consistency, high = sweep_measures(shaped, params.restarts)
+    on_data = activations(model, layer, real)[:, units] if len(real) else None
+
+    def stats_at(t: int) -> list[UnitStats]:
+        return [
+            UnitStats(
+                float(reached[i, t].mean()),
+                float(reached[i].min()),
+                float(reached[i].max()),
+                *(
+                    float(f(on_data[:, i] if on_data is not None else reached[i]))
+                    for f in (np.mean, np.min, np.max)
+                ),
+                float(consistency[i, t]),
+                float(high[i, t]),
+            )
+            for i in range(len(units))
+        ]
+
+    alive = np.array([s.responds for s in stats_at(0)])
+    shown, consistent = pick_tv(weights, reached[alive], consistency[alive], params.show_tv)
+    top = (
+        np.argsort(-on_data, axis=0, kind="stable")[: params.top].T
+        if on_data is not None
+        else np.zeros((len(units), 0), dtype=int)
+    )
+    return LayerResult(
+        layer,
+        kind,
+        units,
+        grid,
+        maps,
+        reached,
+        consistency,
+        stats_at(weights.index(shown)),
+        shown,
+        consistent,
+        top,
+    )
+
+
+class FeatureVisReport:
+    """The census first, then per layer: the unit grid, the sweep grid, the table, examples."""
+
+    def __init__(self, report: kinterp.ReportBuilder, params, results, real):
+        self.report, self.params, self.results, self.real = report, params, results, real
+
+    def write(self) -> None:
+        self.summary()
+        for result in self.results:
+            self.layer(result)
+        self.metrics()
+
+    def summary(self) -> None:
+        title = "Census"
+        self.report.text(
+            title,
+            "Each unit's maps sorted into structured (a consistent, mostly low-frequency "
+            "pattern), noise (restarts disagree or high-frequency energy dominates), flat "
+            "(a near-constant response: always on) and dead (zero from every start and on the "
+            f"data). A layer is consistent from the first TV weight whose mean restart "
+            f"correlation reaches {CONSISTENT}.",
+        )
+        rows = []
+        for r in self.results:
+            counts = census(r.stats)
+            rows.append(
+                [
+                    r.layer,
+                    len(r.units),
+                    *counts.values(),
+                    "n/a" if self.params.restarts < 2 else r.consistent_tv or "never",
+                    r.shown_tv,
+                ]
+            )
+        self.report.table(
+            title,
+            [
+                "layer",
+                "units",
+                "structured",
+                "noise",
+                "flat",
+                "dead",
+                "consistent from TV",
+                "shown TV",
+            ],
+            rows,
+            formats=[None, "int", "int", "int", "int", "int", None, "float"],
+        )
+        if self.params.restarts > 1:
+            self.report.line_plot(
+                "Consistency by TV weight",
+                {r.layer: np.nanmean(r.consistency, axis=0).tolist() for r in self.results},
+                xlabel="TV weight",
+                ylabel="mean restart consistency",
+                x=list(self.results[0].grid.axis("tv")),
+                logx=min(self.params.tv) > 0,
+                caption="Mean pairwise correlation of restart maps, per layer.",
+            )
+
+    def layer(self, r: LayerResult) -> None:
+        grid, t = r.grid, list(r.grid.axis("tv")).index(r.shown_tv)
+        title = f"Layer {r.layer} ({len(r.units)} {r.kind}s)"
+        counts = ", ".join(f"{n} {label}" for label, n in census(r.stats).items() if n)
+        self.report.text(title, f"Census: {counts}. Maps at TV weight {r.shown_tv:g}, restart 0.")
+        per_unit = r.maps.reshape(len(r.units), len(grid.axis("tv")), -1, *r.maps.shape[1:])
+        self.report.images(
+            title,
+            per_unit[:, t, 0],
+            captions=[
+                f"{r.kind} {u} · {s.label}\nact {s.reached:.3g}"
+                for u, s in zip(r.units, r.stats, strict=True)
+            ],
+            columns=8,
+            name=f"{r.layer}-units",
+        )
+        shown = min(SHOWN_UNITS, len(r.units))
+        self.report.grid(
+            title,
+            per_unit[:shown, :, 0].reshape(-1, *r.maps.shape[1:]),
+            rows=[f"{r.kind} {u}" for u in r.units[:shown]],
+            columns=[f"TV {w:g}" for w in grid.axis("tv")],
+            name=f"{r.layer}-sweep",
+        )
+        self.report.table(
+            title,
+            [
+                r.kind,
+                "census",
+                "activation reached",
+                "on data (mean)",
+                "on data (max)",
+                "consistency",
+                "high-frequency share",
+            ],
+            [
+                [u, s.label, s.reached, s.data_mean, s.data_max, s.consistency, s.high_frequency]
+                for u, s in zip(r.units, r.stats, strict=True)
+            ],
+            formats=["int", None, "float", "float", "float", "float", "pct"],
+        )
+        if r.top_examples.shape[1] and len(self.real):
+            k = r.top_examples.shape[1]
+            cells = [
+                np.concatenate([per_unit[i, t, :1], self.real[r.top_examples[i]]])
+                for i in range(shown)
+            ]
+            self.report.grid(
+                f"{title}: top real examples",
+                np.concatenate(cells),
+                rows=[f"{r.kind} {u}" for u in r.units[:shown]],
+                columns=["map"] + [f"top {j + 1}" for j in range(k)],
+                name=f"{r.layer}-examples",
+            )
+        self.report.array(f"{r.layer}-maps", r.maps)
+
+    def metrics(self) -> None:
+        every = [s for r in self.results for s in r.stats]
+        totals = census(every)
+        self.report.metric("structured_fraction", totals["structured"] / max(len(every), 1))
+        self.report.metric("census", totals)
+        for r in self.results:
+            self.report.metric(f"{r.layer}_census", census(r.stats))
+        self.report.metric("consistent_tv", {r.layer: r.consistent_tv for r in self.results})
+
+
+@kinterp.hookimpl
+def register_techniques(register):
+    register(FeatureVis())

@@ -1,0 +1,202 @@
+"""featurevis: every unit of a layer across TV weights and restarts, and the filter census."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from kinterp.cli import app
+from kinterp.optimize.census import UnitStats, high_frequency_energy, spectrum_consistency
+from tests.conftest import all_entries, assert_valid_report, run_dirs
+
+
+def run(runner, model: str, out: Path, *extra: str) -> tuple[dict, Path]:
+    args = ["run", "featurevis", model, "--out", str(out), "--quiet", *extra]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    (run_dir,) = run_dirs(out)
+    return assert_valid_report(run_dir), run_dir
+
+
+def unit_table(report: dict, layer: str) -> list[list]:
+    section = next(s for s in report["sections"] if s["title"].startswith(f"Layer {layer} "))
+    return section["tables"][0]["rows"]
+
+
+@pytest.fixture(scope="module")
+def planted(keras, model_dir) -> Path:
+    """A conv layer with hand-set filters: an edge detector, an always-on constant, a dead
+    filter and a random-noise filter."""
+    model = keras.Sequential(
+        [
+            keras.Input((28, 28, 1)),
+            keras.layers.Conv2D(4, 3, activation="relu", name="conv"),
+            keras.layers.GlobalAveragePooling2D(),
+            keras.layers.Dense(10, activation="softmax", name="out"),
+        ]
+    )
+    kernel, bias = np.zeros((3, 3, 1, 4), "float32"), np.zeros(4, "float32")
+    kernel[:, :, 0, 0] = [[1, 0, -1], [2, 0, -2], [1, 0, -1]]  # vertical edges
+    bias[1] = 1.0  # no weights, positive bias: the same output for every input
+    bias[2] = -1.0  # no weights, negative bias: relu outputs 0 for every input
+    kernel[:, :, 0, 3] = np.random.default_rng(3).normal(size=(3, 3))
+    model.get_layer("conv").set_weights([kernel, bias])
+    path = model_dir / "planted.keras"
+    model.save(path)
+    return path
+
+
+def test_the_census_labels_planted_filters(runner, planted, tmp_path):
+    report, _ = run(
+        runner,
+        str(planted),
+        tmp_path,
+        "--layer",
+        "conv",
+        "--tv",
+        "0.001,0.01,0.1,1",
+        "--restarts",
+        "3",
+        "--examples",
+        "64",
+    )
+    labels = [row[1] for row in unit_table(report, "conv")]
+    assert labels == ["structured", "flat", "dead", "noise"]
+    assert report["metrics"]["conv_census"] == {"structured": 1, "noise": 1, "flat": 1, "dead": 1}
+
+
+def test_sweep_grid_consistency_and_examples_are_reported(runner, tmp_path):
+    report, run_dir = run(
+        runner,
+        "mnist-cnn",
+        tmp_path,
+        "--layer",
+        "conv1,dense1",
+        "--units",
+        "0,1,2",
+        "--tv",
+        "0.01,1",
+        "--steps",
+        "24",
+        "--examples",
+        "64",
+        "--top",
+        "3",
+    )
+    sections = {s["title"]: s for s in report["sections"]}
+    assert list(sections)[0] == "Census"
+    census_rows = sections["Census"]["tables"][0]["rows"]
+    assert [row[0] for row in census_rows] == ["conv1", "dense1"]
+    assert sections["Consistency by TV weight"]["plots"][0]["kind"] == "line"
+    conv = sections["Layer conv1 (3 filters)"]
+    sweep = next(b for b in conv["images"] if b["kind"] == "grid")
+    assert sweep["column_labels"] == ["TV 0.01", "TV 1"] and len(sweep["tiles"]) == 6
+    rows = unit_table(report, "conv1")
+    assert all(-1 <= row[5] <= 1 for row in rows)  # consistency
+    examples = sections["Layer conv1 (3 filters): top real examples"]["images"][0]
+    assert examples["column_labels"] == ["map", "top 1", "top 2", "top 3"]
+    maps = np.load(run_dir / "arrays" / "conv1-maps.npy")
+    assert maps.shape == (3 * 2 * 2, 28, 28, 1) and maps.min() >= 0 and maps.max() <= 1
+    assert set(report["metrics"]["consistent_tv"]) == {"conv1", "dense1"}
+
+
+def test_batch_limit_chunks_and_fourier_rgb(runner, keras, model_dir, tmp_path):
+    """A MobileNetV2 at 96x96x3 (random weights: nothing pretrained is available offline)
+    runs in chunks under a small memory budget, with the Fourier parameterisation."""
+    model = keras.applications.MobileNetV2(
+        input_shape=(96, 96, 3), weights=None, classes=10, alpha=0.35
+    )
+    path = model_dir / "mobilenet.keras"
+    model.save(path)
+    report, run_dir = run(
+        runner,
+        str(path),
+        tmp_path,
+        "--layer",
+        "block_1_expand",
+        "--units",
+        "0,1,2",
+        "--tv",
+        "0.01,0.1",
+        "--restarts",
+        "2",
+        "--steps",
+        "4",
+        "--examples",
+        "0",
+        "--parameterisation",
+        "fourier",
+        "--batch-limit",
+        "64",
+        "--rotate",
+        "10",
+        "--scale",
+        "0.1",
+    )
+    maps = np.load(run_dir / "arrays" / "block_1_expand-maps.npy")
+    assert maps.shape == (12, 96, 96, 3) and maps.min() >= 0 and maps.max() <= 1
+    assert report["status"] == "ok"
+
+
+def test_rows_per_call_follows_the_budget(tmp_path):
+    from kinterp_plugins.featurevis import rows_per_call
+
+    import kinterp
+
+    model = kinterp.load_model("mnist-cnn")
+    small = rows_per_call(model, "dense1", 784, 16)
+    assert 1 <= small < rows_per_call(model, "dense1", 784, 64) <= 4 * (small + 1)
+    assert rows_per_call(model, "conv1", 784, 64) > rows_per_call(model, "dense1", 784, 64)
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--layer", "conv9"], "conv9"),
+        (["--layer", "conv1", "--units", "99"], "99 is out of range"),
+        (["--tv", "-1"], "--tv must be at least 0"),
+        (["--parameterisation", "wavelet"], "--parameterisation"),
+    ],
+)
+def test_bad_input_is_one_line(runner, tmp_path, extra, message):
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["run", "featurevis", "mnist-cnn", "--out", str(out), *extra])
+    assert result.exit_code == 2, result.output
+    assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert all_entries(out) == []
+
+
+def test_spectrum_consistency_ignores_where_a_pattern_sits():
+    stripes = np.tile([0.0, 0.0, 1.0, 1.0], 7)[None, :].repeat(28, axis=0)
+    shifted = np.roll(stripes, 1, axis=1)
+    noise = np.random.default_rng(0).uniform(size=(2, 28, 28))
+    assert spectrum_consistency(np.stack([stripes, shifted])) > 0.99
+    assert spectrum_consistency(noise) < 0.3
+    checker = (np.indices((28, 28)).sum(axis=0) % 2).astype(float)
+    assert high_frequency_energy(np.stack([checker]))[0] > 0.99
+    smooth = np.linspace(0, 1, 28)[None, :].repeat(28, axis=0)
+    assert high_frequency_energy(np.stack([smooth]))[0] < 0.1
+
+
+def test_census_rules():
+    base = dict(
+        reached=2.0,
+        reached_min=1.0,
+        reached_max=3.0,
+        data_mean=0.5,
+        data_min=0.0,
+        data_max=1.0,
+        consistency=0.9,
+        high_frequency=0.2,
+    )
+    assert UnitStats(**base).label == "structured"
+    assert UnitStats(**{**base, "consistency": 0.2}).label == "noise"
+    assert UnitStats(**{**base, "high_frequency": 0.95}).label == "noise"
+    flat = dict(
+        reached=1.0, reached_min=1.0, reached_max=1.0, data_mean=1.0, data_min=1.0, data_max=1.0
+    )
+    assert UnitStats(**{**base, **flat}).label == "flat"
+    dead = {k: 0.0 for k in flat}
+    assert UnitStats(**{**base, **dead}).label == "dead"
