@@ -200,3 +200,26 @@ def test_census_rules():
     assert UnitStats(**{**base, **flat}).label == "flat"
     dead = {k: 0.0 for k in flat}
     assert UnitStats(**{**base, **dead}).label == "dead"
+
+
+@pytest.mark.parametrize("neuron", ["mean", "centre"])
+def test_one_filter_per_row_equals_the_layer_output(keras, tmp_path, neuron):
+    """The sliced Conv2D objective gives what the whole layer gives, with strides and padding."""
+    import tensorflow as tf
+
+    import kinterp
+    from kinterp.optimize.targets import unit_objective
+
+    inputs = keras.Input((20, 18, 3))
+    hidden = keras.layers.Conv2D(5, 3, activation="tanh", name="a")(inputs)
+    out = keras.layers.Conv2D(7, 3, strides=2, padding="same", activation="relu", name="b")(hidden)
+    model = keras.Model(inputs, keras.layers.Dense(4)(keras.layers.Flatten()(out)))
+    model.save(tmp_path / "strided.keras")
+    loaded = kinterp.load_model(str(tmp_path / "strided.keras"))
+    units = np.array([6, 0, 3, 3])
+    x = tf.constant(np.random.default_rng(1).uniform(size=(4, 20, 18, 3)).astype("float32"))
+    ours = unit_objective(loaded, "b", units, neuron)(x, x).numpy()
+    maps = np.asarray(loaded.feature_model("b")(x))
+    centre = maps[:, maps.shape[1] // 2, maps.shape[2] // 2]
+    whole = maps.mean(axis=(1, 2)) if neuron == "mean" else centre
+    assert np.allclose(ours, whole[np.arange(4), units], atol=1e-5)
