@@ -14,14 +14,28 @@ import typer
 from typer.core import TyperGroup
 
 from kinterp.errors import KinterpError, RunFailed
+from kinterp.interrupts import InterruptWatch
 from kinterp.params import ParamSpec, param_specs
 
 if TYPE_CHECKING:
     from kinterp.models import LoadOptions
 
+
+def out_dir(text: str | Path) -> Path:
+    """``--out`` as a path; an empty value (which would mean the current folder) is refused."""
+    if not str(text).strip():
+        raise KinterpError("--out is empty; name a folder (--out . for the current one)")
+    return Path(text)
+
+
 OutDir = Annotated[
     Path | None,
-    typer.Option("--out", metavar="DIR", help="Where the run directory goes (./kinterp-reports)."),
+    typer.Option(
+        "--out",
+        metavar="DIR",
+        parser=out_dir,
+        help="Where the run directory goes (./kinterp-reports).",
+    ),
 ]
 ModelArg = Annotated[
     str, typer.Argument(metavar="MODEL", help="A zoo name or a .keras/.h5/SavedModel path.")
@@ -30,7 +44,11 @@ Json = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON 
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")]
 Unsafe = Annotated[
     bool,
-    typer.Option("--unsafe", help="Allow models that contain code (Lambda layers). Trust first!"),
+    typer.Option(
+        "--unsafe",
+        help="Allow models that contain code (Lambda layers, SavedModel graphs with ops beyond "
+        "tensor maths). Trust first!",
+    ),
 ]
 CustomObjects = Annotated[
     list[str] | None,
@@ -59,9 +77,14 @@ def debugging(args: list[str]) -> bool:
     return "--debug" in args or os.environ.get("KINTERP_DEBUG", "") not in ("", "0") or strict()
 
 
+def printable(text: str) -> str:
+    """``text`` on one line: control characters (newlines, ANSI escapes) shown escaped."""
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)
+
+
 def fail(message: str, code: int = 2) -> None:
-    """Print a one-line error on stderr and exit."""
-    typer.echo(f"Error: {message}", err=True)
+    """Print a one-line error on stderr (control characters escaped) and exit."""
+    typer.echo(f"Error: {printable(message)}", err=True)
     sys.exit(code)
 
 
@@ -85,15 +108,24 @@ class KinterpGroup(TyperGroup):
             command = registry().commands[name][0]
         return command
 
+    def invoke(self, ctx: Any) -> Any:
+        # Typer turns Ctrl-C into a silent exit 130; runs have removed their directory by now.
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            self.interrupts.stop()
+            fail("interrupted", 130)
+
     def main(self, args=None, prog_name=None, **extra: Any) -> Any:
         args = list(sys.argv[1:] if args is None else args)
         extra.pop("standalone_mode", None)
         # --debug works anywhere on the line, not only before the sub-command.
         command_args = [a for a in args if a != "--debug"]
         try:
-            code = super().main(
-                args=command_args, prog_name=prog_name, standalone_mode=False, **extra
-            )
+            with InterruptWatch() as self.interrupts:
+                code = super().main(
+                    args=command_args, prog_name=prog_name, standalone_mode=False, **extra
+                )
         except KinterpError as exc:
             _maybe_traceback(args)
             fail(str(exc), exc.exit_code)
@@ -371,7 +403,8 @@ def report(
 @app.command()
 def demo(
     out: Annotated[
-        Path, typer.Option("--out", metavar="DIR", help="Where the run directories go.")
+        Path,
+        typer.Option("--out", metavar="DIR", parser=out_dir, help="Where the run directories go."),
     ] = Path("kinterp-reports"),
     quick: Annotated[bool, typer.Option("--quick", help="Smaller, faster presets.")] = False,
     quiet: Quiet = False,

@@ -59,6 +59,11 @@ class RunContext:
         self._used = {"name": name, "split": split, "count": int(count)}
 
     @property
+    def data_opened(self) -> bool:
+        """True once :meth:`data` has been called."""
+        return self._data is not None
+
+    @property
     def data_used(self) -> dict[str, Any] | None:
         """Which dataset split the technique read, for the report (None if none)."""
         if self._used is not None:

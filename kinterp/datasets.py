@@ -8,6 +8,7 @@ from __future__ import annotations
 import functools
 import gzip
 import importlib.resources
+import math
 import os
 import re
 import zipfile
@@ -21,6 +22,7 @@ from PIL import Image
 
 from kinterp.errors import KinterpError
 from kinterp.hookspecs import hookimpl
+from kinterp.limits import MAX_ARRAY_BYTES, check_declared, check_zip_member, read_capped
 from kinterp.preprocess import BadImage, flatten_alpha, open_image
 
 DIGITS = tuple(str(digit) for digit in range(10))
@@ -38,6 +40,7 @@ FASHION_CLASSES = (
 )
 FASHION_SYSTEM_DIR = Path("/usr/share/datasets/fashion-mnist")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
+SMALLER = "split it into smaller files or pass fewer images"
 
 
 @dataclass(frozen=True, eq=False)
@@ -132,6 +135,7 @@ def load_npz(path: str | os.PathLike[str]) -> Dataset:
     """
     path = Path(path)
     try:
+        check_npz(path)
         with np.load(path, allow_pickle=False) as archive:
             arrays = {key: archive[key] for key in archive.files}
     except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
@@ -173,11 +177,42 @@ def load_npz(path: str | os.PathLike[str]) -> Dataset:
     )
 
 
+def check_npz(path: Path) -> None:
+    """Refuse an ``.npz`` whose members declare more than ``MAX_ARRAY_BYTES``, before loading.
+
+    Both the zip's sizes and each array's own header (shape and dtype) are checked.
+
+    Raises:
+        KinterpError: a member or an array is over the limit.
+        zipfile.BadZipFile, ValueError, OSError: not a readable npz (the caller explains).
+    """
+    with zipfile.ZipFile(path) as archive:
+        for info in archive.infolist():
+            check_zip_member(str(path), info, MAX_ARRAY_BYTES, SMALLER)
+            if not info.filename.endswith(".npy"):
+                continue
+            with archive.open(info) as member:
+                version = np.lib.format.read_magic(member)
+                read_header = (
+                    np.lib.format.read_array_header_1_0
+                    if version == (1, 0)
+                    else np.lib.format.read_array_header_2_0
+                )
+                shape, _, dtype = read_header(member)
+            declared = math.prod(shape) * dtype.itemsize
+            check_declared(
+                str(path), f"array {info.filename[:-4]}", declared, MAX_ARRAY_BYTES, SMALLER
+            )
+
+
 def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
     """Read one unsigned-byte IDX file (the original MNIST format), raw or gzipped.
 
+    The header's declared size is checked against ``MAX_ARRAY_BYTES`` before the data is
+    read, and no more than that size is ever decompressed.
+
     Raises:
-        KinterpError: the file is missing, not IDX, or shorter than its header says.
+        KinterpError: the file is missing, not IDX, too large, or not the size its header says.
     """
     path = Path(path)
     try:
@@ -185,24 +220,31 @@ def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
             gzipped = handle.read(2) == b"\x1f\x8b"
         opener = gzip.open if gzipped else open
         with opener(path, "rb") as handle:
-            data = handle.read()
+            magic = handle.read(4)
+            if len(magic) < 4 or magic[:2] != b"\0\0" or magic[2] != 0x08 or not 1 <= magic[3] <= 4:
+                raise KinterpError(
+                    f"{path}: not an unsigned-byte IDX file (bad magic number); "
+                    "use the original MNIST-format files such as train-images-idx3-ubyte.gz"
+                )
+            dims = handle.read(4 * magic[3])
+            if len(dims) < 4 * magic[3]:
+                raise KinterpError(
+                    f"{path}: IDX file ends inside its header; the file is truncated, "
+                    "download it again"
+                )
+            shape = tuple(int(size) for size in np.frombuffer(dims, dtype=">u4"))
+            size = math.prod(shape)
+            check_declared(str(path), "its header", size, MAX_ARRAY_BYTES, SMALLER)
+            data = read_capped(handle, size, str(path), "download it again")
     except (OSError, EOFError, zlib.error) as exc:
         raise KinterpError(f"{path}: cannot read IDX file ({exc}); check the path") from exc
-    if len(data) < 4 or data[:2] != b"\0\0" or data[2] != 0x08 or not 1 <= data[3] <= 4:
+    header = 4 + 4 * len(shape)
+    if len(data) != size:
         raise KinterpError(
-            f"{path}: not an unsigned-byte IDX file (bad magic number); "
-            "use the original MNIST-format files such as train-images-idx3-ubyte.gz"
+            f"{path}: IDX file is {header + len(data):,} bytes but its header says "
+            f"{header + size:,}; the file is truncated or damaged, download it again"
         )
-    ndim = data[3]
-    header = 4 + 4 * ndim
-    shape = tuple(int(size) for size in np.frombuffer(data[4:header], dtype=">u4"))
-    expected = header + int(np.prod(shape))
-    if len(data) != expected:
-        raise KinterpError(
-            f"{path}: IDX file is {len(data):,} bytes but its header says {expected:,}; "
-            "the file is truncated or damaged, download it again"
-        )
-    return np.frombuffer(data, dtype=np.uint8, offset=header).reshape(shape)
+    return np.frombuffer(data, dtype=np.uint8).reshape(shape)
 
 
 def load_idx(
@@ -356,6 +398,12 @@ def load_idx_folder(path: str | os.PathLike[str]) -> Dataset:
     )
 
 
+def is_image_folder(path: Path) -> bool:
+    """True for a folder of images (resized to the model's geometry when loaded), False for
+    a folder of IDX files or anything else."""
+    return path.is_dir() and not any(IDX_NAME.match(file.name) for file in path.iterdir())
+
+
 def dataset_from_path(path: str | os.PathLike[str], size: tuple[int, int] | None = None) -> Dataset:
     """Load a dataset from an ``.npz`` file, a folder of IDX files, or a folder of images.
 
@@ -370,9 +418,9 @@ def dataset_from_path(path: str | os.PathLike[str], size: tuple[int, int] | None
     if path.is_file() and path.suffix.lower() == ".npz":
         return load_npz(path)
     if path.is_dir():
-        if any(IDX_NAME.match(file.name) for file in path.iterdir()):
-            return load_idx_folder(path)
-        return load_image_folder(path, size=size)
+        if is_image_folder(path):
+            return load_image_folder(path, size=size)
+        return load_idx_folder(path)
     if path.exists():
         raise KinterpError(f"{path}: not an .npz file or a folder; pass one of those")
     raise KinterpError(f"{path}: no such file or folder; check the path")

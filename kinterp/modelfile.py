@@ -12,10 +12,13 @@ import zipfile
 from pathlib import Path
 
 from kinterp.errors import KinterpError
+from kinterp.limits import MAX_CONFIG_BYTES, check_zip_member
 
 ZIP_MAGIC = b"PK\x03\x04"
 HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 FIX = "pass a .keras or .h5 file, a SavedModel directory, or a zoo name (see: kinterp models)"
+CONFIG_MEMBERS = ("config.json", "metadata.json")
+MAX_MEMBER_BYTES = 64 * 2**30  # the weights of a .keras file: any real model fits
 
 
 def sha256_of(path: Path) -> str:
@@ -59,6 +62,7 @@ def classify(path: Path) -> str:
 def _check_keras_zip(path: Path) -> None:
     try:
         with zipfile.ZipFile(path) as archive:
+            _check_sizes(path, archive)
             bad_member = archive.testzip()
             names = set(archive.namelist())
             if bad_member is not None:
@@ -70,7 +74,8 @@ def _check_keras_zip(path: Path) -> None:
                 raise KinterpError(
                     f"{path} is a zip file but not a Keras archive (no config.json); {FIX}"
                 )
-            json.loads(archive.read("config.json"))
+            with archive.open("config.json") as member:
+                json.loads(member.read(MAX_CONFIG_BYTES))
     except KinterpError:
         raise
     except (zipfile.BadZipFile, OSError, EOFError, ValueError, RuntimeError) as exc:
@@ -80,6 +85,14 @@ def _check_keras_zip(path: Path) -> None:
         ) from None
     if path.suffix != ".keras":
         raise KinterpError(f"{path} is a .keras archive with another suffix; rename it to .keras")
+
+
+def _check_sizes(path: Path, archive: zipfile.ZipFile) -> None:
+    """Refuse members whose declared sizes are too large, before any is inflated."""
+    fix = "this is not a model Keras saved; re-save or re-download it"
+    for info in archive.infolist():
+        cap = MAX_CONFIG_BYTES if info.filename in CONFIG_MEMBERS else MAX_MEMBER_BYTES
+        check_zip_member(str(path), info, cap, fix)
 
 
 def _check_hdf5(path: Path) -> None:

@@ -18,6 +18,7 @@ import numpy as np
 
 from kinterp.classification import Classification, class_name, softmax
 from kinterp.errors import KinterpError
+from kinterp.graphscan import check_savedmodel
 from kinterp.modelfile import classify, sha256_of
 from kinterp.zoo import zoo_models
 
@@ -317,7 +318,17 @@ def load_model(spec: str, options: LoadOptions | None = None) -> LoadedModel:
     name, path, card = resolve(spec)
     fmt = classify(path)
     quiet_tensorflow()
-    model = _load_savedmodel(path) if fmt == "savedmodel" else _load_keras(path, options)
+    if options.unsafe:
+        print(
+            f"WARNING: --unsafe: loading {path} may run arbitrary code stored in the model. "
+            "Only do this for files you trust.",
+            file=sys.stderr,
+        )
+    if fmt == "savedmodel":
+        check_savedmodel(path, options.unsafe)
+        model = _load_savedmodel(path)
+    else:
+        model = _load_keras(path, options)
     info = describe(model, name=name, path=path, fmt=fmt, card=card, options=options)
     return LoadedModel(model, info)
 
@@ -343,12 +354,6 @@ def _load_keras(path: Path, options: LoadOptions) -> Any:
     import keras
 
     custom = _custom_objects(options.custom_objects)
-    if options.unsafe:
-        print(
-            f"WARNING: --unsafe: loading {path} may run arbitrary code stored in the model. "
-            "Only do this for files you trust.",
-            file=sys.stderr,
-        )
     try:
         return keras.saving.load_model(
             path, custom_objects=custom or None, compile=False, safe_mode=not options.unsafe

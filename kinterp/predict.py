@@ -63,7 +63,7 @@ def collect_files(paths: list[Path], class_names: tuple[str, ...]) -> list[tuple
     for path in paths:
         if not path.exists():
             raise KinterpError(f"no such file or folder: {path}; pass image files or folders")
-        if path.is_file():
+        if not path.is_dir():  # a file, or a pipe or device that is skipped with a reason
             found.append((path, None))
             continue
         before = len(found)
@@ -117,6 +117,7 @@ class Predict(Technique):
     summary = "Top-k classes for your own images"
     Params = PredictParams
     key_metric = "accuracy"
+    reads_data = False
 
     def run(self, ctx: RunContext, params: PredictParams) -> None:
         """Prepare every file, classify the batch and write the contact sheet and table."""

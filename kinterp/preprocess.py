@@ -6,6 +6,7 @@ Pillow and numpy only: nothing here imports TensorFlow.
 from __future__ import annotations
 
 import os
+import stat
 import warnings
 from dataclasses import dataclass
 
@@ -40,13 +41,16 @@ def open_image(path: str | os.PathLike[str]) -> Image.Image:
     """Open and fully decode an image file, refusing anything over 50 megapixels.
 
     Raises:
-        BadImage: missing, empty, not an image, too large, or truncated.
+        BadImage: missing, not a regular file, empty, not an image, too large, or truncated.
     """
     try:
-        if os.path.getsize(path) == 0:
-            raise BadImage("empty file")
+        status = os.stat(path)
     except OSError as exc:
         raise BadImage("no such file") from exc
+    if not stat.S_ISREG(status.st_mode):
+        raise BadImage("not a regular file (a pipe, device or socket)")
+    if status.st_size == 0:
+        raise BadImage("empty file")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import difflib
 from pathlib import Path
 
-from kinterp.datasets import Dataset, dataset_from_path
+from kinterp.datasets import Dataset, dataset_from_path, is_image_folder
 from kinterp.errors import KinterpError
 from kinterp.plugins import PluginRecord, registry
 from kinterp.technique import Technique
@@ -47,8 +47,34 @@ def load_dataset(name_or_path: str, size: tuple[int, int] | None = None) -> Data
         return datasets[name_or_path][0].load()
     if Path(name_or_path).exists():
         return dataset_from_path(Path(name_or_path), size=size)
-    hint = _hint(name_or_path, list(datasets), f"known: {', '.join(datasets)}")
-    raise KinterpError(f"unknown dataset {name_or_path!r}, and no such path; {hint}")
+    raise _unknown_dataset(name_or_path)
+
+
+def _unknown_dataset(name: str) -> KinterpError:
+    datasets = list(registry().datasets)
+    hint = _hint(name, datasets, f"known: {', '.join(datasets)}")
+    return KinterpError(f"unknown dataset {name!r}, and no such path; {hint}")
+
+
+def preload_dataset(name_or_path: str) -> Dataset | None:
+    """Check a run's ``--data`` before its model loads, loading it if that needs no model.
+
+    Returns:
+        The dataset of an ``.npz`` file or IDX folder (loaded now, so a bad or oversized file
+        fails before the model is loaded), or None for a registered name or an image folder
+        (loaded on first use; an image folder is resized to the model's geometry).
+
+    Raises:
+        KinterpError: an unknown name and no such path, or a file that does not load.
+    """
+    if name_or_path in registry().datasets:
+        return None
+    path = Path(name_or_path)
+    if not path.exists():
+        raise _unknown_dataset(name_or_path)
+    if is_image_folder(path):
+        return None
+    return dataset_from_path(path)
 
 
 def installed_techniques() -> list[Technique]:

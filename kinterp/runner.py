@@ -23,6 +23,7 @@ import numpy as np
 
 from kinterp._version import __version__
 from kinterp.context import RunContext
+from kinterp.datasets import Dataset
 from kinterp.errors import KinterpError
 from kinterp.html import write_report
 from kinterp.modeldata import ModelData, dataset_name
@@ -30,9 +31,9 @@ from kinterp.modelfile import sha256_of
 from kinterp.models import LoadedModel, load_model, resolve
 from kinterp.params import params_to_dict, parse_params
 from kinterp.plugins import PluginRecord, one_line
-from kinterp.registry import find_technique, load_dataset
+from kinterp.registry import find_technique, load_dataset, preload_dataset
 from kinterp.report import SCHEMA_VERSION, ReportBuilder, read_report
-from kinterp.rundir import DEFAULT_ROOT, RunDirectory
+from kinterp.rundir import DEFAULT_ROOT, RunDirectory, check_root
 from kinterp.runspec import RunSpec
 from kinterp.technique import Technique
 
@@ -142,6 +143,9 @@ def load_for(spec: RunSpec) -> LoadedModel:
 def execute(spec: RunSpec, model: LoadedModel | None = None, quiet: bool = True) -> RunResult:
     """Run ``spec`` and write its report directory.
 
+    The output folder and the data are checked before the model is loaded; an interrupted
+    run (Ctrl-C) leaves nothing behind.
+
     Args:
         spec: what to run.
         model: the spec's model, already loaded (a cache); it must be the spec's file.
@@ -155,6 +159,8 @@ def execute(spec: RunSpec, model: LoadedModel | None = None, quiet: bool = True)
     """
     technique, plugin = find_technique(spec.technique)
     parsed = parse_params(technique.Params, dict(spec.params))
+    root = check_root(Path(spec.out) if spec.out else DEFAULT_ROOT)
+    preloaded = _preload_data(spec, technique)
     loaded = model or load_for(spec)
     if spec.model_sha256 and loaded.info.sha256 != spec.model_sha256:
         raise KinterpError(f"{spec.model}: the loaded model is not the file the spec names")
@@ -172,65 +178,86 @@ def execute(spec: RunSpec, model: LoadedModel | None = None, quiet: bool = True)
     import keras
 
     keras.utils.set_random_seed(spec.seed)
-    root = Path(spec.out) if spec.out else DEFAULT_ROOT
     run_dir = RunDirectory(root, technique.name, loaded.info.name)
-    builder = ReportBuilder(run_dir.path)
-    ctx = RunContext(
-        loaded, builder, seed=spec.seed, quiet=quiet, open_data=_data_opener(spec, loaded)
-    )
-    started, clock = now(), time.perf_counter()
-    error, trace, log = _run_capturing(technique, ctx, parsed, run_dir)
-    report = {
-        "schema_version": SCHEMA_VERSION,
-        "kinterp_version": __version__,
-        "technique": _technique_block(technique, plugin),
-        "model": loaded.info.summary(),
-        "data": ctx.data_used,
-        "params": params_to_dict(parsed),
-        "seed": spec.seed,
-        "started": started,
-        "ended": now(),
-        "duration_s": round(time.perf_counter() - clock, 3),
-        "environment": environment(),
-        "status": "failed" if error else "ok",
-        "error": error,
-        "spec": recorded.as_dict(),
-        "log": log,
-        **builder.as_dict(),
-    }
-    path = finish(run_dir, report)
+    try:
+        builder = ReportBuilder(run_dir.path)
+        opener = _data_opener(spec, loaded, preloaded)
+        ctx = RunContext(loaded, builder, seed=spec.seed, quiet=quiet, open_data=opener)
+        started, clock = now(), time.perf_counter()
+        error, trace, log = _run_capturing(technique, ctx, parsed)
+        if spec.data is not None and not ctx.data_opened:
+            log.append(f"UnusedData: {technique.name} did not read --data {spec.data}")
+        report = {
+            "schema_version": SCHEMA_VERSION,
+            "kinterp_version": __version__,
+            "technique": _technique_block(technique, plugin),
+            "model": loaded.info.summary(),
+            "data": ctx.data_used,
+            "params": params_to_dict(parsed),
+            "seed": spec.seed,
+            "started": started,
+            "ended": now(),
+            "duration_s": round(time.perf_counter() - clock, 3),
+            "environment": environment(),
+            "status": "failed" if error else "ok",
+            "error": error,
+            "spec": recorded.as_dict(),
+            "log": log,
+            **builder.as_dict(),
+        }
+        write_report(run_dir.path, report)
+        path = run_dir.commit()
+    except BaseException:  # bad input, Ctrl-C, an unwritable report: leave nothing behind
+        run_dir.discard()
+        raise
     return RunResult(path, read_report(path), trace)
 
 
-def _data_opener(spec: RunSpec, loaded: LoadedModel):
-    """What ``ctx.data()`` calls: the spec's dataset, loaded on first use."""
+def _preload_data(spec: RunSpec, technique: Technique) -> Dataset | None:
+    """Check ``--data`` before the model loads (see :func:`preload_dataset`).
+
+    Raises:
+        KinterpError: the technique reads no data, or the data is missing or bad.
+    """
+    if spec.data is None:
+        return None
+    if not technique.reads_data:
+        raise KinterpError(
+            f"{technique.name} does not read a dataset, so --data {spec.data} would be ignored; "
+            "drop --data"
+        )
+    return preload_dataset(spec.data)
+
+
+def _data_opener(spec: RunSpec, loaded: LoadedModel, preloaded: Dataset | None):
+    """What ``ctx.data()`` calls: the spec's dataset, loaded on first use (unless preloaded)."""
 
     def open_data() -> ModelData:
         name = dataset_name(spec.data, loaded)
         size = loaded.require_image()[:2]
-        return ModelData(name, load_dataset(name, size=size), loaded)
+        return ModelData(name, preloaded or load_dataset(name, size=size), loaded)
 
     return open_data
 
 
 def _run_capturing(
-    technique: Technique, ctx: RunContext, params: Any, run_dir: RunDirectory
+    technique: Technique, ctx: RunContext, params: Any
 ) -> tuple[dict[str, str] | None, str | None, list[str]]:
-    """Run the technique with warnings captured: (error, traceback, log lines)."""
+    """Run the technique with warnings captured: (error, traceback, log lines).
+
+    Bad input (:class:`KinterpError`), Ctrl-C and exits propagate; any other exception is
+    a bug in the technique, returned as the error of a failed report.
+    """
     error = trace = None
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
             technique.run(ctx, params)
-        except KinterpError:  # bad input: nothing is written
-            run_dir.discard()
+        except KinterpError:
             raise
-        except Exception as exc:  # a bug in the technique: keep a failed report
+        except Exception as exc:
             error = {"type": type(exc).__name__, "message": one_line(exc)}
             trace = traceback.format_exc()
-        except BaseException:  # Ctrl-C and exits: leave nothing behind
-            run_dir.discard()
-            raise
     return error, trace, _log_lines(caught)
 
 
@@ -256,13 +283,3 @@ def _technique_block(technique: Technique, plugin: PluginRecord) -> dict[str, An
         "version": plugin.version,
         "key_metric": technique.key_metric,
     }
-
-
-def finish(run_dir: RunDirectory, report: dict[str, Any]) -> Path:
-    """Write report.json and report.html and move the run into place; on failure, remove it."""
-    try:
-        write_report(run_dir.path, report)
-        return run_dir.commit()
-    except BaseException:
-        run_dir.discard()
-        raise

@@ -55,6 +55,8 @@ class RunSpec:
             value = getattr(self, name)
             if value is not None and not isinstance(value, str):
                 raise KinterpError(f"run spec: {name} must be a string, got {value!r}")
+        if self.out is not None and not self.out.strip():
+            raise KinterpError("--out is empty; name a folder (--out . for the current one)")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int):
             raise KinterpError(f"--seed expects an integer, got {self.seed!r}")
         if not 0 <= self.seed < SEED_LIMIT:

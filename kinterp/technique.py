@@ -38,6 +38,8 @@ class Technique:
     Params: ClassVar[type] = NoParams
     demo: ClassVar[tuple[DemoPreset, ...]] = ()
     key_metric: ClassVar[str | None] = None
+    reads_data: ClassVar[bool] = True
+    """False for techniques that never call ``ctx.data()``: a run given ``--data`` is refused."""
 
     def supports(self, info: ModelInfo) -> str | None:
         """Return None when the model can be analysed, else the reason it cannot."""

@@ -271,6 +271,7 @@ class Backquery(kinterp.Technique):
     Params = BackqueryParams
     demo = (kinterp.DemoPreset(model="mnist-mlp", params={}),)
     key_metric = "forward_match"
+    reads_data = False
 
     def supports(self, info: kinterp.ModelInfo) -> str | None:
         """None when the model is a chain of invertible Dense layers, else the reason it is not."""

@@ -76,6 +76,7 @@ class ActivationMap(kinterp.Technique):
 
     Params = ActivationMapParams
     key_metric = "mean_confidence"
+    reads_data = False
     maximize = True
     verb = "maximise"
 

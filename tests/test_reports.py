@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import json
+import os
+import socket
+import stat
+import subprocess
+import sys
 import threading
 
 import numpy as np
 
 import kinterp
 from kinterp.cli import app
-from kinterp.rundir import RunDirectory
+from kinterp.rundir import PID_FILE, RunDirectory
 from tests.conftest import assert_valid_report, run_dirs
 
 
@@ -106,3 +111,39 @@ def test_discarded_run_removes_every_directory_it_created(tmp_path):
     run_dir = RunDirectory(tmp_path / "a" / "b" / "c", "t", "m")
     run_dir.discard()
     assert list(tmp_path.iterdir()) == []
+
+
+def _temp_dir(root, name: str, owner: str | None):
+    path = root / f".20200101-000000-happymap-mnist-mlp.{name}"
+    path.mkdir(parents=True)
+    (path / "map.png").write_bytes(b"partial")
+    if owner is not None:
+        (path / PID_FILE).write_text(owner)
+    return path
+
+
+def test_a_killed_runs_directory_is_removed_by_the_next_run(tmp_path):
+    finished = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    host = socket.gethostname()
+    dead = _temp_dir(tmp_path, "dead", f"{finished.stdout.strip()} {host}")
+    live = _temp_dir(tmp_path, "live", f"{os.getpid()} {host}")
+    elsewhere = _temp_dir(tmp_path, "other-host", f"{finished.stdout.strip()} not-{host}")
+    foreign = _temp_dir(tmp_path, "no-pid", None)
+    run_dir = RunDirectory(tmp_path, "t", "m")
+    assert not dead.exists()
+    assert live.exists() and elsewhere.exists() and foreign.exists()
+    run_dir.discard()
+
+
+def test_run_directories_follow_the_umask_and_drop_their_pid_file(tmp_path):
+    previous = os.umask(0o027)
+    try:
+        run_dir = RunDirectory(tmp_path, "t", "m")
+        assert (run_dir.path / PID_FILE).read_text().split()[0] == str(os.getpid())
+        final = run_dir.commit()
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE(final.stat().st_mode) == 0o750
+    assert list(final.iterdir()) == []

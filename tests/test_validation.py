@@ -254,3 +254,153 @@ def test_many_classes_need_an_explicit_choice(runner, keras, tmp_path):
         ],
     )
     assert ok.exit_code == 0, ok.output
+
+
+@pytest.fixture
+def broken_model(tmp_path) -> Path:
+    """Random bytes named .keras: an --out error must come before the model is opened."""
+    path = tmp_path / "broken.keras"
+    path.write_bytes(b"\x07" * 64)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("where", "message"),
+    [
+        ("file", "is not a folder"),
+        ("under-file", "is not a folder"),
+        ("/dev/null", "/dev/null is not a folder"),
+        ("/proc", "cannot create a folder in /proc"),
+        ("loop", "cannot be resolved"),
+        ("read-only", "cannot create a folder in"),
+    ],
+)
+def test_a_bad_output_location_fails_before_the_model_loads(
+    runner, broken_model, tmp_path, where, message
+):
+    import os
+
+    targets = {"file": tmp_path / "a-file", "loop": tmp_path / "loop" / "x"}
+    targets["under-file"] = targets["file"] / "sub"
+    targets["file"].write_text("")
+    (tmp_path / "loop").symlink_to(tmp_path / "loop")
+    read_only = tmp_path / "read-only"
+    read_only.mkdir(mode=0o555)
+    if where == "read-only" and os.geteuid() == 0:
+        pytest.skip("root writes into read-only folders")
+    out = targets.get(where, read_only if where == "read-only" else Path(where))
+    result = runner.invoke(app, ["run", "happymap", str(broken_model), "--out", str(out)])
+    assert result.exit_code == 2, result.output
+    assert message in result.stderr and "--out" in result.stderr, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_an_empty_out_is_refused(runner, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(app, ["run", "happymap", "mnist-mlp", "--classes", "0", "--out", ""])
+    assert result.exit_code == 2 and "--out is empty" in result.stderr
+    with pytest.raises(kinterp.KinterpError, match="--out is empty"):
+        kinterp.run("happymap", "mnist-mlp", out="", classes=[0], steps=2)
+    assert all_entries(tmp_path) == []
+
+
+@pytest.mark.parametrize("technique", ["happymap", "sadmap", "backquery"])
+def test_data_for_a_technique_that_reads_none_is_refused(runner, technique, tmp_path):
+    _fails(
+        runner,
+        ["run", technique, "mnist-mlp", "--data", str(tmp_path / "nonexistent.npz")],
+        f"{technique} does not read a dataset",
+        tmp_path / "o",
+    )
+
+
+def test_missing_data_fails_before_the_model_loads(runner, broken_model, tmp_path):
+    _fails(
+        runner,
+        ["run", "robustness", str(broken_model), "--data", str(tmp_path / "none.npz")],
+        "unknown dataset",
+        tmp_path / "o",
+    )
+
+
+class IgnoresData(kinterp.Technique):
+    name = "ignores-data"
+    summary = "Says it reads data, never does"
+
+    def run(self, ctx, params):
+        ctx.report.metric("ran", 1)
+
+
+class IgnoresDataPlugin:
+    @kinterp.hookimpl
+    def register_techniques(self, register):
+        register(IgnoresData())
+
+
+def test_data_a_technique_did_not_read_is_logged(tmp_path):
+    register_plugin(IgnoresDataPlugin(), name="ignores-data-plugin")
+    try:
+        result = kinterp.run("ignores-data", "mnist-mlp", out=str(tmp_path), data="mnist-5k")
+    finally:
+        unregister_plugin("ignores-data-plugin")
+    assert result.status == "ok" and result.report["data"] is None
+    assert "UnusedData: ignores-data did not read --data mnist-5k" in result.report["log"]
+
+
+def test_predict_skips_pipes_and_devices(runner, tmp_path):
+    import os
+
+    from PIL import Image
+
+    os.mkfifo(tmp_path / "pipe.png")
+    (tmp_path / "random.png").symlink_to("/dev/urandom")
+    Image.new("L", (28, 28), 0).save(tmp_path / "blank.png")
+    files = [str(tmp_path / n) for n in ("pipe.png", "random.png", "blank.png")]
+    result = runner.invoke(app, ["predict", "mnist-mlp", *files, "--out", str(tmp_path / "o")])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.count("skipped (not a regular file") == 2
+    _fails(runner, ["predict", "mnist-mlp", *files[:2]], "not a regular file", tmp_path / "o2")
+
+
+def test_control_characters_in_errors_are_escaped(runner, tmp_path):
+    name = str(tmp_path / "model\n\x1b[31mred.keras")
+    result = runner.invoke(app, ["run", "happymap", name, "--out", str(tmp_path / "o")])
+    assert result.exit_code == 2
+    assert "\x1b" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert "model\\n\\x1b[31mred.keras" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"classes": 3}, "--classes expects a comma-separated list"),
+        ({"seed": 1.5}, "--seed expects an integer, got 1.5"),
+        ({"seed": "7"}, "--seed expects an integer, got '7'"),
+        ({"lr": 1e308}, "--lr must be at most 10"),
+        ({"lp": "1:nan"}, "--lp expects P:W"),
+        ({"lp": "nan:1"}, "--lp expects P:W"),
+        ({"lp": "2:inf"}, "--lp expects P:W"),
+    ],
+)
+def test_bad_api_values_raise_kinterp_error(tmp_path, params, message):
+    with pytest.raises(kinterp.KinterpError, match=message):
+        kinterp.run("happymap", "mnist-mlp", out=str(tmp_path), **{"steps": 2, **params})
+    assert all_entries(tmp_path) == []
+
+
+def test_an_empty_npz_is_a_kinterp_error(tmp_path):
+    np.savez(tmp_path / "empty.npz")
+    with pytest.raises(kinterp.KinterpError, match="no image array"):
+        kinterp.run(
+            "robustness", "mnist-mlp", out=str(tmp_path / "o"), data=str(tmp_path / "empty.npz")
+        )
+    assert all_entries(tmp_path / "o") == []
+
+
+def test_a_huge_learning_rate_is_refused_on_the_cli(runner, tmp_path):
+    _fails(
+        runner,
+        ["run", "happymap", "mnist-mlp", "--classes", "0", "--lr", "1e308"],
+        "--lr must be at most 10, got 1e+308",
+        tmp_path / "o",
+    )
