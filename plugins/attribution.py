@@ -1,0 +1,468 @@
+"""Attribution: which pixels a prediction rests on, by six methods, with two checks of them.
+
+The maps come from tf-keras-vis: vanilla saliency and SmoothGrad (gradients of the logit with
+respect to the input), Grad-CAM, Grad-CAM++, Score-CAM (optionally Faster Score-CAM) and
+LayerCAM (a conv layer's activations weighted by gradients or by scores). Every method
+explains the predicted class on the registry's logits view, given to tf-keras-vis with
+``model_modifier=None`` (its ``ReplaceToLinear`` does not work on Keras 3 models).
+
+Two checks tell the maps apart. The sanity check of Adebayo et al. (2018) randomises the
+weights layer by layer from the top and measures how far each method's maps move (Spearman
+rank correlation with the trained model's maps): a method whose maps barely move explains
+the input, not the model. The deletion curve blacks out the most-attributed pixels first and
+follows the confidence in the predicted class: the faster it falls, the better the map finds
+the evidence (lower area under the curve), next to a random deletion order.
+
+Keras, TensorFlow and tf-keras-vis are imported inside functions only, so ``kinterp --help``
+stays TensorFlow-free.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import io
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+import kinterp
+from kinterp.models import CONV_TYPES
+
+GRADIENT_METHODS = ("saliency", "smoothgrad")
+CAM_METHODS = ("gradcam", "gradcam++", "scorecam", "layercam")
+METHODS = GRADIENT_METHODS + CAM_METHODS
+LABELS = {
+    "saliency": "Saliency",
+    "smoothgrad": "SmoothGrad",
+    "gradcam": "Grad-CAM",
+    "gradcam++": "Grad-CAM++",
+    "scorecam": "Score-CAM",
+    "layercam": "LayerCAM",
+}
+TF_KERAS_VIS = {
+    "saliency": "tf_keras_vis.saliency:Saliency",
+    "smoothgrad": "tf_keras_vis.saliency:Saliency",
+    "gradcam": "tf_keras_vis.gradcam:Gradcam",
+    "gradcam++": "tf_keras_vis.gradcam_plus_plus:GradcamPlusPlus",
+    "scorecam": "tf_keras_vis.scorecam:Scorecam",
+    "layercam": "tf_keras_vis.layercam:Layercam",
+}
+PREDICT_BATCH = 256
+LOGITS = {"softmax": "the output before its softmax", "sigmoid": "the output before its sigmoid"}
+
+
+@dataclass(frozen=True)
+class AttributionParams:
+    methods: list[str] | None = field(
+        default=None,
+        metadata={
+            "help": "Attribution methods (all: every method the model supports; the CAM "
+            "methods need a conv layer).",
+            "choices": METHODS,
+            "max_items": len(METHODS),
+        },
+    )
+    per_class: int = field(
+        default=2,
+        metadata={"help": "Held-out examples explained per class.", "min": 1, "max": 50},
+    )
+    layer: str = field(
+        default="",
+        metadata={"help": "Layer the CAM methods read (default: the last conv layer)."},
+    )
+    smooth_samples: int = field(
+        default=16,
+        metadata={"help": "Noisy copies averaged by SmoothGrad.", "min": 1, "max": 256},
+    )
+    smooth_noise: float = field(
+        default=0.2,
+        metadata={"help": "SmoothGrad noise (fraction of the input's range).", "min": 0, "max": 1},
+    )
+    score_cam_fast: bool = field(
+        default=False,
+        metadata={"help": "Faster Score-CAM: mask with the most varied channels only."},
+    )
+    score_cam_channels: int = field(
+        default=16,
+        metadata={"help": "Channels kept by --score-cam-fast.", "min": 1, "max": 4096},
+    )
+    sanity: bool = field(
+        default=True,
+        metadata={"help": "Run the cascading weight-randomisation sanity check."},
+    )
+    deletion_steps: int = field(
+        default=20,
+        metadata={"help": "Steps of the deletion curve from 0 to 100%.", "min": 2, "max": 100},
+    )
+
+
+# ----------------------------------------------------------------------------- numpy helpers
+
+
+def rank_correlation(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(N,) Spearman rank correlation of each pair of maps (ties get average ranks).
+
+    A flat map ranks nothing, so its correlation counts as 0.
+    """
+    from scipy.stats import rankdata
+
+    ra = rankdata(np.reshape(a, (len(a), -1)), axis=1)
+    rb = rankdata(np.reshape(b, (len(b), -1)), axis=1)
+    ra -= ra.mean(axis=1, keepdims=True)
+    rb -= rb.mean(axis=1, keepdims=True)
+    norm = np.sqrt((ra**2).sum(axis=1) * (rb**2).sum(axis=1))
+    return np.divide((ra * rb).sum(axis=1), norm, out=np.zeros(len(ra)), where=norm > 0)
+
+
+def deletion_positions(maps: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """(N, P) each pixel's place in its map's deletion order, most attributed first.
+
+    Ties are broken at random, so a flat region is not deleted top-left first.
+    """
+    flat = np.reshape(maps, (len(maps), -1))
+    order = np.lexsort((rng.random(flat.shape), -flat), axis=-1)
+    return np.argsort(order, axis=-1)
+
+
+def deleted(
+    images: np.ndarray, positions: np.ndarray, fractions: np.ndarray, background: float
+) -> np.ndarray:
+    """(S, N, H, W, C) the images with the first ``fraction`` of their pixels set to background."""
+    count = np.rint(fractions * positions.shape[1]).astype("int64")
+    hidden = positions[None, :, :] < count[:, None, None]  # (S, N, P)
+    hidden = hidden.reshape((len(fractions), *images.shape[:3], 1))
+    return np.where(hidden, np.float32(background), images[None]).astype("float32")
+
+
+def overlay(images: np.ndarray, maps: np.ndarray, alpha: float = 0.5) -> np.ndarray:
+    """(N, H, W, 3) each map in the jet colour map over its image in grey."""
+    from matplotlib import colormaps
+
+    grey = images.mean(axis=-1, keepdims=True)
+    heat = colormaps["jet"](np.clip(maps, 0.0, 1.0))[..., :3]
+    return ((1.0 - alpha) * grey + alpha * heat).astype("float32")
+
+
+def as_rgb(images: np.ndarray) -> np.ndarray:
+    """(N, H, W, 3) images in colour (grey images repeated over three channels)."""
+    return np.repeat(images, 3, axis=-1) if images.shape[-1] == 1 else images
+
+
+# ---------------------------------------------------------------------------- tf-keras-vis
+
+
+def working_copy(model: Any) -> Any:
+    """A functional clone of ``model`` with its weights.
+
+    A loaded Sequential has been rebuilt several times, so its layers' ``.output`` belongs to
+    another graph than its outputs and tf-keras-vis' CAM gradients come out as None; a clone
+    has one graph.
+    """
+    import keras
+
+    copy = keras.models.clone_model(model)
+    copy.set_weights(model.get_weights())
+    return copy
+
+
+def attribution_maps(
+    model: Any,
+    method: str,
+    inputs: np.ndarray,
+    classes: np.ndarray,
+    layer: str | None,
+    params: AttributionParams,
+) -> np.ndarray:
+    """(N, H, W) maps in [0, 1] of ``method`` for each input's class (image geometry of H, W)."""
+    from tf_keras_vis.utils.scores import CategoricalScore
+
+    score = CategoricalScore([int(c) for c in classes])
+    # Score-CAM's Keras predict prints a progress bar: keep it out of the terminal.
+    with contextlib.redirect_stdout(io.StringIO()):
+        module, name = TF_KERAS_VIS[method].split(":")
+        explainer = getattr(importlib.import_module(module), name)(model, model_modifier=None)
+        maps = explainer(score, inputs, **method_options(model, method, layer, params))
+    return np.asarray(maps, dtype="float32")
+
+
+def method_options(
+    model: Any, method: str, layer: str | None, params: AttributionParams
+) -> dict[str, Any]:
+    """The tf-keras-vis keyword arguments of ``method`` besides the score and the inputs."""
+    if method in GRADIENT_METHODS:
+        samples = params.smooth_samples if method == "smoothgrad" else 0
+        return {"smooth_samples": samples, "smooth_noise": params.smooth_noise, "keepdims": True}
+    options: dict[str, Any] = {"penultimate_layer": layer, "seek_penultimate_conv_layer": False}
+    if method == "scorecam":
+        options["batch_size"] = PREDICT_BATCH
+        if params.score_cam_fast:
+            channels = model.get_layer(layer).output.shape[-1]
+            options["max_N"] = min(params.score_cam_channels, channels)
+    return options
+
+
+def to_map_shape(maps: np.ndarray, shape: tuple[int, int, int]) -> np.ndarray:
+    """(N, H, W): per-input gradients reshaped to the image, channels reduced by their max."""
+    height, width, channels = shape
+    if maps[0].size == height * width * channels:
+        return maps.reshape((len(maps), height, width, channels)).max(axis=-1)
+    return maps.reshape((len(maps), height, width))
+
+
+# ------------------------------------------------------------------------------ the technique
+
+
+@dataclass
+class Explained:
+    """The examples, their predictions and the trained model's maps, by method."""
+
+    images: np.ndarray
+    labels: np.ndarray
+    predicted: np.ndarray
+    confidence: np.ndarray
+    maps: dict[str, np.ndarray]
+
+
+class Attribution(kinterp.Technique):
+    name = "attribution"
+    summary = "Which pixels a prediction rests on: saliency and CAM maps, sanity-checked"
+    Params = AttributionParams
+    key_metric = "best_deletion_auc"
+    demo = (kinterp.DemoPreset("mnist-cnn", {}, quick={"per_class": 1, "smooth_samples": 8}),)
+
+    def supports(self, info: kinterp.ModelInfo) -> str | None:
+        """None for a Keras model with image input, else the reason it cannot be explained."""
+        if not info.has_layers:
+            return "a SavedModel loads as one opaque layer; use the .keras or .h5 file"
+        if info.image_shape is None:
+            return f"model input {info.input_shape} is not image-like; pass --image-shape H,W,C"
+        return None
+
+    def run(self, ctx: kinterp.RunContext, params: AttributionParams) -> None:
+        """Explain N examples per class with every method, then check the maps two ways."""
+        model = ctx.model
+        shape = model.require_image()
+        methods = choose_methods(params.methods, model.info)
+        layer = choose_layer(model, params.layer, methods)
+        inputs, labels = ctx.data().test(per_class=params.per_class)
+        if not len(inputs):
+            raise kinterp.KinterpError(f"{ctx.data().name} has no held-out images; pass --data")
+        classification = model.classify(inputs)
+        predicted = classification.top1
+        work = working_copy(model.logits_model)
+        layers = weighted_layers(work) if params.sanity else []
+        steps = len(methods) * (1 + len(layers))
+        with ctx.progress(steps, f"attribution: {len(methods)} methods") as bar:
+
+            def explain(method: str) -> np.ndarray:
+                maps = attribution_maps(work, method, inputs, predicted, layer, params)
+                bar.advance()
+                return to_map_shape(maps, shape)
+
+            trained = {m: explain(m) for m in methods}
+            cascade = sanity_cascade(work, layers, methods, trained, explain, ctx.seed)
+        images = model.to_images(inputs)
+        found = Explained(images, labels, predicted, classification.confidence, trained)
+        write_maps(ctx.report, model.info, found, layer)
+        aucs = write_deletion(ctx, found, params.deletion_steps)
+        correlations = write_sanity(ctx.report, layers, cascade) if params.sanity else None
+        write_metrics(ctx.report, aucs, correlations)
+
+
+def choose_methods(requested: list[str] | None, info: kinterp.ModelInfo) -> list[str]:
+    """The methods to run; CAM methods only on a model with a conv layer (else KinterpError)."""
+    has_conv = any(row.type.startswith(CONV_TYPES) for row in info.layers)
+    if requested is None:
+        return list(METHODS if has_conv else GRADIENT_METHODS)
+    methods = [m for m in METHODS if m in requested]  # canonical order, no repeats
+    cams = [m for m in methods if m in CAM_METHODS]
+    if cams and not has_conv:
+        raise kinterp.KinterpError(
+            f"the CAM methods ({', '.join(cams)}) need a convolutional layer and {info.name} "
+            f"has none; methods that work on it: {', '.join(GRADIENT_METHODS)} "
+            f"(pass --methods {','.join(GRADIENT_METHODS)})"
+        )
+    return methods
+
+
+def choose_layer(model: kinterp.LoadedModel, name: str, methods: list[str]) -> str | None:
+    """The layer the CAM methods read: ``--layer``, else the last conv layer (None: no CAMs)."""
+    cams = [m for m in methods if m in CAM_METHODS]
+    if not cams:
+        if name:
+            raise kinterp.KinterpError(
+                f"--layer picks the layer of the CAM methods ({', '.join(CAM_METHODS)}); add "
+                "one of them to --methods or drop --layer"
+            )
+        return None
+    if not name:
+        return [row.name for row in model.info.layers if row.type.startswith(CONV_TYPES)][-1]
+    shape = tuple(model.layer(name).output.shape)
+    if len(shape) != 4:
+        convs = [row.name for row in model.info.layers if row.type.startswith(CONV_TYPES)]
+        raise kinterp.KinterpError(
+            f"layer {name!r} outputs {shape}, not a (height, width, channels) map, so the CAM "
+            f"methods cannot read it; pick a conv or pooling layer such as {convs[-1]}"
+        )
+    return name
+
+
+def weighted_layers(model: Any) -> list[Any]:
+    """The layers that have weights, top (output) first: the order of the cascade."""
+    return [layer for layer in reversed(model.layers) if layer.weights]
+
+
+def sanity_cascade(
+    work: Any,
+    layers: list[Any],
+    methods: list[str],
+    trained: dict[str, np.ndarray],
+    explain: Callable[[str], np.ndarray],
+    seed: int,
+) -> dict[str, np.ndarray]:
+    """Per method, (stages, N) rank correlations with the trained maps as layers are randomised.
+
+    Stage ``s`` re-initialises the top ``s + 1`` weighted layers (with their own initialisers,
+    seeded by the run's seed) and keeps the trained weights below.
+    """
+    if not layers:
+        return {}
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    fresh = keras.models.clone_model(work)
+    correlations: dict[str, list[np.ndarray]] = {m: [] for m in methods}
+    for layer in layers:
+        layer.set_weights(fresh.get_layer(layer.name).get_weights())
+        for method in methods:
+            correlations[method].append(rank_correlation(trained[method], explain(method)))
+    return {m: np.stack(values) for m, values in correlations.items()}
+
+
+# --------------------------------------------------------------------------------- the report
+
+
+def write_maps(
+    report: kinterp.ReportBuilder, info: kinterp.ModelInfo, found: Explained, layer: str | None
+) -> None:
+    """The "Attribution maps" grid (rows: examples; columns: input, then each method)."""
+    title, methods = "Attribution maps", list(found.maps)
+    cam_text = f" CAM methods read layer {layer}." if layer else ""
+    report.text(
+        title,
+        "Each row is a held-out example, each column a method's map of the evidence for the "
+        "predicted class (red: most, blue: least; every map scaled to [0, 1]) over the input. "
+        f"Maps explain the logits ({LOGITS.get(info.output_activation, 'the raw outputs')})."
+        + cam_text,
+    )
+    tiles, captions = [], []
+    for i, (label, pred, conf) in enumerate(
+        zip(found.labels, found.predicted, found.confidence, strict=True)
+    ):
+        said = f"{info.class_name(pred)} (p {conf:.3f})"
+        tiles.append(as_rgb(found.images[i : i + 1]))
+        captions.append(f"label {info.class_name(label)} → {said}")
+        for method in methods:
+            tiles.append(overlay(found.images[i : i + 1], found.maps[method][i : i + 1]))
+            captions.append(f"{LABELS[method]}: {said}")
+    rows = [f"#{i} ({info.class_name(label)})" for i, label in enumerate(found.labels)]
+    report.grid(
+        title,
+        np.concatenate(tiles),
+        rows=rows,
+        columns=["input"] + [LABELS[m] for m in methods],
+        captions=captions,
+        name="attribution",
+    )
+    report.array("maps", np.stack([found.maps[m] for m in methods], axis=1))
+
+
+def write_deletion(ctx: kinterp.RunContext, found: Explained, steps: int) -> dict[str, float]:
+    """The "Deletion" curves and table; returns each method's area under its curve."""
+    model, report = ctx.model, ctx.report
+    fractions = np.linspace(0.0, 1.0, steps + 1)
+    orders = {LABELS[m]: deletion_positions(maps, ctx.rng) for m, maps in found.maps.items()}
+    orders["random order"] = deletion_positions(np.zeros(found.images.shape[:3]), ctx.rng)
+    curves: dict[str, list[float]] = {}
+    for name, positions in orders.items():
+        batch = deleted(found.images, positions, fractions, background=0.0)
+        flat = batch.reshape((-1, *found.images.shape[1:]))
+        confidence = model.classify_images(flat).of(np.tile(found.predicted, len(fractions)))
+        curves[name] = confidence.reshape(len(fractions), -1).mean(axis=1).tolist()
+    aucs = {name: float(np.trapezoid(curve, fractions)) for name, curve in curves.items()}
+    title = "Deletion"
+    report.text(
+        title,
+        "Pixels set to black (the low end of the model's input range), most attributed "
+        "first, and the mean confidence in the originally predicted class at each fraction "
+        "deleted. A map that finds the evidence makes the curve fall fast: a lower area under "
+        "the curve (AUC) is better. The random order is the baseline a map must beat.",
+    )
+    report.line_plot(
+        title,
+        curves,
+        xlabel="fraction of pixels deleted",
+        ylabel="confidence in the predicted class",
+        x=fractions.tolist(),
+    )
+    report.table(
+        title,
+        ["method", "deletion AUC", "vs random order"],
+        [[n, auc, auc - aucs["random order"]] for n, auc in aucs.items()],
+        formats=[None, "float", "float"],
+    )
+    return {m: aucs[LABELS[m]] for m in found.maps} | {"random": aucs["random order"]}
+
+
+def write_sanity(
+    report: kinterp.ReportBuilder, layers: list[Any], cascade: dict[str, np.ndarray]
+) -> dict[str, float]:
+    """The "Sanity check" table and plot; returns each method's correlation when all are random."""
+    title = "Sanity check"
+    names = [layer.name for layer in layers]
+    report.text(
+        title,
+        "Cascading randomisation (Adebayo et al. 2018): the weights of "
+        f"{', then '.join(names)} are re-initialised one layer more at a time, top first, and "
+        "each method's maps are made again. The numbers are the mean Spearman rank correlation "
+        "of the randomised model's maps with the trained model's (1: unchanged). A method "
+        "whose maps stay close to 1 shows the input, not what the model learned.",
+    )
+    means = {m: values.mean(axis=1) for m, values in cascade.items()}
+    report.table(
+        title,
+        ["method", *[f"+ {n}" for n in names]],
+        [[LABELS[m], *v.tolist()] for m, v in means.items()],
+        formats=[None, *["float"] * len(names)],
+    )
+    report.line_plot(
+        title,
+        {LABELS[m]: [1.0, *v.tolist()] for m, v in means.items()},
+        xlabel="layers randomised (top first)",
+        ylabel="rank correlation with trained maps",
+        caption=f"0: the trained model; then {', '.join(names)} randomised in turn.",
+        x=list(range(len(names) + 1)),
+    )
+    return {m: float(v[-1]) for m, v in means.items()}
+
+
+def write_metrics(
+    report: kinterp.ReportBuilder, aucs: dict[str, float], correlations: dict[str, float] | None
+) -> None:
+    """Deletion AUC per method (and its best), and the fully randomised rank correlations."""
+    methods = {m: v for m, v in aucs.items() if m != "random"}
+    best = min(methods, key=methods.__getitem__)
+    report.metric("deletion_auc", methods)
+    report.metric("deletion_auc_random", aucs["random"])
+    report.metric("best_deletion_auc", methods[best])
+    report.metric("best_method", best)
+    report.metric("sanity_rank_correlation", correlations)
+
+
+@kinterp.hookimpl
+def register_techniques(register: Any) -> None:
+    """Register the attribution technique."""
+    register(Attribution())
