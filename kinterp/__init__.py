@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from kinterp.report import ReportBuilder
     from kinterp.runner import RunResult
     from kinterp.runspec import RunSpec
+    from kinterp.sweeps import sweep
 
 _LAZY = {
     "Classification": "kinterp.classification",
@@ -39,6 +40,7 @@ _LAZY = {
     "ReportBuilder": "kinterp.report",
     "RunResult": "kinterp.runner",
     "RunSpec": "kinterp.runspec",
+    "sweep": "kinterp.sweeps",
 }
 
 __all__ = [
@@ -60,6 +62,7 @@ __all__ = [
     "hookimpl",
     "load_model",
     "run",
+    "sweep",
     "techniques",
 ]
 

@@ -416,6 +416,83 @@ def demo(
     typer.echo(f"index: {index.resolve()}")
 
 
+@app.command()
+def sweep(
+    spec_file: Annotated[
+        Path, typer.Argument(metavar="SPEC", help="A sweep spec (.toml); see docs/sweep.md.")
+    ],
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", metavar="DIR", help="The sweep's folder (default: the SPEC's out)."),
+    ] = None,
+    cluster: Annotated[
+        str,
+        typer.Option(
+            "--cluster",
+            metavar="local|ADDRESS",
+            help="A local Dask cluster or a scheduler address.",
+        ),
+    ] = "local",
+    workers: Annotated[
+        int | None,
+        typer.Option("--workers", metavar="N", help="Local worker processes (default: per core)."),
+    ] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the runs and exit.")] = False,
+    as_json: Json = False,
+    quiet: Quiet = False,
+) -> None:
+    """Run techniques x models x param grids x seeds on a Dask cluster; resumes when rerun."""
+    from kinterp.sweeps import plan_sweep, run_plan
+    from kinterp.sweeps.cluster import check_cluster
+
+    check_cluster(cluster, workers)
+    plan = plan_sweep(spec_file, out)
+    if dry_run:
+        state = {run.key: "done" if run.key in plan.done else "to run" for run in plan.runs}
+        if as_json:
+            print_json(
+                [{"key": r.key, "state": state[r.key], **r.spec.as_dict()} for r in plan.runs]
+            )
+            return
+        rows = [
+            [
+                r.key[:12],
+                r.spec.technique,
+                r.model_name,
+                _grid_text(r.grid),
+                r.spec.seed,
+                state[r.key],
+            ]
+            for r in plan.runs
+        ]
+        print_table(
+            f"{len(plan.runs)} runs, {len(plan.done)} done -> {plan.out}",
+            ["key", "technique", "model", "grid", "seed", "state"],
+            rows,
+        )
+        return
+    echo = None if quiet else (lambda line: typer.echo(line, err=True))
+    result = run_plan(plan, cluster=cluster, workers=workers, quiet=quiet or as_json, echo=echo)
+    counts = result["summary"]
+    if as_json:
+        keys = ("summary", "out", "manifest", "index", "comparison", "cluster", "seconds")
+        print_json({k: result[k] for k in keys})
+    else:
+        typer.echo(
+            ", ".join(f"{k} {v}" for k, v in counts.items() if v) + f" in {result['seconds']}s"
+        )
+        typer.echo(f"comparison: {result['comparison']}")
+        typer.echo(f"index: {result['index']}")
+    if counts["failed"] or counts["refused"]:
+        bad = f"{counts['failed']} run(s) failed, {counts['refused']} refused"
+        raise RunFailed(f"{bad}; see {result['manifest']}")
+
+
+def _grid_text(point: dict[str, Any]) -> str:
+    """A grid point as ``lr=0.05 tv=0``."""
+    return " ".join(f"{k}={json.dumps(v)}" for k, v in point.items())
+
+
 class RunGroup(TyperGroup):
     """``kinterp run TECHNIQUE``: one sub-command per installed technique, built on demand."""
 

@@ -1,0 +1,173 @@
+"""Plan a sweep, then run what is left of it on a Dask cluster and write its index.
+
+:func:`plan_sweep` reads and checks the SPEC (nothing is written), expands it and finds the
+runs an earlier sweep already finished. :func:`run_plan` submits the rest, one Dask task per
+run with bounded retries, collects them as they complete, and writes ``sweep.json``,
+``index.html`` and ``comparison.html``. :func:`sweep` does both.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from kinterp.html import write_index
+from kinterp.plugins import one_line
+from kinterp.sweeps import manifest
+from kinterp.sweeps.cluster import LOCAL, check_cluster, connect
+from kinterp.sweeps.compare import write_comparison
+from kinterp.sweeps.outcome import Outcome, existing
+from kinterp.sweeps.plan import PlannedRun, expand
+from kinterp.sweeps.progress import sweep_progress
+from kinterp.sweeps.spec import load_spec
+
+DEFAULT_OUT = "sweep-out"
+TASK_RETRIES = 2
+"""Retries of a task that raised (a worker that died is rescheduled by Dask on its own, up to
+``distributed.scheduler.allowed-failures`` times)."""
+
+SpecSource = str | os.PathLike | Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class SweepPlan:
+    """A checked, expanded sweep: where it writes, its runs, and those already done."""
+
+    source: str
+    out: Path
+    runs: list[PlannedRun]
+    done: dict[str, Outcome]
+
+    @property
+    def todo(self) -> list[PlannedRun]:
+        """The runs without a complete report yet."""
+        return [run for run in self.runs if run.key not in self.done]
+
+
+def plan_sweep(spec: SpecSource, out: str | os.PathLike | None = None) -> SweepPlan:
+    """Read, check and expand a SPEC (a .toml path or a dict); nothing is written.
+
+    ``out`` overrides the SPEC's ``out`` (default ``sweep-out`` beside the SPEC file).
+
+    Raises:
+        KinterpError: a problem in the SPEC, naming its line.
+    """
+    checked = load_spec(spec)
+    folder = Path(out).expanduser() if out is not None else checked.out
+    folder = (folder or checked.base / DEFAULT_OUT).resolve()
+    runs = expand(checked, folder)
+    done = {run.key: found for run in runs if (found := existing(run.folder)) is not None}
+    source = "<dict>" if isinstance(spec, Mapping) else str(Path(spec).resolve())
+    return SweepPlan(source, folder, runs, done)
+
+
+def run_plan(
+    plan: SweepPlan,
+    cluster: str = LOCAL,
+    workers: int | None = None,
+    quiet: bool = True,
+    echo: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """Run the plan's remaining runs on the cluster; return the manifest (also sweep.json).
+
+    A technique that crashes gives its run a failed report; a run whose model changed or
+    that its technique refuses is ``refused``; either way the sweep goes on.
+
+    Raises:
+        KinterpError: a bad cluster option, or a scheduler that cannot be reached.
+    """
+    check_cluster(cluster, workers)
+    outcomes = {run.key: plan.done.get(run.key, Outcome("pending")) for run in plan.runs}
+    todo = plan.todo
+    started, clock = _now(), time.perf_counter()
+    info: dict[str, Any] = {"source": plan.source, "cluster": None, "started": started}
+    if echo:
+        echo(f"sweep: {len(plan.runs)} runs, {len(plan.done)} already done, {len(todo)} to run")
+    if todo:
+        with connect(cluster, workers) as (client, label):
+            info["cluster"] = label
+            if echo:
+                echo(f"running on {label}; reports in {plan.out}")
+            manifest.write(plan.out, manifest.build(plan.out, plan.runs, outcomes, **info))
+            _run_all(client, plan, todo, outcomes, info, quiet)
+    info.update(ended=_now(), seconds=round(time.perf_counter() - clock, 3))
+    plan.out.mkdir(parents=True, exist_ok=True)
+    info["index"] = str(write_index(plan.out))
+    document = manifest.build(plan.out, plan.runs, outcomes, **info)
+    document["comparison"] = str(write_comparison(plan.out, document["runs"]))
+    document["manifest"] = str(plan.out / manifest.MANIFEST)
+    manifest.write(plan.out, document)
+    return document
+
+
+def sweep(
+    spec: SpecSource,
+    out: str | os.PathLike | None = None,
+    cluster: str = LOCAL,
+    workers: int | None = None,
+    quiet: bool = True,
+) -> dict[str, Any]:
+    """Run a sweep: every technique x model x grid point x seed of the SPEC, resumably.
+
+    Args:
+        spec: a SPEC .toml path, or a dict of the same shape (paths relative to the cwd).
+        out: the sweep's folder (default: the SPEC's ``out``, else ``sweep-out``).
+        cluster: ``local`` (a LocalCluster) or a Dask scheduler address (``tcp://HOST:PORT``).
+        workers: worker processes of the local cluster (default: one per core).
+        quiet: no progress output.
+
+    Returns:
+        The manifest (as written to ``OUT/sweep.json``): summary counts and every run.
+
+    Raises:
+        KinterpError: a bad SPEC (naming its line) or cluster option; nothing is written.
+    """
+    check_cluster(cluster, workers)
+    return run_plan(plan_sweep(spec, out), cluster=cluster, workers=workers, quiet=quiet)
+
+
+def _run_all(
+    client: Any,
+    plan: SweepPlan,
+    todo: list[PlannedRun],
+    outcomes: dict[str, Outcome],
+    info: dict[str, Any],
+    quiet: bool,
+) -> None:
+    """Submit every run, record each outcome as it completes (rewriting sweep.json)."""
+    from uuid import uuid4
+
+    from distributed import as_completed
+
+    from kinterp.sweeps.worker import run_task
+
+    token = uuid4().hex[:8]
+    futures = {
+        client.submit(
+            run_task, run.spec, key=f"kinterp-run-{run.key[:16]}-{token}", retries=TASK_RETRIES
+        ): run
+        for run in todo
+    }
+    with sweep_progress(len(todo), quiet) as progress:
+        for future in as_completed(futures):
+            run = futures.pop(future)
+            outcomes[run.key] = _outcome(future)
+            future.release()
+            progress.advance(run, outcomes[run.key])
+            manifest.write(plan.out, manifest.build(plan.out, plan.runs, outcomes, **info))
+
+
+def _outcome(future: Any) -> Outcome:
+    """A finished task's outcome; a task that kept raising (or killing workers) is failed."""
+    if future.status == "finished":
+        return Outcome(**future.result())
+    return Outcome("failed", error=one_line(future.exception()))
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")

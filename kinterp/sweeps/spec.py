@@ -1,0 +1,298 @@
+"""The sweep SPEC: a TOML file (or a dict) read, checked and resolved, before anything runs.
+
+Every problem — TOML syntax, an unknown key, technique or dataset, a missing model, a bad
+parameter — is a one-line :class:`KinterpError` naming the SPEC line. Models are resolved to
+a zoo name or an absolute path plus the file's sha256; relative paths and globs are relative
+to the SPEC file's folder (to the working directory for a dict). See docs/sweep.md.
+"""
+
+from __future__ import annotations
+
+import difflib
+import glob
+import os
+import re
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from kinterp.errors import KinterpError
+from kinterp.modelfile import classify, sha256_of
+from kinterp.params import parse_params
+from kinterp.plugins import registry
+from kinterp.registry import find_technique
+from kinterp.runspec import SEED_LIMIT
+from kinterp.sweeps.locate import Locator
+from kinterp.zoo import zoo_models
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+TOP_KEYS = ("out", "seeds", "models", "data", "runs")
+RUN_KEYS = ("technique", "models", "params", "grid", "seeds", "data")
+GLOB_CHARS = re.compile(r"[*?\[]")
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    """One model of the sweep: what a RunSpec names, its display name and its file's sha256."""
+
+    model: str  # a zoo name or an absolute path
+    name: str
+    sha256: str
+
+
+@dataclass(frozen=True)
+class RunBlock:
+    """One ``[[runs]]`` table, resolved: a technique over models x grid x seeds."""
+
+    index: int
+    technique: str
+    models: tuple[ModelRef, ...]
+    params: dict[str, Any] = field(default_factory=dict)
+    grid: dict[str, list[Any]] = field(default_factory=dict)
+    seeds: tuple[int, ...] = (0,)
+    data: str | None = None
+
+
+@dataclass(frozen=True)
+class SweepSpec:
+    """A checked sweep: its run blocks, its out folder (if the SPEC names one) and its source."""
+
+    runs: tuple[RunBlock, ...]
+    out: Path | None
+    base: Path
+    locator: Locator
+
+
+def load_spec(source: str | os.PathLike | Mapping[str, Any]) -> SweepSpec:
+    """Read and check a SPEC file path or a dict of the same shape.
+
+    Raises:
+        KinterpError: anything wrong in the SPEC, naming its line.
+    """
+    if isinstance(source, Mapping):
+        raw, locator, base = dict(source), Locator("sweep spec"), Path.cwd()
+    else:
+        raw, locator, base = _read_toml(Path(source))
+    _check_keys(raw, TOP_KEYS, locator, None)
+    runs = raw.get("runs")
+    if not isinstance(runs, list) or not runs or not all(isinstance(r, dict) for r in runs):
+        raise locator.error(
+            "no [[runs]] tables; add one with technique = NAME (see docs/sweep.md)", key="runs"
+        )
+    defaults = {
+        "seeds": _seeds(raw.get("seeds", [0]), locator, None),
+        "models": raw.get("models"),
+        "data": raw.get("data"),
+    }
+    resolver = _ModelResolver(base, locator)
+    blocks = tuple(
+        _run_block(i, run, defaults, resolver, base, locator) for i, run in enumerate(runs)
+    )
+    out = raw.get("out")
+    if out is not None and (not isinstance(out, str) or not out.strip()):
+        raise locator.error(f"out must be a folder name, got {out!r}", key="out")
+    return SweepSpec(blocks, None if out is None else base / Path(out).expanduser(), base, locator)
+
+
+def _read_toml(path: Path) -> tuple[dict[str, Any], Locator, Path]:
+    try:
+        text = path.read_text()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise KinterpError(
+            f"cannot read sweep SPEC {path}: {exc.__class__.__name__}; pass a .toml file"
+        ) from None
+    locator = Locator(str(path), text)
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        message = str(exc)
+        where = re.search(r"\(at line (\d+), column (\d+)\)", message)
+        problem = re.sub(r"\s*\(at .*\)$", "", message)
+        line = f", line {where.group(1)}" if where else ""
+        raise KinterpError(
+            f"{path}{line}: invalid TOML: {problem}; fix the syntax (see docs/sweep.md)"
+        ) from None
+    return raw, locator, path.resolve().parent
+
+
+def _check_keys(raw: dict, known: tuple[str, ...], locator: Locator, run: int | None) -> None:
+    for key in raw:
+        if key not in known:
+            close = difflib.get_close_matches(key, known, n=1)
+            hint = f"did you mean {close[0]}?" if close else f"known keys: {', '.join(known)}"
+            raise locator.error(f"unknown key {key!r}; {hint}", run=run, key=key)
+
+
+def _run_block(
+    index: int,
+    run: dict[str, Any],
+    defaults: dict[str, Any],
+    resolver: _ModelResolver,
+    base: Path,
+    locator: Locator,
+) -> RunBlock:
+    _check_keys(run, RUN_KEYS, locator, index)
+    name = run.get("technique")
+    if not isinstance(name, str):
+        raise locator.error("technique = NAME is missing (see: kinterp plugins)", run=index)
+    try:
+        technique, _ = find_technique(name)
+    except KinterpError as exc:
+        raise locator.error(str(exc), run=index, key="technique") from None
+    params = run.get("params", {})
+    grid = run.get("grid", {})
+    for key, value in (("params", params), ("grid", grid)):
+        if not isinstance(value, dict):
+            raise locator.error(f"{key} must be a table such as {{ steps = 16 }}", index, key)
+    _check_params(technique.Params, params, index, locator)
+    _check_grid(technique.Params, params, grid, index, locator)
+    models = run.get("models", defaults["models"])
+    seeds = _seeds(run["seeds"], locator, index) if "seeds" in run else defaults["seeds"]
+    data = run.get("data", defaults["data"])
+    return RunBlock(
+        index=index,
+        technique=technique.name,
+        models=resolver.resolve(models, index if "models" in run or models is None else None),
+        params=dict(params),
+        grid={k: list(v) for k, v in grid.items()},
+        seeds=seeds,
+        data=_data(data, base, locator, index if "data" in run else None),
+    )
+
+
+def _check_params(params_cls: type, params: dict, run: int, locator: Locator) -> None:
+    """Parse the params, blaming the first one that fails on its own (else the table)."""
+    try:
+        parse_params(params_cls, dict(params))
+    except KinterpError as exc:
+        for key, value in params.items():
+            try:
+                parse_params(params_cls, {key: value})
+            except KinterpError as single:
+                raise locator.error(str(single), run, key, within="params") from None
+        raise locator.error(str(exc), run, "params") from None
+
+
+def _check_grid(params_cls: type, params: dict, grid: dict, run: int, locator: Locator) -> None:
+    """Each grid entry: a non-empty list of distinct values, each valid with the params."""
+    for key, values in grid.items():
+        if key in params:
+            raise locator.error(f"{key!r} is in both params and grid; keep one", run, key, "grid")
+        if not isinstance(values, list) or not values:
+            raise locator.error(
+                f"grid {key} must be a non-empty list such as [0.05, 0.1]", run, key, "grid"
+            )
+        if len({repr(v) for v in values}) != len(values):
+            raise locator.error(f"grid {key} lists a value twice", run, key, "grid")
+        for value in values:
+            try:
+                parse_params(params_cls, {**params, key: value})
+            except KinterpError as exc:
+                raise locator.error(str(exc), run, key, within="grid") from None
+
+
+def _seeds(value: Any, locator: Locator, run: int | None) -> tuple[int, ...]:
+    ok = (
+        isinstance(value, list)
+        and value
+        and all(
+            isinstance(s, int) and not isinstance(s, bool) and 0 <= s < SEED_LIMIT for s in value
+        )
+    )
+    if not ok:
+        raise locator.error(
+            f"seeds must be a non-empty list of integers 0 to {SEED_LIMIT - 1}, got {value!r}",
+            run=run,
+            key="seeds",
+        )
+    if len(set(value)) != len(value):
+        raise locator.error("seeds lists a seed twice", run=run, key="seeds")
+    return tuple(value)
+
+
+def _data(value: Any, base: Path, locator: Locator, run: int | None) -> str | None:
+    """A registered dataset name as it is, or a path made absolute (relative to the SPEC)."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise locator.error(f"data must be a dataset name or path, got {value!r}", run, "data")
+    datasets = registry().datasets
+    if value in datasets:
+        return value
+    path = base / Path(value).expanduser()
+    if path.exists():
+        return str(path.resolve())
+    raise locator.error(
+        f"unknown dataset {value!r} and no such path {path}; known: {', '.join(datasets)}",
+        run=run,
+        value=value,
+    )
+
+
+class _ModelResolver:
+    """Model entries (zoo names, paths, globs) to :class:`ModelRef` s, each file hashed once."""
+
+    def __init__(self, base: Path, locator: Locator):
+        self.base = base
+        self.locator = locator
+        self.hashes: dict[Path, str] = {}
+
+    def resolve(self, entries: Any, run: int | None) -> tuple[ModelRef, ...]:
+        if not isinstance(entries, list) or not entries:
+            raise self.locator.error(
+                'models must be a non-empty list such as ["mnist-cnn", "checkpoints/*.keras"] '
+                "(at the top or in the [[runs]] table)",
+                run=run,
+                key="models",
+            )
+        refs: dict[str, ModelRef] = {}
+        for entry in entries:
+            for ref in self._entry(entry, run):
+                refs.setdefault(ref.model, ref)
+        return tuple(refs.values())
+
+    def _entry(self, entry: Any, run: int | None) -> list[ModelRef]:
+        if not isinstance(entry, str) or not entry.strip():
+            raise self.locator.error(
+                f"a model must be a name or path, got {entry!r}", run, "models"
+            )
+        zoo = zoo_models()
+        if entry in zoo:
+            return [ModelRef(entry, entry, self._sha256(zoo[entry].path, entry, run))]
+        pattern = self.base / Path(entry).expanduser()
+        if GLOB_CHARS.search(entry):
+            paths = [Path(p) for p in sorted(glob.glob(str(pattern)))]
+            if not paths:
+                raise self.locator.error(
+                    f"models: {entry!r} matches no file (looked in {pattern.parent}); "
+                    "check the pattern",
+                    run=run,
+                    value=entry,
+                )
+        elif pattern.exists():
+            paths = [pattern]
+        else:
+            close = difflib.get_close_matches(entry, list(zoo), n=1)
+            hint = f"did you mean {close[0]}?" if close else f"zoo: {', '.join(zoo)}"
+            raise self.locator.error(
+                f"model {entry!r} is not a zoo name and {pattern} does not exist; {hint}",
+                run=run,
+                value=entry,
+            )
+        return [ModelRef(str(p.resolve()), p.name, self._sha256(p, entry, run)) for p in paths]
+
+    def _sha256(self, path: Path, entry: str, run: int | None) -> str:
+        path = path.resolve()
+        if path not in self.hashes:
+            try:
+                classify(path)
+            except KinterpError as exc:
+                raise self.locator.error(str(exc), run=run, value=entry) from None
+            self.hashes[path] = sha256_of(path)
+        return self.hashes[path]

@@ -1,0 +1,117 @@
+"""Sweep expansion (no cluster): counts, unique keys, determinism; SPEC lines; the docs."""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from pathlib import Path
+
+import jsonschema
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from kinterp.errors import KinterpError
+from kinterp.sweeps import plan_sweep
+from kinterp.sweeps.locate import Locator
+from kinterp.sweeps.plan import expand, run_key
+from kinterp.sweeps.spec import ModelRef, RunBlock, SweepSpec, load_spec
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+DOCS = Path(__file__).resolve().parents[1] / "docs"
+GRIDS = {
+    "lr": st.lists(st.floats(1e-3, 1.0), min_size=1, max_size=3, unique=True),
+    "restarts": st.lists(st.integers(1, 8), min_size=1, max_size=3, unique=True),
+    "tv": st.lists(st.floats(0.0, 10.0).map(abs), min_size=1, max_size=3, unique=True),
+    "steps": st.lists(st.integers(1, 64), min_size=1, max_size=3, unique=True),
+}
+
+
+@st.composite
+def sweep_specs(draw) -> SweepSpec:
+    """Up to two blocks (happymap, sadmap) with distinct models, seeds and grids."""
+    shas = draw(
+        st.lists(
+            st.text("0123456789abcdef", min_size=64, max_size=64),
+            min_size=1,
+            max_size=3,
+            unique=True,
+        )
+    )
+    models = tuple(ModelRef(f"/m/{i}.keras", f"{i}.keras", sha) for i, sha in enumerate(shas))
+    blocks = []
+    for index, technique in enumerate(
+        draw(st.sampled_from([["happymap"], ["happymap", "sadmap"]]))
+    ):
+        names = draw(st.lists(st.sampled_from(sorted(GRIDS)), max_size=3, unique=True))
+        grid = {name: draw(GRIDS[name]) for name in names}
+        seeds = tuple(
+            draw(st.lists(st.integers(0, 2**32 - 1), min_size=1, max_size=3, unique=True))
+        )
+        blocks.append(RunBlock(index, technique, models, {"classes": [0]}, grid, seeds))
+    return SweepSpec(tuple(blocks), None, Path("/"), Locator("sweep spec"))
+
+
+@settings(max_examples=40, deadline=None)
+@given(spec=sweep_specs())
+def test_expansion_counts_keys_and_determinism(spec):
+    runs = expand(spec, Path("/sweep"))
+    expected = sum(
+        math.prod(len(v) for v in b.grid.values()) * len(b.models) * len(b.seeds) for b in spec.runs
+    )
+    assert len(runs) == expected
+    assert len({r.key for r in runs}) == expected
+    assert len({r.spec.out for r in runs}) == expected
+    assert expand(spec, Path("/sweep")) == runs
+    for run in runs:
+        spec_ = run.spec
+        assert run.key == run_key(
+            spec_.technique, spec_.model_sha256, spec_.params, spec_.data, spec_.seed
+        )
+        assert all(spec_.params[k] == v for k, v in run.grid.items())
+
+
+def test_the_key_ignores_how_params_are_written(tmp_path):
+    def keys(params: dict) -> list[str]:
+        spec = {"models": ["mnist-mlp"], "runs": [{"technique": "happymap", "params": params}]}
+        return [run.key for run in plan_sweep(spec, tmp_path).runs]
+
+    assert keys({"classes": "0,1", "steps": "4"}) == keys({"classes": [0, 1], "steps": 4})
+
+
+def test_a_glob_expands_relative_to_the_spec_folder(tmp_path):
+    from kinterp.zoo import zoo_models
+
+    (tmp_path / "checkpoints").mkdir()
+    for name in ("a", "b"):
+        (tmp_path / "checkpoints" / f"{name}.keras").write_bytes(
+            zoo_models()["mnist-mlp"].path.read_bytes()
+        )
+    spec = tmp_path / "sweep.toml"
+    spec.write_text('models = ["checkpoints/*.keras"]\n[[runs]]\ntechnique = "backquery"\n')
+    plan = plan_sweep(spec)
+    assert [r.model_name for r in plan.runs] == ["a.keras"]  # same file content: one key
+    assert plan.out == tmp_path / "sweep-out"
+
+
+def test_a_dict_spec_names_the_key_path():
+    with pytest.raises(KinterpError, match=r"^sweep spec runs\[0\]\.params\.steps: --steps"):
+        load_spec(
+            {"models": ["mnist-mlp"], "runs": [{"technique": "happymap", "params": {"steps": 0}}]}
+        )
+
+
+@pytest.mark.parametrize("example", sorted((DOCS / "examples").glob("sweep*.toml")))
+def test_the_doc_examples_match_the_schema(example):
+    schema = json.loads((DOCS / "sweep.schema.json").read_text())
+    jsonschema.validate(tomllib.loads(example.read_text()), schema)
+
+
+def test_the_zoo_example_plans(tmp_path):
+    plan = plan_sweep(DOCS / "examples" / "sweep-zoo.toml", out=tmp_path)
+    assert len(plan.runs) == 16 and not plan.done
