@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.kinterp-installed
 OUT ?= kinterp-reports/demo
 
-.PHONY: demo demo-quick test lint bench models clean
+.PHONY: demo demo-quick test lint bench bench-all models clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,6 +30,12 @@ test: lint
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_happymap.py
+
+bench-all: bench
+	$(BIN)/python benchmarks/bench_featurevis.py
+	$(BIN)/python benchmarks/bench_fooling.py
+	$(BIN)/python benchmarks/bench_robustness.py
+	$(BIN)/python benchmarks/bench_sweep.py
 
 models: $(STAMP)
 	$(BIN)/python -m kinterp_zoo.train all
