@@ -129,6 +129,18 @@ def run_dirs(root: Path) -> list[Path]:
     return sorted(p for p in Path(root).iterdir() if p.is_dir() and not p.name.startswith("."))
 
 
+def assert_refused(runner: CliRunner, args: list[str], message: str, out: Path) -> None:
+    """The CLI refuses ``args`` (with ``--out out``): exit 2, ``message`` in one line on
+    stderr, nothing written under ``out``."""
+    from kinterp.cli import app
+
+    result = runner.invoke(app, [*args, "--out", str(out)])
+    assert result.exit_code == 2, result.output
+    assert message in result.stderr, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert all_entries(out) == []
+
+
 def all_entries(root: Path) -> list[Path]:
     """Everything under root, hidden included (to check nothing was written)."""
     return sorted(Path(root).rglob("*")) if Path(root).exists() else []

@@ -9,7 +9,7 @@ import pytest
 
 from kinterp.cli import app
 from kinterp.optimize.census import UnitStats, high_frequency_energy, spectrum_consistency
-from tests.conftest import all_entries, assert_valid_report, run_dirs
+from tests.conftest import assert_refused, assert_valid_report, run_dirs
 
 
 def run(runner, model: str, out: Path, *extra: str) -> tuple[dict, Path]:
@@ -161,11 +161,7 @@ def test_rows_per_call_follows_the_budget(tmp_path):
     ],
 )
 def test_bad_input_is_one_line(runner, tmp_path, extra, message):
-    out = tmp_path / "out"
-    result = runner.invoke(app, ["run", "featurevis", "mnist-cnn", "--out", str(out), *extra])
-    assert result.exit_code == 2, result.output
-    assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
-    assert all_entries(out) == []
+    assert_refused(runner, ["run", "featurevis", "mnist-cnn", *extra], message, tmp_path / "o")
 
 
 def test_spectrum_consistency_ignores_where_a_pattern_sits():

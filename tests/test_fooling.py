@@ -13,7 +13,7 @@ import kinterp
 from kinterp import cppn
 from kinterp.cli import app
 from kinterp.evolve import crossover, mutate, next_generation, parents
-from tests.conftest import all_entries, assert_valid_report, run_dirs
+from tests.conftest import assert_refused, assert_valid_report, run_dirs
 
 
 def run(runner, out: Path, *extra: str) -> tuple[dict, Path]:
@@ -84,11 +84,7 @@ def test_cppn_images_are_patterns_in_range(runner, tmp_path):
     ],
 )
 def test_bad_input_is_one_line(runner, tmp_path, extra, message):
-    out = tmp_path / "out"
-    result = runner.invoke(app, ["run", "fooling", "mnist-cnn", "--out", str(out), *extra])
-    assert result.exit_code == 2, result.output
-    assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
-    assert all_entries(out) == []
+    assert_refused(runner, ["run", "fooling", "mnist-cnn", *extra], message, tmp_path / "o")
 
 
 @settings(max_examples=30, deadline=None)

@@ -13,7 +13,7 @@ import pytest
 import kinterp
 from kinterp.cli import app
 from kinterp.plugins import register_plugin, registry, unregister_plugin
-from tests.conftest import all_entries
+from tests.conftest import all_entries, assert_refused
 
 
 @pytest.fixture(scope="module")
@@ -42,12 +42,7 @@ def linear_head(keras, model_dir):
     return path
 
 
-def _fails(runner, args, message, out):
-    result = runner.invoke(app, [*args, "--out", str(out)])
-    assert result.exit_code == 2, result.output
-    assert message in result.stderr, result.stderr
-    assert len(result.stderr.strip().splitlines()) == 1
-    assert all_entries(out) == []
+_fails = assert_refused
 
 
 def test_logit_objective_needs_logits(runner, relu_head, tmp_path):
