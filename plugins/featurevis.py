@@ -26,6 +26,7 @@ from kinterp.optimize import (
     view_transforms,
 )
 from kinterp.optimize.census import UnitStats, census, high_frequency_energy, spectrum_consistency
+from kinterp.optimize.memory import rows_per_call
 from kinterp.optimize.parameterize import parameterisation
 from kinterp.optimize.targets import unit_objective
 from kinterp.optimize.transforms import rotate_scale
@@ -34,7 +35,6 @@ LAYER_KINDS = ("Conv", "Dense")  # "all" means every layer whose class name cont
 USABLE = 0.75  # a TV weight counts if the layer keeps this share of its best activation
 CONSISTENT = 0.7  # a layer's maps are consistent from the TV weight where the mean reaches this
 SHOWN_UNITS = 16  # units shown in the sweep and real-example grids (all are in the tables)
-BYTES = 4
 
 
 @dataclass
@@ -131,21 +131,6 @@ def chosen_layers(model: kinterp.LoadedModel, names: list[str]) -> list[str]:
     for name in names:
         model.layer(name)  # a one-line error with close matches for an unknown name
     return list(dict.fromkeys(names))
-
-
-def rows_per_call(model: kinterp.LoadedModel, layer: str, parameter_floats: int, budget_mb: int):
-    """How many batch rows fit the memory budget: parameters with Adam state and gradient,
-    the image and its views, and every activation up to ``layer`` kept for the backward pass."""
-    activations = 0
-    for keras_layer in model.keras_model.layers:
-        shape = getattr(keras_layer, "output", None)
-        if shape is not None:
-            activations += int(np.prod([d or 1 for d in keras_layer.output.shape[1:]]))
-        if keras_layer.name == layer:
-            break
-    image = int(np.prod(model.require_image()))
-    per_row = BYTES * (4 * parameter_floats + 3 * image + 3 * activations)
-    return max(1, budget_mb * 2**20 // per_row)
 
 
 def activations(model: kinterp.LoadedModel, layer: str, images: np.ndarray) -> np.ndarray:

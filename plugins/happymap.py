@@ -35,7 +35,7 @@ from kinterp.optimize import (
     settings,
     zero_border,
 )
-from kinterp.optimize.params import ANIMATION_FRAMES
+from kinterp.optimize.params import ANIMATION_FRAMES, check_memory
 
 BORDER_WIDTHS = (1, 2)
 MAX_INDEX = 1_000_000  # the largest class or unit index an option takes
@@ -91,6 +91,7 @@ class ActivationMap(kinterp.Technique):
         grid = BatchGrid.of(
             target=targets.indices, init=starts.names, restart=range(params.restarts)
         )
+        check_memory(model, targets.layer, len(grid), params.memory_limit)
         first = starts.batch(params.restarts, shape, ctx.rng)  # the same for every target
         batch = first[grid.index("init"), grid.index("restart")]
         goal = objective(model, targets, grid.values("target"), params.objective)

@@ -141,9 +141,8 @@ def test_batch_limit_chunks_and_fourier_rgb(runner, keras, model_dir, tmp_path):
 
 
 def test_rows_per_call_follows_the_budget(tmp_path):
-    from kinterp_plugins.featurevis import rows_per_call
-
     import kinterp
+    from kinterp.optimize.memory import rows_per_call
 
     model = kinterp.load_model("mnist-cnn")
     small = rows_per_call(model, "dense1", 784, 16)

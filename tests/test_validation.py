@@ -399,3 +399,13 @@ def test_a_huge_learning_rate_is_refused_on_the_cli(runner, tmp_path):
         "--lr must be at most 10, got 1e+308",
         tmp_path / "o",
     )
+
+
+def test_a_batch_too_big_for_memory_is_refused_before_it_runs(runner, tmp_path):
+    args = ["run", "happymap", "mnist-cnn", "--restarts", "200", "--memory-limit", "64"]
+    assert_refused(runner, args, "maps need about", tmp_path / "o")
+    import kinterp
+    from kinterp.optimize import bytes_per_row
+
+    model = kinterp.load_model("mnist-cnn")
+    assert bytes_per_row(model, "conv1", 784) < bytes_per_row(model, None, 784)

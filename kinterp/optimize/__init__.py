@@ -33,8 +33,9 @@ from kinterp.optimize.measures import (
     score_maps,
     zero_border,
 )
+from kinterp.optimize.memory import bytes_per_row, rows_per_call
 from kinterp.optimize.objectives import Objective, channel
-from kinterp.optimize.params import OptimisationParams, penalty_of, settings
+from kinterp.optimize.params import OptimisationParams, check_memory, penalty_of, settings
 from kinterp.optimize.regularizers import l2, lp, parse_lp, penalty, tv
 from kinterp.optimize.targets import (
     Targets,
@@ -58,6 +59,8 @@ __all__ = [
     "StartImages",
     "Targets",
     "blur",
+    "bytes_per_row",
+    "check_memory",
     "channel",
     "check_indices",
     "class_targets",
@@ -77,6 +80,7 @@ __all__ = [
     "penalty",
     "penalty_of",
     "restart_consistency",
+    "rows_per_call",
     "score_maps",
     "settings",
     "tv",

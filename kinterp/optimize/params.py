@@ -11,7 +11,12 @@ import math
 from dataclasses import dataclass, field
 from typing import Literal
 
+import numpy as np
+
+from kinterp.errors import KinterpError
+from kinterp.models import LoadedModel
 from kinterp.optimize.engine import Settings
+from kinterp.optimize.memory import budget_bytes, bytes_per_row
 from kinterp.optimize.regularizers import Weight, parse_lp, penalty
 from kinterp.optimize.transforms import view_transforms
 
@@ -61,6 +66,14 @@ class OptimisationParams:
         default=0,
         metadata={"help": "Random shift (px) of what the network sees.", "min": 0, "max": 256},
     )
+    memory_limit: int = field(
+        default=0,
+        metadata={
+            "help": "Memory (MB) the batch may use; 0: half of the available memory.",
+            "min": 0,
+            "max": 10_000_000,
+        },
+    )
 
 
 def settings(
@@ -90,3 +103,19 @@ def penalty_of(params: OptimisationParams, tv_weight: Weight | None = None):
     """
     tv_weight = params.tv if tv_weight is None else tv_weight
     return penalty(tv_weight, params.l2, parse_lp(params.lp))
+
+
+def check_memory(model: LoadedModel, layer: str | None, rows: int, limit_mb: int) -> None:
+    """Refuse a batch whose estimated memory exceeds the budget, with the numbers and the fix.
+
+    Raises:
+        KinterpError: the batch would not fit.
+    """
+    need = rows * bytes_per_row(model, layer, int(np.prod(model.require_image())))
+    budget = budget_bytes(limit_mb)
+    if need > budget:
+        raise KinterpError(
+            f"{rows:,} maps need about {need / 2**30:.1f} GB of memory, more than the "
+            f"{budget / 2**30:.1f} GB allowed; use fewer --restarts, --init values or targets, "
+            "or raise --memory-limit (MB)"
+        )
