@@ -115,3 +115,17 @@ def test_the_doc_examples_match_the_schema(example):
 def test_the_zoo_example_plans(tmp_path):
     plan = plan_sweep(DOCS / "examples" / "sweep-zoo.toml", out=tmp_path)
     assert len(plan.runs) == 16 and not plan.done
+
+
+def test_sweep_wide_data_skips_techniques_that_read_none(tmp_path):
+    spec = tmp_path / "sweep.toml"
+    spec.write_text(
+        'models = ["mnist-cnn"]\ndata = "mnist-5k"\n'
+        '[[runs]]\ntechnique = "happymap"\nparams = { steps = 2 }\n'
+        '[[runs]]\ntechnique = "robustness"\nparams = { family = ["edge"] }\n'
+    )
+    datas = {run.spec.technique: run.spec.data for run in plan_sweep(spec).runs}
+    assert datas == {"happymap": None, "robustness": "mnist-5k"}
+    spec.write_text('models = ["mnist-cnn"]\n[[runs]]\ntechnique = "happymap"\ndata = "mnist-5k"\n')
+    with pytest.raises(KinterpError, match=r"line 4: happymap reads no data"):
+        plan_sweep(spec)

@@ -154,7 +154,12 @@ def _run_block(
     _check_grid(technique.Params, params, grid, index, locator)
     models = run.get("models", defaults["models"])
     seeds = _seeds(run["seeds"], locator, index) if "seeds" in run else defaults["seeds"]
-    data = run.get("data", defaults["data"])
+    if "data" in run and not technique.reads_data:
+        raise locator.error(
+            f"{technique.name} reads no data; remove data from this [[runs]] table", index, "data"
+        )
+    # A sweep-wide data applies to the techniques that read data.
+    data = run.get("data", defaults["data"] if technique.reads_data else None)
     return RunBlock(
         index=index,
         technique=technique.name,
