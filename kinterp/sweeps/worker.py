@@ -7,11 +7,9 @@ still has the spec's sha256, so a model changed mid-sweep is refused, not silent
 
 from __future__ import annotations
 
-import shutil
 import threading
 import time
 from collections import OrderedDict
-from pathlib import Path
 from typing import Any
 
 from kinterp.errors import KinterpError
@@ -35,7 +33,6 @@ def run_task(spec: RunSpec) -> dict[str, Any]:
     from kinterp.runner import execute
 
     clock = time.perf_counter()
-    _discard_partial_runs(Path(spec.out or "."))
     try:
         model, load_seconds = cached_model(spec)
         result = execute(spec, model=model, quiet=True)
@@ -83,11 +80,3 @@ def _check_unchanged(spec: RunSpec) -> None:
             f"{spec.model} has changed since the sweep was planned (sha256 {found[:12]}..., "
             f"expected {(spec.model_sha256 or '')[:12]}...); run the sweep again to plan it anew"
         )
-
-
-def _discard_partial_runs(folder: Path) -> None:
-    """Remove hidden run directories a killed attempt of this run left behind."""
-    if folder.is_dir():
-        for stale in folder.iterdir():
-            if stale.name.startswith(".") and stale.is_dir():
-                shutil.rmtree(stale, ignore_errors=True)
