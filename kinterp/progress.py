@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 
 class Progress:
@@ -21,11 +22,9 @@ class Progress:
 
 
 @contextmanager
-def progress_bar(total: int, description: str, quiet: bool) -> Iterator[Progress]:
-    """Show a rich progress bar on stderr while the block runs (unless quiet or not a tty)."""
-    if quiet or not sys.stderr.isatty():
-        yield Progress()
-        return
+def rich_bar(total: int, description: str, *extra: str, **fields: Any) -> Iterator[Any]:
+    """A transient rich bar on stderr (description, bar, n/total, time left, ``extra``
+    columns); yields (bar, task)."""
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, TimeRemainingColumn
     from rich.progress import Progress as RichProgress
@@ -35,6 +34,17 @@ def progress_bar(total: int, description: str, quiet: bool) -> Iterator[Progress
         BarColumn(),
         MofNCompleteColumn(),
         TimeRemainingColumn(),
+        *extra,
     )
     with RichProgress(*columns, console=Console(stderr=True), transient=True) as bar:
-        yield Progress(bar, bar.add_task(description, total=total))
+        yield bar, bar.add_task(description, total=total, **fields)
+
+
+@contextmanager
+def progress_bar(total: int, description: str, quiet: bool) -> Iterator[Progress]:
+    """Show a rich progress bar on stderr while the block runs (unless quiet or not a tty)."""
+    if quiet or not sys.stderr.isatty():
+        yield Progress()
+        return
+    with rich_bar(total, description) as (bar, task):
+        yield Progress(bar, task)

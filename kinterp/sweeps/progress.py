@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
+from kinterp.progress import rich_bar
 from kinterp.sweeps.outcome import Outcome
 from kinterp.sweeps.plan import PlannedRun
 
@@ -61,16 +62,5 @@ def sweep_progress(total: int, quiet: bool) -> Iterator[SweepProgress]:
     if quiet or not sys.stderr.isatty():
         yield SweepProgress(total, quiet)
         return
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
-
-    columns = (
-        "[progress.description]{task.description}",
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        "{task.fields[stats]}",
-    )
-    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
-        task = bar.add_task("sweep", total=total, stats="")
+    with rich_bar(total, "sweep", "{task.fields[stats]}", stats="") as (bar, task):
         yield SweepProgress(total, quiet, bar, task)
