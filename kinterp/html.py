@@ -1,6 +1,8 @@
 """report.html and the run index, rendered with Jinja2 from the package's templates.
 
-Everything is relative links to files beside the page: it opens from disk with no network.
+A report page embeds its images as ``data:`` URIs: it opens from disk with no network, and a
+copy of report.html alone (mailed, say) still shows every picture. The PNG and .npy files stay
+beside it for scripts.
 """
 
 from __future__ import annotations
@@ -13,8 +15,30 @@ from typing import Any
 
 import jinja2
 
+from kinterp.embed import data_uri, image_uri, png_size
 from kinterp.formatting import format_number
 from kinterp.report import read_report, report_json
+from kinterp.verdict import final_summary, key_metric_name
+
+THUMBNAILS = 4  # tiles of a run's key picture shown in the index
+INDEX_PARAMS = 4  # params shown per run in the index
+
+
+def param_text(value: Any) -> str:
+    """A param value as people write it: ``0, 1, 2`` for a list, formatted numbers."""
+    if isinstance(value, (list, tuple)):
+        return ", ".join(format_number(v) for v in value)
+    return format_number(value)
+
+
+def shown_params(params: dict[str, Any]) -> dict[str, str]:
+    """Params worth showing: those with a value (None, empty strings and lists left out)."""
+    return {k: param_text(v) for k, v in params.items() if v not in (None, "", [], ())}
+
+
+def when(stamp: str) -> str:
+    """An ISO 8601 UTC time as ``2026-11-23 14:05 UTC``."""
+    return f"{stamp[:10]} {stamp[11:16]} UTC" if len(stamp) >= 16 else stamp
 
 
 @lru_cache(maxsize=1)
@@ -26,35 +50,114 @@ def _environment() -> jinja2.Environment:
         lstrip_blocks=True,
     )
     env.globals["fmt"] = format_number
+    env.filters["when"] = when
+    env.filters["shown_params"] = shown_params
     return env
 
 
-def render_report(report: dict[str, Any]) -> str:
-    """The HTML page of one run."""
-    return _environment().get_template("report.html").render(r=report)
+def template(name: str) -> jinja2.Template:
+    """One of the package's templates (autoescaped), with the report filters and ``fmt``."""
+    return _environment().get_template(name)
+
+
+def _with_summary(report: dict[str, Any]) -> dict[str, Any]:
+    """Reports older than schema 1.2 have no summary: make one from their metrics."""
+    if "summary" in report:
+        return report
+    empty = {"verdict": "", "tone": "neutral", "key": None}
+    summary = final_summary(empty, report["technique"], report["metrics"], report.get("error"))
+    return {**report, "summary": summary}
+
+
+def _ordered_sections(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """The key section first (the picture under the verdict), then the rest in order."""
+    key = (report.get("summary") or {}).get("key")
+    sections = report.get("sections", [])
+    return sorted(sections, key=lambda s: s["title"] != key)
+
+
+class Sheets:
+    """A report's sprite sheets, each embedded once; tiles are CSS windows onto them.
+
+    A block's tiles share one sheet (schema 1.2): its ``data:`` URI is set once on the block
+    as ``--sheet`` and every tile shows its box of it, scaled crisply. Tiles of older reports
+    are whole files, each its own one-tile sheet.
+    """
+
+    def __init__(self, directory: Path):
+        self.directory = Path(directory)
+        self._sheets: dict[str, tuple[str, int, int]] = {}
+
+    def _sheet(self, path: str) -> tuple[str, int, int]:
+        if path not in self._sheets:
+            file = self.directory / path
+            self._sheets[path] = (data_uri(file), *png_size(file))
+        return self._sheets[path]
+
+    def block_style(self, block: dict[str, Any]) -> str:
+        """``--sheet: url(...)`` when the block's tiles share one sheet, else nothing."""
+        paths = {t["path"] for t in block["tiles"]}
+        return f"--sheet:url({self._sheet(paths.pop())[0]})" if len(paths) == 1 else ""
+
+    def tile_style(self, tile: dict[str, Any], shared: bool) -> str:
+        """The CSS that shows ``tile``'s box of its sheet at the tile's width."""
+        src, sheet_w, sheet_h = self._sheet(tile["path"])
+        x, y, w, h = tile.get("box") or (0, 0, sheet_w, sheet_h)
+        columns, rows = max(sheet_w // max(w, 1), 1), max(sheet_h // max(h, 1), 1)
+        left = 100 * (x // max(w, 1)) / (columns - 1) if columns > 1 else 0
+        top = 100 * (y // max(h, 1)) / (rows - 1) if rows > 1 else 0
+        style = (
+            f"aspect-ratio:{w}/{h};background-size:{columns * 100}% {rows * 100}%;"
+            f"background-position:{left:.4f}% {top:.4f}%"
+        )
+        return style if shared else f"{style};--sheet:url({src})"
+
+    def wide(self, tile: dict[str, Any]) -> bool:
+        """True for a tile at least twice as wide as high (it spans two grid cells)."""
+        _, sheet_w, sheet_h = self._sheet(tile["path"])
+        _, _, w, h = tile.get("box") or (0, 0, sheet_w, sheet_h)
+        return w >= 2 * h
+
+    def plot(self, record: dict[str, Any]) -> dict[str, Any]:
+        """A plot or animation file as an embedded image."""
+        return image_uri(self.directory, record)
+
+
+def render_report(report: dict[str, Any], directory: Path) -> str:
+    """The HTML page of one run, its images embedded from ``directory``."""
+    report = _with_summary(report)
+    return (
+        _environment()
+        .get_template("report.html")
+        .render(r=report, sections=_ordered_sections(report), sheets=Sheets(directory))
+    )
 
 
 def write_report(directory: Path, report: dict[str, Any]) -> None:
     """Write report.json and report.html into ``directory``."""
     text = report_json(report)
     (directory / "report.json").write_text(text)
-    (directory / "report.html").write_text(render_report(json.loads(text)))
+    (directory / "report.html").write_text(render_report(json.loads(text), directory))
 
 
-def _key_metric(report: dict[str, Any]) -> str:
+def _key_metric(report: dict[str, Any]) -> tuple[str, Any]:
     metrics = report.get("metrics") or {}
-    name = report["technique"].get("key_metric") or next(
-        (k for k, v in metrics.items() if not isinstance(v, dict)), None
-    )
-    return f"{name} = {format_number(metrics[name])}" if name in metrics else ""
+    name = key_metric_name(report["technique"], metrics)
+    return (name, metrics[name]) if name else ("", None)
 
 
-def _thumbnail(report: dict[str, Any]) -> str | None:
-    for section in report.get("sections", []):
+def key_tiles(report: dict[str, Any], count: int) -> list[dict[str, Any]]:
+    """The first ``count`` tiles of the key section (else of the first images)."""
+    for section in _ordered_sections(report):
         for block in section["images"]:
             if block["tiles"]:
-                return block["tiles"][0]["path"]
-    return None
+                return block["tiles"][:count]
+    return []
+
+
+def _clip(text: str, most: int = 32) -> str:
+    """``text`` cut to ``most`` characters (with an ellipsis) for an index cell."""
+    return text if len(text) <= most else f"{text[: most - 1]}…"
 
 
 def _report_dirs(root: Path):
@@ -67,28 +170,49 @@ def _report_dirs(root: Path):
 
 def _index_row(root: Path, run_dir: Path) -> dict[str, Any] | None:
     try:
-        report = read_report(run_dir)
+        report = _with_summary(read_report(run_dir))
         prefix = run_dir.relative_to(root).as_posix()
-        thumb = _thumbnail(report)
+        name, value = _key_metric(report)
+        params = shown_params(report.get("params") or {})
+        data = report.get("data") or {}
         return {
             "name": run_dir.name,
             "link": f"{prefix}/report.html",
+            "started": report["started"],
             "technique": report["technique"]["name"],
             "model": report["model"]["name"],
+            "data": data.get("name", ""),
+            "params": " · ".join(f"{k} {_clip(v)}" for k, v in list(params.items())[:INDEX_PARAMS]),
             "status": report["status"],
-            "key_metric": _key_metric(report),
-            "thumbnail": f"{prefix}/{thumb}" if thumb else None,
+            "verdict": report["summary"]["verdict"],
+            "metric_name": name,
+            "metric_value": value if isinstance(value, (int, float)) else None,
+            "metric_text": format_number(value) if name else "",
+            "thumbnails": [image_uri(run_dir, t)["src"] for t in key_tiles(report, THUMBNAILS)],
         }
     except (OSError, ValueError, KeyError, TypeError):
         return None  # not a kinterp report (or a damaged one): leave it out of the index
 
 
 def write_index(root: Path) -> Path:
-    """Write ``root/index.html`` over every run directory found below ``root``."""
+    """Write ``root/index.html``: a sortable, filterable table of every run below ``root``.
+
+    Its thumbnails are embedded; its links go to the runs' report.html files.
+    """
     root = Path(root)
     rows = (_index_row(root, run_dir) for run_dir in _report_dirs(root))
-    runs = [row for row in rows if row is not None]
+    found = (row for row in rows if row is not None)
+    runs = sorted(found, key=lambda r: r["started"], reverse=True)
     index = root / "index.html"
-    page = _environment().get_template("index.html").render(runs=runs, root=root)
+    page = (
+        _environment()
+        .get_template("index.html")
+        .render(
+            runs=runs,
+            root=root,
+            techniques=sorted({r["technique"] for r in runs}),
+            models=sorted({r["model"] for r in runs}),
+        )
+    )
     index.write_text(page)
     return index

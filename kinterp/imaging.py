@@ -10,11 +10,14 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-VIEW_SIZE = 140  # tiles are upscaled (nearest) to about this many pixels for the HTML
+PNG_LEVEL = 1  # zlib level of tiles: tiny images, so speed matters more than bytes
 
 
 def to_uint8(image: np.ndarray, vrange: tuple[float, float] = (0.0, 1.0)) -> np.ndarray:
-    """Scale an image from ``vrange`` into 0..255, clipping outside it."""
+    """Scale an image from ``vrange`` into 0..255, clipping outside it (uint8 is kept)."""
+    image = np.asarray(image)
+    if image.dtype == np.uint8:
+        return image
     lo, hi = vrange
     scaled = (np.asarray(image, dtype="float32") - lo) / max(hi - lo, 1e-12)
     return (np.clip(scaled, 0.0, 1.0) * 255.0 + 0.5).astype("uint8")
@@ -30,30 +33,44 @@ def diverging_rgb(image: np.ndarray) -> np.ndarray:
 
 
 def render(image: np.ndarray, cmap: str = "gray", vrange: tuple[float, float] = (0.0, 1.0)):
-    """One image (H, W), (H, W, 1) or (H, W, 3) -> a Pillow image, upscaled for viewing.
+    """One image (H, W), (H, W, 1) or (H, W, 3) -> a Pillow image at its native size.
 
-    ``cmap`` is ``gray`` or ``rgb`` (values in ``vrange``) or ``diverging`` (signed, centred
-    on 0; colour channels are averaged).
+    ``cmap`` is ``gray`` or ``rgb`` (values in ``vrange``; uint8 images as they are) or
+    ``diverging`` (signed, centred on 0; colour channels are averaged). Pages scale images
+    up with ``image-rendering: pixelated``.
     """
-    array = np.asarray(image)
-    if array.ndim == 3 and array.shape[-1] == 1:
+    return Image.fromarray(to_pixels(np.asarray(image)[None], cmap, vrange)[0])
+
+
+def to_pixels(batch: np.ndarray, cmap: str = "gray", vrange=(0.0, 1.0)) -> np.ndarray:
+    """A batch (N, H, W[, C]) as uint8 pixels, (N, H, W) grey or (N, H, W, 3) RGB."""
+    array = np.asarray(batch)
+    if array.ndim == 4 and array.shape[-1] == 1:
         array = array[..., 0]
     if cmap == "diverging":
-        if array.ndim == 3:
-            array = array.mean(axis=-1)
-        pixels = diverging_rgb(array)
-    else:
-        pixels = to_uint8(array[..., :3] if array.ndim == 3 else array, vrange)
-    picture = Image.fromarray(pixels)
-    scale = max(1, VIEW_SIZE // max(picture.size))
-    if scale > 1:
-        picture = picture.resize((picture.width * scale, picture.height * scale), Image.NEAREST)
-    return picture
+        signed = array.mean(axis=-1) if array.ndim == 4 else array
+        return np.stack([diverging_rgb(image) for image in signed])
+    return to_uint8(array[..., :3] if array.ndim == 4 else array, vrange)
 
 
-def save_png(image: np.ndarray, path: Path, cmap: str = "gray", vrange=(0.0, 1.0)) -> None:
-    """Write one image as PNG (see :func:`render`)."""
-    render(image, cmap, vrange).save(path, format="PNG", optimize=True)
+def save_sheet(
+    batch: np.ndarray, path: Path, cmap: str = "gray", vrange=(0.0, 1.0)
+) -> list[tuple[int, int, int, int]]:
+    """Write a batch as one PNG sprite sheet (a near-square grid of tiles at native size).
+
+    Returns each image's box in the sheet, ``(x, y, width, height)``: one file per block
+    instead of one per image, which is what makes large reports fast to write.
+    """
+    pixels = to_pixels(batch, cmap, vrange)
+    count, height, width = pixels.shape[:3]
+    columns = max(1, int(np.ceil(np.sqrt(count))))
+    rows = -(-count // columns)
+    padded = np.zeros((rows * columns, *pixels.shape[1:]), np.uint8)
+    padded[:count] = pixels
+    grid = padded.reshape(rows, columns, *pixels.shape[1:]).swapaxes(1, 2)
+    sheet = grid.reshape(rows * height, columns * width, *pixels.shape[3:])
+    Image.fromarray(sheet).save(path, format="PNG", compress_level=PNG_LEVEL)
+    return [((i % columns) * width, (i // columns) * height, width, height) for i in range(count)]
 
 
 def save_gif(frames: list[np.ndarray], path: Path, vrange=(0.0, 1.0), ms: int = 80) -> None:
@@ -86,7 +103,7 @@ def _finish(figure, axes, path: Path, xlabel: str, ylabel: str, logx: bool, logy
         axes.set_yscale("log")
     axes.grid(alpha=0.3)
     figure.tight_layout()
-    figure.savefig(path, format="png")
+    figure.savefig(path, format="png", pil_kwargs={"compress_level": PNG_LEVEL})
 
 
 def _legend(figure, axes, count: int) -> None:
@@ -139,7 +156,9 @@ def save_histogram(
     edges = np.histogram_bin_edges(joined if joined.size else [0.0, 1.0], bins=bins)
     alpha = 0.85 if len(groups) == 1 else 0.5
     for i, (label, values) in enumerate(zip(groups, finite, strict=True)):
-        axes.hist(values, bins=edges, label=label, alpha=alpha, color=series_style(i)["color"])
+        counts, _ = np.histogram(values, bins=edges)  # one outline per group, not a bar per bin
+        colour = series_style(i)["color"]
+        axes.stairs(counts, edges, label=label, fill=True, alpha=alpha, color=colour)
     _legend(figure, axes, len(groups))
     _finish(figure, axes, path, xlabel, "count", False, logy)
 

@@ -11,13 +11,14 @@ import numpy as np
 from kinterp.context import RunContext
 from kinterp.datasets import IMAGE_SUFFIXES
 from kinterp.errors import KinterpError
+from kinterp.formatting import format_number
 from kinterp.hookspecs import hookimpl
 from kinterp.models import LoadedModel
 from kinterp.preprocess import BadImage, prepare_image
 from kinterp.report import ReportBuilder
 from kinterp.technique import Technique
 
-THUMB = 56  # side of the "original" thumbnails in the contact sheet
+THUMB = 28  # side of each half of a contact-sheet tile (pages scale it up, pixelated)
 
 
 @dataclass
@@ -29,6 +30,7 @@ class Prediction:
     top: list[dict[str, Any]] = field(default_factory=list)
     preprocessing: list[str] = field(default_factory=list)
     skipped: str | None = None
+    true_name: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         """The --json record."""
@@ -76,20 +78,24 @@ def collect_files(paths: list[Path], class_names: tuple[str, ...]) -> list[tuple
     return found
 
 
-def _tile(image: np.ndarray, fill: tuple[int, int, int]) -> np.ndarray:
-    """An image (uint8 RGB, or float (H, W, C) in [0, 1]) as a THUMB x THUMB RGB tile in [0, 1],
-    scaled to fit with its aspect kept and the rest filled with ``fill``."""
+def _thumbnail(original: np.ndarray) -> np.ndarray:
+    """A file's RGB uint8 pixels fitted into a THUMB x THUMB tile (aspect kept, white fill)."""
     from PIL import Image, ImageOps
 
-    resample = Image.Resampling.LANCZOS  # a photo: smooth
-    if image.dtype != np.uint8:
-        resample = Image.Resampling.NEAREST  # the network's pixel grid: keep it visible
-        image = (np.clip(image, 0.0, 1.0) * 255).astype("uint8")
-    if image.shape[-1] == 1:
-        image = image[..., 0]
-    picture = Image.fromarray(image).convert("RGB")
-    tile = ImageOps.pad(picture, (THUMB, THUMB), resample, color=fill)
-    return np.asarray(tile, dtype="float32") / 255.0
+    tile = ImageOps.pad(
+        Image.fromarray(original), (THUMB, THUMB), Image.Resampling.BOX, color=(255,) * 3
+    )
+    return np.asarray(tile, dtype=np.uint8)
+
+
+def _seen(pixels: np.ndarray) -> np.ndarray:
+    """What the network saw, (H, W, C) in [0, 1], as RGB uint8 upscaled (nearest) to THUMB."""
+    from PIL import Image, ImageOps
+
+    scaled = np.clip(pixels, 0.0, 1.0) * 255.0 + 0.5
+    rgb = np.broadcast_to(scaled, (*scaled.shape[:2], 3)).astype(np.uint8)
+    picture = ImageOps.pad(Image.fromarray(rgb), (THUMB, THUMB), Image.Resampling.NEAREST)
+    return np.asarray(picture, dtype=np.uint8)
 
 
 @dataclass
@@ -153,19 +159,25 @@ class Predict(Technique):
         )
         ctx.note_data("files", "user images", len(kept))
         ctx.report.json("predictions", [p.as_dict() for p in predictions])
-        _write_sections(ctx.report, predictions, kept, pixels, thumbs, accuracy)
+        _write_sections(
+            ctx.report, predictions, kept, pixels, thumbs, accuracy, loaded.info.class_names
+        )
 
 
 def _prepare(
     files: list[tuple[Path, int | None]], loaded: LoadedModel, mnistify: bool, ctx: RunContext
 ) -> tuple[list[Prediction], list[np.ndarray], list[np.ndarray]]:
-    """Each file's prediction record, and the network input and thumbnail of the usable ones."""
+    """Each file's prediction record, and the network input and thumbnail of the usable ones.
+
+    One thread: the work per file is many small numpy calls, and threads measured slower.
+    """
     height, width, channels = loaded.require_image()
     low, high = loaded.info.input_range
     predictions, pixels, thumbs = [], [], []
     with ctx.progress(len(files), "preparing images") as bar:
         for path, label in files:
-            prediction = Prediction(str(path), label)
+            name = "" if label is None else loaded.info.class_name(label)
+            prediction = Prediction(str(path), label, true_name=name)
             try:
                 prepared = prepare_image(path, height, width, channels, mnistify)
             except BadImage as exc:
@@ -173,7 +185,7 @@ def _prepare(
             else:
                 prediction.preprocessing = [*prepared.steps, f"scaled to {low:g}..{high:g}"]
                 pixels.append(prepared.pixels)
-                thumbs.append(_tile(prepared.original, fill=(255, 255, 255)))
+                thumbs.append(_thumbnail(prepared.original))
             predictions.append(prediction)
             bar.advance()
     return predictions, pixels, thumbs
@@ -185,6 +197,32 @@ def register_techniques(register: Any) -> None:
     register(Predict())
 
 
+def _caption(p: Prediction) -> str:
+    """``name.png`` over ``true 1 → 2 (0.9200)`` (wrong) or ``→ 3 (0.9900)``."""
+    top = p.top[0]
+    said = f"→ {top['class_name']} ({format_number(top['confidence'], 'prob')})"
+    wrong = p.label is not None and top["class_index"] != p.label
+    return f"{Path(p.file).name}\n" + (f"true {p.true_name} {said}" if wrong else said)
+
+
+def _verdict(kept: list[Prediction], skipped: int, accuracy: float | None) -> tuple[str, str]:
+    """The report's first line and its tone."""
+    tail = f"; {skipped} file(s) skipped" if skipped else ""
+    labelled = [p for p in kept if p.label is not None]
+    if accuracy is None:
+        counts: dict[str, int] = {}
+        for p in kept:
+            counts[p.top[0]["class_name"]] = counts.get(p.top[0]["class_name"], 0) + 1
+        common = max(counts, key=counts.__getitem__)
+        return f"{len(kept)} images classified, most often as {common} ({counts[common]}){tail}", (
+            "neutral"
+        )
+    right = sum(p.top[0]["class_index"] == p.label for p in labelled)
+    tone = "good" if accuracy >= 0.9 else "warn" if accuracy >= 0.5 else "bad"
+    text = f"{right}/{len(labelled)} correct ({format_number(accuracy, 'pct')}){tail}"
+    return text, tone
+
+
 def _write_sections(
     builder: ReportBuilder,
     predictions: list[Prediction],
@@ -192,38 +230,53 @@ def _write_sections(
     pixels: list[np.ndarray],
     thumbs: list[np.ndarray],
     accuracy: float | None,
+    class_names: tuple[str, ...],
 ) -> None:
-    """The metrics, the contact sheet, the network inputs and the predictions table."""
+    """The verdict, the contact sheet (errors first), the confusion matrix and the table."""
+    skipped = len(predictions) - len(kept)
     builder.metric("images", len(kept))
-    builder.metric("skipped", len(predictions) - len(kept))
+    builder.metric("skipped", skipped)
     if accuracy is not None:
         builder.metric("accuracy", accuracy)
-    if kept:
-        captions = [
-            f"{Path(p.file).name}\n→ {p.top[0]['class_name']} ({p.top[0]['confidence']:.2f})"
-            for p in kept
-        ]
-        seen = [_tile(p, fill=(0, 0, 0)) for p in pixels]
-        sheet = np.stack([tile for pair in zip(thumbs, seen, strict=True) for tile in pair])
-        sheet_captions = [c for caption in captions for c in (caption.split("\n")[0], caption)]
-        builder.text(
-            "Contact sheet",
-            "Each file as given (left) and what the network actually saw after preprocessing "
-            "(right), with its top class.",
+    builder.verdict(*_verdict(kept, skipped, accuracy))
+    wrong = [p.label is not None and p.top[0]["class_index"] != p.label for p in kept]
+    order = sorted(range(len(kept)), key=lambda i: not wrong[i])  # errors first, else as given
+    title = "Contact sheet"
+    builder.text(
+        title,
+        "Each file as given (left half) and what the network saw after preprocessing (right "
+        "half), with its top classes; wrong predictions first, with a red border.",
+    )
+    sheet = np.stack([np.concatenate([thumbs[i], _seen(pixels[i])], axis=1) for i in order])
+    builder.images(
+        title,
+        sheet,
+        captions=[_caption(kept[i]) for i in order],
+        wrong=[wrong[i] for i in order],
+        bars=[{t["class_name"]: t["confidence"] for t in kept[i].top} for i in order],
+        name="contact-sheet",
+    )
+    builder.key(title)
+    builder.array("inputs", np.stack(pixels))
+    labelled = [p for p in kept if p.label is not None]
+    if labelled:
+        matrix = np.zeros((len(class_names), len(class_names)), dtype=np.int64)
+        for p in labelled:
+            matrix[p.label, p.top[0]["class_index"]] += 1
+        used = sorted({p.label for p in labelled} | {p.top[0]["class_index"] for p in labelled})
+        builder.text("Confusion matrix", "Rows: the true class (sub-folder); columns: top class.")
+        builder.table(
+            "Confusion matrix",
+            ["true \\ predicted", *(class_names[c] for c in used)],
+            [[class_names[r], *(int(matrix[r, c]) for c in used)] for r in used],
+            formats=["text", *(["int"] * len(used))],
         )
-        builder.images(
-            "Contact sheet",
-            sheet,
-            captions=sheet_captions,
-            columns=8,
-            name="contact-sheet",
-        )
-        builder.images("Network input", np.stack(pixels), captions=captions, name="inputs")
+        builder.array("confusion", matrix)
     rows = [
         [
             Path(p.file).name,
-            "" if p.label is None else p.label,
-            ", ".join(f"{t['class_name']} {t['confidence']:.3f}" for t in p.top),
+            "" if p.label is None else p.true_name,
+            ", ".join(f"{t['class_name']} {format_number(t['confidence'], 'prob')}" for t in p.top),
             p.skipped or "; ".join(p.preprocessing),
         ]
         for p in predictions

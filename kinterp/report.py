@@ -19,7 +19,8 @@ from kinterp import imaging
 from kinterp.formatting import FORMATS, format_number
 from kinterp.rundir import slug
 
-SCHEMA_VERSION = "1.1"
+SCHEMA_VERSION = "1.2"
+TONES = ("good", "warn", "bad", "neutral")
 Number = int | float
 
 
@@ -53,6 +54,7 @@ class ReportBuilder:
         self.sections: list[dict[str, Any]] = []
         self.metrics: dict[str, Any] = {}
         self.artifacts: list[dict[str, str]] = []
+        self.summary: dict[str, Any] = {"verdict": "", "tone": "neutral", "key": None}
         self._names: set[str] = set()
 
     def _section(self, title: str) -> dict[str, Any]:
@@ -84,6 +86,17 @@ class ReportBuilder:
         section = self._section(title)
         section["text"] = f"{section['text']}\n\n{text}".strip()
 
+    def verdict(self, text: str, tone: str = "neutral") -> None:
+        """Set the report's one-line finding, shown first (``tone``: good, warn, bad, neutral)."""
+        if tone not in TONES:
+            raise ValueError(f"unknown tone {tone!r}; use one of {', '.join(TONES)}")
+        self.summary.update(verdict=" ".join(str(text).split()), tone=tone)
+
+    def key(self, title: str) -> None:
+        """Name the section holding the key picture: report.html shows it under the verdict."""
+        self._section(title)
+        self.summary["key"] = title
+
     def metric(self, name: str, value: Any) -> None:
         """Record a metric: a number, a string, or a dict of them (e.g. per class)."""
         self.metrics[name] = _plain(value)
@@ -94,16 +107,40 @@ class ReportBuilder:
         np.save(path, np.asarray(array))
         return self._artifact(path, "array")
 
-    def _tiles(self, stem: str, batch: np.ndarray, captions: list[str], cmap: str, vrange):
-        """Save each image as a PNG (and the batch as .npy): the tile records and array path."""
-        if len(captions) != len(batch):
-            raise ValueError(f"{len(captions)} captions for {len(batch)} images")
+    def _tiles(
+        self,
+        stem: str,
+        batch: np.ndarray,
+        captions: list[str],
+        cmap: str,
+        vrange,
+        wrong: list[bool] | None = None,
+        bars: list[dict[str, float]] | None = None,
+    ):
+        """Save the images as one PNG sprite sheet (and the batch as .npy): the tile records
+        (each the sheet's path and its ``box`` in it, ``[x, y, width, height]``) and the
+        array path.
+
+        ``wrong[i]`` marks tile i (a red border); ``bars[i]`` gives it a small bar chart of
+        named scores in [0, 1] (e.g. its top-k confidences).
+        """
+        for name, given in (("captions", captions), ("wrong", wrong), ("bars", bars)):
+            if given is not None and len(given) != len(batch):
+                raise ValueError(f"{len(given)} {name} for {len(batch)} images")
         array_path = self.array(stem, batch)
+        if len(batch) == 0:
+            return [], array_path
+        path = self._file("images", stem, ".png")
+        boxes = imaging.save_sheet(batch, path, cmap=cmap, vrange=vrange)
+        sheet = self._artifact(path, "image")
         tiles = []
-        for i, (image, caption) in enumerate(zip(batch, captions, strict=True)):
-            path = self._file("images", f"{stem}-{i:03d}", ".png")
-            imaging.save_png(image, path, cmap=cmap, vrange=vrange)
-            tiles.append({"path": self._artifact(path, "image"), "caption": caption})
+        for i, (box, caption) in enumerate(zip(boxes, captions, strict=True)):
+            tile: dict[str, Any] = {"path": sheet, "box": list(box), "caption": caption}
+            if wrong is not None:
+                tile["wrong"] = bool(wrong[i])
+            if bars is not None:
+                tile["bars"] = [{"label": str(k), "value": float(v)} for k, v in bars[i].items()]
+            tiles.append(tile)
         return tiles, array_path
 
     def images(
@@ -115,6 +152,8 @@ class ReportBuilder:
         vrange: tuple[float, float] = (0.0, 1.0),
         columns: int | None = None,
         name: str | None = None,
+        wrong: list[bool] | None = None,
+        bars: list[dict[str, float]] | None = None,
     ) -> None:
         """Add images (N, H, W[, C]) to a section as tiles; the batch is also saved as .npy.
 
@@ -124,13 +163,18 @@ class ReportBuilder:
                 Three-channel batches are shown in colour and recorded as ``rgb``.
             captions: one per image.
             cmap: ``gray`` or ``diverging``.
-            columns: grid width; default up to 8 per row.
+            columns: the batch's natural width (e.g. methods side by side); pages fill the
+                width with tiles of 140-200 px.
             name: file stem; defaults to the title.
+            wrong: per image, whether it is a mistake (a red border).
+            bars: per image, named scores in [0, 1] drawn as small bars (e.g. top-k).
         """
         batch = np.asarray(batch)
         cmap = _colour_map(batch, cmap)
         captions = list(captions or [""] * len(batch))
-        tiles, array_path = self._tiles(name or title, batch, captions, cmap, vrange)
+        tiles, array_path = self._tiles(
+            name or title, batch, captions, cmap, vrange, wrong=wrong, bars=bars
+        )
         self._section(title)["images"].append(
             {"kind": "tiles", "tiles": tiles, "columns": columns, "array": array_path, "cmap": cmap}
         )
@@ -194,9 +238,7 @@ class ReportBuilder:
             raise ValueError(f"{len(batch)} images need as many levels, predictions and marks")
         captions = [f"{lv}\n{p}".strip() for lv, p in zip(labels, said, strict=True)]
         cmap = _colour_map(batch, cmap)
-        tiles, array_path = self._tiles(name or title, batch, captions, cmap, vrange)
-        for tile, mark in zip(tiles, marks, strict=True):
-            tile["wrong"] = bool(mark)
+        tiles, array_path = self._tiles(name or title, batch, captions, cmap, vrange, wrong=marks)
         self._section(title)["images"].append(
             {
                 "kind": "strip",
@@ -316,12 +358,17 @@ class ReportBuilder:
     def json(self, name: str, value: Any) -> str:
         """Save structured results as ``data/<name>.json``; returns its relative path."""
         path = self._file("data", name, ".json")
-        path.write_text(json.dumps(_plain(value), indent=1, allow_nan=False))
+        path.write_text(json.dumps(_plain(value), allow_nan=False, separators=(",", ":")))
         return self._artifact(path, "json")
 
     def as_dict(self) -> dict[str, Any]:
         """Sections, metrics and artifacts as they go into report.json."""
-        return {"metrics": self.metrics, "sections": self.sections, "artifacts": self.artifacts}
+        return {
+            "summary": self.summary,
+            "metrics": self.metrics,
+            "sections": self.sections,
+            "artifacts": self.artifacts,
+        }
 
 
 def _colour_map(batch: np.ndarray, cmap: str) -> str:
@@ -333,8 +380,12 @@ def _colour_map(batch: np.ndarray, cmap: str) -> str:
 
 
 def report_json(report: dict[str, Any]) -> str:
-    """A report as the JSON text written to report.json (NaN and inf become null)."""
-    return json.dumps(_plain(report), indent=2, allow_nan=False)
+    """A report as the JSON text written to report.json (NaN and inf become null).
+
+    Compact, so that Python's C encoder writes it (``indent`` would take the slow pure-Python
+    one, which dominated writing large reports); ``python -m json.tool`` shows it indented.
+    """
+    return json.dumps(_plain(report), allow_nan=False, separators=(",", ":"))
 
 
 def validate_report(report: dict[str, Any]) -> None:

@@ -7,7 +7,6 @@ written; a technique that crashes leaves a report with ``status: failed``.
 
 from __future__ import annotations
 
-import base64
 import json
 import platform
 import time
@@ -15,7 +14,6 @@ import traceback
 import warnings
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
-from html import escape
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +34,7 @@ from kinterp.report import SCHEMA_VERSION, ReportBuilder, read_report
 from kinterp.rundir import DEFAULT_ROOT, RunDirectory, check_root
 from kinterp.runspec import RunSpec
 from kinterp.technique import Technique
+from kinterp.verdict import final_summary
 
 MAX_LOG_LINES = 50
 
@@ -82,25 +81,10 @@ class RunResult:
         }
 
     def _repr_html_(self) -> str:
-        """Jupyter: the metrics and the first images, embedded (the notebook may live elsewhere)."""
-        tiles = []
-        for section in self.report["sections"]:
-            for block in section["images"]:
-                for tile in block["tiles"][:12]:
-                    data = base64.b64encode((self.path / tile["path"]).read_bytes()).decode()
-                    tiles.append(
-                        f'<figure style="display:inline-block;margin:4px;text-align:center">'
-                        f'<img src="data:image/png;base64,{data}" width="84">'
-                        f'<figcaption style="font-size:10px">{escape(tile["caption"])}'
-                        "</figcaption></figure>"
-                    )
-        metrics = {k: v for k, v in self.metrics.items() if not isinstance(v, dict)}
-        technique, model = self.report["technique"]["name"], self.report["model"]["name"]
-        return (
-            f"<b>{escape(technique)}</b> on <b>{escape(model)}</b>: {self.status} · "
-            f"{escape(str(metrics))} · <code>{escape(str(self.path))}/report.html</code><br>"
-            + "".join(tiles[:24])
-        )
+        """Jupyter: the verdict, the key images (embedded) and the formatted metrics."""
+        from kinterp.notebook import run_fragment
+
+        return run_fragment(self.report, self.path)
 
 
 def environment() -> dict[str, str]:
@@ -187,10 +171,11 @@ def execute(spec: RunSpec, model: LoadedModel | None = None, quiet: bool = True)
         error, trace, log = _run_capturing(technique, ctx, parsed)
         if spec.data is not None and not ctx.data_opened:
             log.append(f"UnusedData: {technique.name} did not read --data {spec.data}")
+        block = _technique_block(technique, plugin)
         report = {
             "schema_version": SCHEMA_VERSION,
             "kinterp_version": __version__,
-            "technique": _technique_block(technique, plugin),
+            "technique": block,
             "model": loaded.info.summary(),
             "data": ctx.data_used,
             "params": params_to_dict(parsed),
@@ -205,6 +190,7 @@ def execute(spec: RunSpec, model: LoadedModel | None = None, quiet: bool = True)
             "log": log,
             **builder.as_dict(),
         }
+        report["summary"] = final_summary(builder.summary, block, builder.metrics, error)
         write_report(run_dir.path, report)
         path = run_dir.commit()
     except BaseException:  # bad input, Ctrl-C, an unwritable report: leave nothing behind

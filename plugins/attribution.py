@@ -344,6 +344,8 @@ def sanity_cascade(
 
 # --------------------------------------------------------------------------------- the report
 
+SANITY_PASS = 0.5  # a method passes when its maps of a fully randomised model correlate less
+
 
 def write_maps(
     report: kinterp.ReportBuilder, info: kinterp.ModelInfo, found: Explained, layer: str | None
@@ -362,7 +364,7 @@ def write_maps(
     for i, (label, pred, conf) in enumerate(
         zip(found.labels, found.predicted, found.confidence, strict=True)
     ):
-        said = f"{info.class_name(pred)} (p {conf:.3f})"
+        said = f"{info.class_name(pred)} (p {kinterp.format_number(float(conf), 'prob')})"
         tiles.append(as_rgb(found.images[i : i + 1]))
         captions.append(f"label {info.class_name(label)} → {said}")
         for method in methods:
@@ -460,6 +462,21 @@ def write_metrics(
     report.metric("best_deletion_auc", methods[best])
     report.metric("best_method", best)
     report.metric("sanity_rank_correlation", correlations)
+    fmt = kinterp.format_number
+    beats = methods[best] < aucs["random"]
+    sanity = ""
+    if correlations:
+        passed = [LABELS[m] for m, r in correlations.items() if r < SANITY_PASS]
+        sanity = (
+            f"; {len(passed)}/{len(correlations)} methods pass the sanity check (rank "
+            f"correlation < {SANITY_PASS:g} once every layer is randomised)"
+        )
+    report.verdict(
+        f"Best map: {LABELS[best]}, deletion AUC {fmt(methods[best], 'float')} vs "
+        f"{fmt(aucs['random'], 'float')} for a random order{sanity}",
+        tone="good" if beats else "warn",
+    )
+    report.key("Attribution maps")
 
 
 @kinterp.hookimpl

@@ -300,7 +300,7 @@ class Backquery(kinterp.Technique):
         check = _forward_check(ctx.model, queries, names, expected, methods)
 
         _report_method(ctx.report, chain, params.method, input_range)
-        _report_images(ctx.report, queries, check.captions, methods)
+        _report_images(ctx.report, queries, check, methods)
         ctx.report.array("backquery-inputs", queries.x_in)
         ctx.report.array("backquery-raw", queries.raw)
         ctx.report.array("targets", targets)
@@ -451,7 +451,11 @@ def _forward_check(
         check.conf_target[key] = round(target_conf, 6)
         check.forward_class[key] = info.class_name(top)
         cls = check.forward_class[key]
-        check.captions.append(f"{names[i]} ({method}): -> {cls} {top_conf:.2f}")
+        shown = names[i] if len(methods) == 1 else f"{names[i]} ({method})"
+        verdict = "→" if ok else "comes back as"
+        check.captions.append(
+            f"label {shown}\n{verdict} {cls} (p {kinterp.format_number(top_conf, 'prob')})"
+        )
         raw_cls = info.class_name(int(raw_top[row]))
         check.rows.append(
             [names[i], method, cls, round(top_conf, 4), round(target_conf, 4), ok, raw_cls]
@@ -488,18 +492,36 @@ def _report_method(
     )
 
 
-def _report_images(report: Any, queries: _Queries, captions: list[str], methods: list[str]) -> None:
-    """The "Back-queried images" and "Ink support" grids with their explanations."""
+def _report_images(
+    report: Any, queries: _Queries, check: _ForwardCheck, methods: list[str]
+) -> None:
+    """The verdict, the "Back-queried images" (labels that come back as another class
+    marked) and "Ink support" grids with their explanations."""
     columns = len(methods) if len(methods) > 1 else None
+    captions, wrong = check.captions, [not ok for ok in check.match]
+    missed = [
+        row[0] if len(methods) == 1 else f"{row[0]} ({row[1]})"
+        for row, ok in zip(check.rows, check.match, strict=True)
+        if not ok
+    ]
+    report.verdict(
+        f"{len(wrong) - len(missed)}/{len(wrong)} back-queried images come back as their label"
+        + (f"; {', '.join(missed)} come back as another class" if missed else ""),
+        tone="good" if not missed else "warn",
+    )
     report.images(
         "Back-queried images",
         queries.images,
         captions=captions,
         columns=columns,
         name="backquery",
+        wrong=wrong,
     )
+    report.key("Back-queried images")
     report.text(
         "Back-queried images",
+        "Each image is fed forward again: the caption gives the class it comes back as and that "
+        "class's output (p); a red border marks a label that comes back as another class. "
         "Shown like the data: bright = ink. Bright areas are where ink supports the label, "
         "dark areas must stay clear, mid grey is indifferent. (The book plots the same "
         "values with an inverted grey map, so there ink is dark.)",

@@ -236,13 +236,17 @@ def write_class_images(report: kinterp.ReportBuilder, fit: Split, names: list[st
     report.text(
         "Variability",
         "The per-pixel standard deviation within each class (bright: the pixel varies most "
-        f"between images of the class; one shared scale, white = {top:.3f}), and the classes "
+        f"between images of the class; one shared scale, white = "
+        f"{kinterp.format_number(float(top), 'float')}), and the classes "
         "ranked by its mean: the most variable classes come in the most different shapes.",
     )
     report.images(
         "Variability",
         stds,
-        captions=[f"{n}: mean std {s:.3f}" for n, s in zip(labels, spread, strict=True)],
+        captions=[
+            f"{n}: mean std {kinterp.format_number(float(s), 'float')}"
+            for n, s in zip(labels, spread, strict=True)
+        ],
         vrange=(0.0, top),
         name="class-stds",
     )
@@ -274,7 +278,9 @@ def write_pca(
     report.images(
         "Eigen-images",
         as_images(pca.components[:count], shape),
-        captions=[f"PC{i + 1} ({explained[i]:.1%})" for i in range(count)],
+        captions=[
+            f"PC{i + 1} ({kinterp.format_number(float(explained[i]), 'pct')})" for i in range(count)
+        ],
         name="eigen-images",
     )
     cumulative = np.cumsum(explained)
@@ -345,6 +351,14 @@ def write_baselines(
     report.metric("explained_variance", {str(k): float(cumulative[k - 1]) for k in ks})
     report.metric("best_pca_accuracy", best)
     report.metric("margin_over_pca", model_accuracy - best)
+    pct = kinterp.format_number
+    report.verdict(
+        f"{model_name} gets {pct(model_accuracy, 'pct')} held out; the best PCA baseline "
+        f"(k <= {ks[-1]}) gets {pct(best, 'pct')}: a margin of "
+        f"{pct(model_accuracy - best, 'pct')}",
+        tone="good" if model_accuracy > best else "warn",
+    )
+    report.key("Class means")
 
 
 def write_pixel_values(

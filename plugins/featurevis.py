@@ -323,6 +323,20 @@ class FeatureVisReport:
         for result in self.results:
             self.layer(result)
         self.metrics()
+        self.verdict()
+
+    def verdict(self) -> None:
+        """The first line: the census over every layer; the first layer's grid is the key."""
+        every = [s for r in self.results for s in r.stats]
+        counts = ", ".join(f"{n} {label}" for label, n in census(every).items() if n)
+        layers = ", ".join(r.layer for r in self.results)
+        structured = census(every)["structured"]
+        self.report.verdict(
+            f"{structured}/{len(every)} units structured ({counts}) in {layers}",
+            tone="good" if structured * 2 >= len(every) else "warn",
+        )
+        first = self.results[0]
+        self.report.key(f"Layer {first.layer} ({len(first.units)} {first.kind}s)")
 
     def summary(self) -> None:
         title = "Census"
@@ -382,7 +396,7 @@ class FeatureVisReport:
             title,
             per_unit[:, t, 0],
             captions=[
-                f"{r.kind} {u} · {s.label}\nact {s.reached:.3g}"
+                f"{r.kind} {u} · {s.label}\nact {kinterp.format_number(float(s.reached), 'float')}"
                 for u, s in zip(r.units, r.stats, strict=True)
             ],
             columns=8,

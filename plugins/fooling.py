@@ -349,6 +349,20 @@ class FoolingReport:
         self.curves()
         self.means()
         self.metrics()
+        self.verdict()
+
+    def verdict(self) -> None:
+        """The first line: how many images reached the target confidence, and how fast."""
+        reached = self.conf >= self.params.target
+        done = self.e.generation[self.e.generation > 0]
+        speed = f", median {int(np.median(done))} generations" if len(done) else ""
+        target = kinterp.format_number(self.params.target, "prob")
+        self.report.verdict(
+            f"{int(reached.sum())}/{len(reached)} unrecognisable images labelled with "
+            f"confidence >= {target}{speed}",
+            tone="warn" if reached.any() else "good",
+        )
+        self.report.key("Fooling images")
 
     def summary(self) -> None:
         e, p, title = self.e, self.params, "Fooling images"

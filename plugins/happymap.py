@@ -152,6 +152,7 @@ class MapsReport:
         self.border_test()
         self.animation()
         self.metrics(consistency)
+        self.verdict()
 
     def columns(self) -> list[str]:
         """The grid's column labels: each init, with a restart number when there are several."""
@@ -167,13 +168,14 @@ class MapsReport:
         s = self.scores
         head = f"{self.label(cells['target'])} · {cells['init']}"
         head += f" #{cells['restart']}" if self.params.restarts > 1 else ""
+        fmt = kinterp.format_number
         if self.targets.is_class:
             return (
-                f"{head}: logit {s['logit'][row]:.2f}, p {s['confidence'][row]:.4f}, "
-                f"top-1 {s['top1_name'][row]}"
+                f"{head}: logit {fmt(float(s['logit'][row]), 'float')}, "
+                f"p {fmt(float(s['confidence'][row]), 'prob')}, top-1 {s['top1_name'][row]}"
             )
-        top = f"top-1 {s['top1_name'][row]} (p {s['top1_p'][row]:.3f})"
-        return f"{head}: act {s['value'][row]:.3g}, {top}"
+        top = f"top-1 {s['top1_name'][row]} (p {fmt(float(s['top1_p'][row]), 'prob')})"
+        return f"{head}: act {fmt(float(s['value'][row]), 'float')}, {top}"
 
     def maps(self, penalty_text: str) -> None:
         """The "Maps" section: what was optimised, the grid, its table and the history array."""
@@ -328,6 +330,28 @@ class MapsReport:
                 caption=f"{self.targets.labels[0]} from {self.grid.axis('init')[0]}: one frame "
                 f"per {per_frame} steps",
             )
+
+    def verdict(self) -> None:
+        """The first line: how many maps the model classifies as their target (classes), or
+        the activations reached (units); the maps grid is the key picture."""
+        s, fmt, count = self.scores, kinterp.format_number, len(self.grid)
+        self.report.key("Maps")
+        if not self.targets.is_class:
+            self.report.verdict(
+                f"{count} maps of {len(self.targets.labels)} unit(s) of {self.params.layer}: "
+                f"mean activation {fmt(float(np.mean(s['value'])), 'float')}"
+            )
+            return
+        hits = int(np.sum(s["top1"] == s["target"]))
+        if self.technique.maximize:
+            text = f"{hits}/{count} maps classified as their target"
+            worst = f"min p {fmt(float(np.min(s['confidence'])), 'prob')}"
+            tone = "good" if hits == count else "warn"
+        else:
+            text = f"{count - hits}/{count} maps classified as another class than their target"
+            worst = f"max p of the target {fmt(float(np.max(s['confidence'])), 'prob')}"
+            tone = "good" if hits == 0 else "warn"
+        self.report.verdict(f"{text} ({worst})", tone)
 
     def metrics(self, consistency: dict[str, float] | None) -> None:
         """Confidence (classes) or activation (units), overall and per target."""

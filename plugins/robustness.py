@@ -241,15 +241,24 @@ class RobustnessReport:
         title, clean = "Summary", self.clean[self.main]
         breaks = self.breaking_points(self.main)
         broken = [f"{f} at {level_text(v, f)}" for f, v in breaks.items() if v is not None]
-        self.report.text(
-            title,
-            f"{self.main}: {clean:.1%} correct on {len(self.labels):,} clean images. "
-            + (
-                f"Accuracy falls below {BREAK_FRACTION:.0%} of clean for {', '.join(broken)}."
-                if broken
-                else "No family brings accuracy below 90% of clean at the levels tried."
-            ),
+        fmt = kinterp.format_number
+        verdict = f"{self.main}: {fmt(clean, 'pct')} correct on {len(self.labels):,} clean images. "
+        verdict += (
+            f"Accuracy falls below {fmt(BREAK_FRACTION, 'pct')} of clean for {', '.join(broken)}."
+            if broken
+            else f"No family brings accuracy below {fmt(BREAK_FRACTION, 'pct')} of clean at the "
+            "levels tried."
         )
+        self.report.text(title, verdict)
+        self.report.verdict(
+            f"{self.main}: {fmt(clean, 'pct')} correct on {len(self.labels):,} clean images; "
+            f"{len(broken)}/{len(breaks)} perturbation families bring it below "
+            f"{fmt(BREAK_FRACTION, 'pct')} of that at the levels tried",
+            tone="warn" if broken else "good",
+        )
+        first = self.params.family[0] if self.params.family else None
+        if first is not None:
+            self.report.key(f"{first}: {FAMILIES[first].summary}")
         rows = []
         for family, curves in self.curves.items():
             for c in curves:
@@ -344,7 +353,7 @@ class RobustnessReport:
                 batch,
                 levels=curve.levels,
                 predictions=[
-                    f"{result.name(t)} ({p:.2f})"
+                    f"{result.name(t)} ({kinterp.format_number(float(p), 'prob')})"
                     for t, p in zip(result.top1, result.confidence, strict=True)
                 ],
                 wrong=(result.top1 != truth).tolist(),

@@ -124,3 +124,31 @@ def test_predict_bad_input(runner, args, message, tmp_path):
     assert message in result.stderr
     none = runner.invoke(app, ["predict", "mnist-cnn", str(empty)])
     assert none.exit_code == 2 and "holds no images" in none.stderr
+
+
+def test_report_opens_with_the_score_and_shows_errors_first(runner, user_folder, tmp_path):
+    import shutil
+
+    folder = tmp_path / "digits"
+    shutil.copytree(user_folder, folder)
+    for n, path in enumerate(sorted((folder / "3").glob("*"))[:2]):
+        path.rename(folder / "5" / f"filed-wrongly-{n}{path.suffix}")  # true 3, labelled 5
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["predict", "mnist-cnn", str(folder), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    (run_dir,) = out.iterdir()
+    report = assert_valid_report(run_dir)
+    summary = report["summary"]
+    assert summary["key"] == "Contact sheet" and summary["verdict"].endswith("%)")
+    right, total = summary["verdict"].split(" ")[0].split("/")
+    assert int(total) == 100 and int(right) <= 98
+    sheet = next(s for s in report["sections"] if s["title"] == "Contact sheet")
+    tiles = sheet["images"][0]["tiles"]
+    wrong = [t["wrong"] for t in tiles]
+    assert wrong == sorted(wrong, reverse=True) and sum(wrong) == 100 - int(right)
+    assert "true 5 → 3" in " ".join(t["caption"] for t in tiles[: sum(wrong)])
+    assert all(len(t["bars"]) == 3 for t in tiles)
+    assert np.load(run_dir / sheet["images"][0]["array"]).dtype == np.uint8
+    matrix = next(s for s in report["sections"] if s["title"] == "Confusion matrix")
+    assert sum(sum(row[1:]) for row in matrix["tables"][0]["rows"]) == 100
+    assert len([s for s in report["sections"] if s["images"]]) == 1  # each image shown once

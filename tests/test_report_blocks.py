@@ -51,6 +51,15 @@ class Blocks(kinterp.Technique):
             wrong=[False, False, True, True],
         )
         report.images("RGB", rng.uniform(size=(2, 8, 8, 3)))
+        report.images(
+            "Scored",
+            rng.uniform(size=(2, 8, 8)),
+            captions=["right", "wrong"],
+            wrong=[False, True],
+            bars=[{"7": 0.9, "1": 0.1}, {"1": 0.6, "7": 0.4}],
+        )
+        report.verdict("1/2 scored images right", tone="warn")
+        report.key("Strip")
         report.table(
             "Table",
             ["name", "count", "accuracy", "p", "tiny", "weight"],
@@ -105,7 +114,7 @@ def test_grid_records_row_and_column_labels(blocks_report):
     assert block["column_labels"] == ["tv 0.01", "tv 0.1", "tv 1"]
     assert np.load(run_dir / block["array"]).shape == (6, 8, 8, 1)
     html = (run_dir / "report.html").read_text()
-    assert html.index("tv 0.01") < html.index("class 0") < html.index("cell 0")
+    assert html.index("class 0") < html.index("tv 0.01") < html.index("cell 0")
 
 
 def test_strip_marks_wrong_predictions(blocks_report):
@@ -115,7 +124,7 @@ def test_strip_marks_wrong_predictions(blocks_report):
     assert [t["wrong"] for t in block["tiles"]] == [False, False, True, True]
     assert block["tiles"][2]["caption"] == "5\n1 (0.52)"
     html = (run_dir / "report.html").read_text()
-    assert html.count('class="tile wrong"') == 2
+    assert html.count('class="tile wrong"') == 3  # two in the strip, one in "Scored"
 
 
 def test_rgb_batches_are_recorded_as_rgb(blocks_report):
@@ -143,13 +152,58 @@ def test_plots_json_and_log(blocks_report):
     assert "<details" in html and "a third-party library complains" in html
 
 
-def test_report_html_is_offline_and_has_a_viewport(blocks_report):
-    run_dir, _ = blocks_report
+def test_report_html_is_offline_self_contained_and_has_a_viewport(blocks_report):
+    run_dir, report = blocks_report
     html = (run_dir / "report.html").read_text()
     assert not re.search(r"(src|href)=\"(https?:)?//", html)
     assert 'name="viewport"' in html
-    for path in re.findall(r'(?:src|href)="([^"]+)"', html):
-        assert (run_dir / path).is_file(), path
+    sources = re.findall(r'<img src="([^"]+)"', html)
+    blocks = [b for s in report["sections"] for b in s["images"]]
+    plots = sum(len(s["plots"]) for s in report["sections"])
+    assert len(sources) == plots
+    assert all(src.startswith("data:image/png;base64,") for src in sources)
+    assert html.count('class="pic"') == sum(len(b["tiles"]) for b in blocks)
+    assert html.count("--sheet:url(data:image/png;base64,") == len(blocks)  # once per block
+
+
+def test_verdict_and_key_section_come_first(blocks_report):
+    run_dir, report = blocks_report
+    summary = {"verdict": "1/2 scored images right", "tone": "warn", "key": "Strip"}
+    assert report["summary"] == summary
+    html = (run_dir / "report.html").read_text()
+    verdict = html.index('class="verdict tone-warn">1/2 scored images right')
+    assert verdict < html.index("<h2>Strip</h2>") < html.index("<h2>Grid</h2>")
+    assert html.index("<h2>Plots</h2>") < html.index("Provenance and every metric")
+    assert html.index("<details") > html.index("<h2>Scored</h2>")
+
+
+def test_tiles_carry_marks_and_bars(blocks_report):
+    _, report = blocks_report
+    tiles = _section(report, "Scored")["images"][0]["tiles"]
+    assert [t["wrong"] for t in tiles] == [False, True]
+    assert tiles[1]["bars"] == [{"label": "1", "value": 0.6}, {"label": "7", "value": 0.4}]
+
+
+def test_a_block_is_one_sprite_sheet_of_native_size_tiles(blocks_report):
+    from PIL import Image
+
+    run_dir, report = blocks_report
+    tiles = _section(report, "Grid")["images"][0]["tiles"]
+    assert len({t["path"] for t in tiles}) == 1
+    with Image.open(run_dir / tiles[0]["path"]) as sheet:
+        pixels = np.asarray(sheet)
+    grid = np.load(run_dir / _section(report, "Grid")["images"][0]["array"])
+    for tile, image in zip(tiles, grid, strict=True):
+        x, y, width, height = tile["box"]
+        assert (width, height) == (8, 8)
+        expected = (np.clip(image[..., 0], 0, 1) * 255 + 0.5).astype(np.uint8)
+        assert np.array_equal(pixels[y : y + height, x : x + width], expected)
+
+
+def test_a_run_without_a_verdict_gets_its_key_metric(runner, occlusion_plugin, tiny_conv, tmp_path):
+    result = kinterp.run("occlusion", str(tiny_conv), out=str(tmp_path), count=1)
+    assert result.report["summary"]["verdict"].startswith("mean_drop ")
+    assert result.report["summary"]["key"] is None
 
 
 def test_schema_rejects_a_grid_without_labels(blocks_report):
@@ -171,6 +225,10 @@ def test_bad_block_arguments_are_refused(tmp_path):
         builder.line_plot("l", {"a": [1.0, 2.0]}, "x", "y", x=[1, 2, 3])
     with pytest.raises(ValueError, match="levels"):
         builder.strip("s", image, levels=[1, 2])
+    with pytest.raises(ValueError, match="2 wrong for 5 images"):
+        builder.images("i", image, wrong=[True, False])
+    with pytest.raises(ValueError, match="unknown tone"):
+        builder.verdict("fine", tone="great")
 
 
 def test_every_series_gets_a_distinct_style():

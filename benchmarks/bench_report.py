@@ -1,0 +1,147 @@
+"""How fast reports are made: predict throughput, and each demo preset's report-writing share.
+
+1. ``kinterp predict mnist-cnn`` on 1,000 PNG digits (the bundled mnist-5k held-out set, saved
+   as dark-on-light PNGs in sub-folders named by class), end to end after start-up: the model is
+   loaded and one small warm-up run has traced the forward pass; then every file is decoded,
+   preprocessed, classified in batches, and the report (contact sheet, confusion matrix, table,
+   report.json, a self-contained report.html) is written. Goal: >= 1,000 images/s.
+2. For each technique's demo preset (``--quick`` ones unless ``--full``), the share of the
+   run's time spent writing its report: the time inside every ``ReportBuilder`` block method
+   plus ``write_report`` (report.json and report.html), measured by wrapping them here, over
+   the whole ``execute``. Goal: <= 20%.
+
+Run: .venv/bin/python benchmarks/bench_report.py [--full] [ROUNDS]
+"""
+
+from __future__ import annotations
+
+import functools
+import statistics
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+IMAGES = 1000
+BLOCKS = ("text", "array", "images", "grid", "strip", "table", "line_plot", "histogram")
+BLOCKS += ("scatter", "gif", "json")
+
+
+def write_digits(folder: Path, count: int) -> Path:
+    """``count`` held-out digits as PNG files under ``folder/<label>/``."""
+    import numpy as np
+    from PIL import Image
+
+    from kinterp.datasets import load_mnist_5k
+
+    data = load_mnist_5k()
+    x = np.concatenate([data.x_test, data.x_train])[:count]
+    y = np.concatenate([data.y_test, data.y_train])[:count]
+    for i, (image, label) in enumerate(zip(x, y, strict=True)):
+        (folder / str(label)).mkdir(parents=True, exist_ok=True)
+        ink = (image[..., 0] * 255).astype(np.uint8)
+        Image.fromarray(255 - ink).save(folder / str(label) / f"{i:04d}.png")
+    return folder
+
+
+def bench_predict(rounds: int) -> None:
+    from kinterp.models import load_model
+    from kinterp.runner import execute
+    from kinterp.runspec import RunSpec
+
+    with tempfile.TemporaryDirectory() as tmp:
+        digits = write_digits(Path(tmp) / "digits", IMAGES)
+        warm = write_digits(Path(tmp) / "warm", 20)
+        model = load_model("mnist-cnn")
+        spec = RunSpec("predict", "mnist-cnn", {"inputs": [str(warm)]}, out=f"{tmp}/out")
+        execute(spec, model=model)  # start-up: trace the forward pass
+        times = []
+        for _ in range(rounds):
+            spec = RunSpec("predict", "mnist-cnn", {"inputs": [str(digits)]}, out=f"{tmp}/out")
+            clock = time.perf_counter()
+            result = execute(spec, model=model)
+            times.append(time.perf_counter() - clock)
+        seconds = statistics.median(times)
+        html = (result.path / "report.html").stat().st_size / 1e6
+        print(
+            f"predict mnist-cnn, {IMAGES:,} PNG digits: {seconds:.2f} s, "
+            f"{IMAGES / seconds:,.0f} images/s (goal >= 1,000); accuracy "
+            f"{result.metrics['accuracy']:.1%}; report.html {html:.1f} MB"
+        )
+
+
+class ReportClock:
+    """Adds up the time spent in report writing while installed."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self._saved: list[tuple[object, str, object]] = []
+
+    def _timed(self, function):
+        @functools.wraps(function)
+        def wrapper(*args, **kwargs):
+            clock = time.perf_counter()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                self.seconds += time.perf_counter() - clock
+
+        return wrapper
+
+    def install(self) -> None:
+        import kinterp.runner
+        from kinterp.report import ReportBuilder
+
+        targets = [(ReportBuilder, name) for name in BLOCKS]
+        targets.append((kinterp.runner, "write_report"))
+        for owner, name in targets:
+            original = getattr(owner, name)
+            self._saved.append((owner, name, original))
+            setattr(owner, name, self._timed(original))
+
+    def remove(self) -> None:
+        for owner, name, original in self._saved:
+            setattr(owner, name, original)
+
+
+def bench_shares(full: bool) -> None:
+    from kinterp.registry import installed_techniques
+    from kinterp.runner import execute
+    from kinterp.runspec import RunSpec
+
+    print(f"\nreport-writing share of each demo preset ({'full' if full else 'quick'}):")
+    with tempfile.TemporaryDirectory() as tmp:
+        for technique in installed_techniques():
+            for preset in technique.demo:
+                params = {**preset.params, **({} if full else preset.quick)}
+                spec = RunSpec(technique.name, preset.model, params, out=tmp)
+                execute(spec)  # warm-up: imports, tracing
+                clock = ReportClock()
+                clock.install()
+                try:
+                    start = time.perf_counter()
+                    execute(spec)
+                    total = time.perf_counter() - start
+                finally:
+                    clock.remove()
+                share = clock.seconds / total
+                mark = "" if share <= 0.2 else "  (over the 20% goal)"
+                print(
+                    f"  {technique.name:<11} {preset.model:<10} run {total:6.2f} s, report "
+                    f"{clock.seconds:5.2f} s = {share:5.1%}{mark}"
+                )
+
+
+def main() -> None:
+    warnings.filterwarnings("ignore")
+    from kinterp.models import quiet_tensorflow
+
+    quiet_tensorflow()
+    args = [a for a in sys.argv[1:] if a != "--full"]
+    bench_predict(int(args[0]) if args else 3)
+    bench_shares("--full" in sys.argv[1:])
+
+
+if __name__ == "__main__":
+    main()
