@@ -15,11 +15,13 @@ from typing import TYPE_CHECKING, Any
 
 from kinterp._version import __version__
 from kinterp.errors import KinterpError
+from kinterp.formatting import format_number
 from kinterp.hookspecs import hookimpl
 from kinterp.technique import DemoPreset, Technique
 
 if TYPE_CHECKING:
     from kinterp.classification import Classification
+    from kinterp.client import Client
     from kinterp.context import RunContext
     from kinterp.datasets import Dataset, DatasetSpec
     from kinterp.modeldata import ModelData
@@ -31,6 +33,7 @@ if TYPE_CHECKING:
 
 _LAZY = {
     "Classification": "kinterp.classification",
+    "Client": "kinterp.client",
     "RunContext": "kinterp.context",
     "Dataset": "kinterp.datasets",
     "DatasetSpec": "kinterp.datasets",
@@ -45,6 +48,7 @@ _LAZY = {
 
 __all__ = [
     "Classification",
+    "Client",
     "Dataset",
     "DatasetSpec",
     "DemoPreset",
@@ -59,6 +63,7 @@ __all__ = [
     "Technique",
     "__version__",
     "execute",
+    "format_number",
     "hookimpl",
     "load_model",
     "run",

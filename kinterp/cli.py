@@ -14,6 +14,7 @@ import typer
 from typer.core import TyperGroup
 
 from kinterp.errors import KinterpError, RunFailed
+from kinterp.formatting import format_number
 from kinterp.interrupts import InterruptWatch
 from kinterp.params import ParamSpec, param_specs
 
@@ -271,7 +272,7 @@ def models(as_json: Json = False) -> None:
         [
             n,
             z.card.get("dataset", ""),
-            f"{z.card.get('heldout_accuracy', 0):.2%}",
+            format_number(z.card.get("heldout_accuracy", 0), "pct"),
             z.card.get("summary", ""),
         ]
         for n, z in zoo.items()
@@ -357,10 +358,12 @@ def predict(
         if p.get("skipped"):
             typer.echo(f"{p['file']}: skipped ({p['skipped']})")
             continue
-        tops = ", ".join(f"{t['class_name']} {t['confidence']:.3f}" for t in p["top"])
+        tops = ", ".join(
+            f"{t['class_name']} {format_number(t['confidence'], 'prob')}" for t in p["top"]
+        )
         typer.echo(f"{p['file']}: {tops}")
     if accuracy is not None:
-        typer.echo(f"accuracy: {accuracy:.2%}")
+        typer.echo(f"accuracy: {format_number(accuracy, 'pct')}")
     typer.echo(f"report: {result.path / 'report.html'}")
 
 
@@ -488,6 +491,59 @@ def sweep(
         raise RunFailed(f"{bad}; see {result['manifest']}")
 
 
+@app.command()
+def serve(
+    host: Annotated[
+        str,
+        typer.Option(
+            "--host", metavar="ADDRESS", help="Address to bind; not loopback needs a token."
+        ),
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", metavar="INT", help="TCP port.")] = 8765,
+    out: Annotated[
+        Path,
+        typer.Option(
+            "--out", metavar="DIR", parser=out_dir, help="Job store, uploads and reports."
+        ),
+    ] = Path("kinterp-serve"),
+    cluster: Annotated[
+        str,
+        typer.Option(
+            "--cluster", metavar="local|ADDRESS", help="A local Dask cluster or a scheduler."
+        ),
+    ] = "local",
+    workers: Annotated[
+        int | None,
+        typer.Option("--workers", metavar="N", help="Local worker processes (default: per core)."),
+    ] = None,
+    token_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--token-file", metavar="FILE", help="Bearer token clients must send (first line)."
+        ),
+    ] = None,
+    allow_unsafe: Annotated[
+        bool,
+        typer.Option("--allow-unsafe", help="Let clients load models that contain code."),
+    ] = False,
+    max_queue: Annotated[
+        int,
+        typer.Option("--max-queue", metavar="N", help="Runs queued or running before 429."),
+    ] = 64,
+) -> None:
+    """Serve an HTTP API and web UI that queue runs on warm workers (docs/serve.md)."""
+    from kinterp.serve.main import make_config
+    from kinterp.serve.main import serve as run_server
+
+    def echo(line: str) -> None:
+        typer.echo(line, err=True)
+
+    config = make_config(
+        host, port, out, cluster, workers, token_file, allow_unsafe, max_queue, echo
+    )
+    run_server(config, echo)
+
+
 def _grid_text(point: dict[str, Any]) -> str:
     """A grid point as ``lr=0.05 tv=0``."""
     return " ".join(f"{k}={json.dumps(v)}" for k, v in point.items())
@@ -564,15 +620,29 @@ def _common_run_parameters() -> list[inspect.Parameter]:
     ]
 
 
+ServerUrl = Annotated[
+    str | None,
+    typer.Option(
+        "--server",
+        metavar="URL",
+        help="Run on a kinterp server instead (token: $KINTERP_TOKEN); see kinterp serve.",
+    ),
+]
+
+
 def technique_command(technique: Any) -> Any:
     """A click command for ``kinterp run NAME`` with one option per Params field."""
     specs = param_specs(technique.Params)
     common = _common_run_parameters()
-    parameters = common + [_option(s) for s in specs]
+    server = inspect.Parameter(
+        "server", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=ServerUrl
+    )
+    parameters = common + [server] + [_option(s) for s in specs]
 
     def command(**kwargs: Any) -> None:
         params = {s.name: kwargs[s.name] for s in specs if kwargs.get(s.name) is not None}
-        run_command(technique.name, params, **{p.name: kwargs[p.name] for p in common})
+        common_values = {p.name: kwargs[p.name] for p in common}
+        run_command(technique.name, params, **common_values, server=kwargs["server"])
 
     command.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
     command.__annotations__ = {p.name: p.annotation for p in parameters}
@@ -595,8 +665,9 @@ def run_command(
     custom_objects: list[str] | None,
     image_shape: str | None,
     input_range: str | None,
+    server: str | None = None,
 ) -> None:
-    """Run a technique from the CLI and report where the results are."""
+    """Run a technique from the CLI (or on a server) and report where the results are."""
     from kinterp.runner import execute
     from kinterp.runspec import RunSpec
 
@@ -609,7 +680,37 @@ def run_command(
         out=None if out is None else str(out),
         load=load_options(unsafe, custom_objects, image_shape, input_range),
     )
+    if server:
+        _run_on_server(server, spec, as_json, quiet)
+        return
     _show_result(execute(spec, quiet=quiet or as_json), technique, as_json)
+
+
+def _run_on_server(url: str, spec: Any, as_json: bool, quiet: bool) -> None:
+    """Run ``spec`` on a kinterp server, showing its progress; exit as a local run would."""
+    from kinterp.client import Client
+
+    if spec.out is not None:
+        raise KinterpError("--out names a local folder; drop it with --server (the server picks)")
+    client = Client(url)
+
+    def show(state: dict[str, Any]) -> None:
+        if not (quiet or as_json):
+            steps = f" {state['done']}/{state['total']}" if state["total"] else ""
+            typer.echo(f"{state['status']}: {state['phase']}{steps}", err=True)
+
+    state = client.run(spec, on_update=show)
+    url = client.report_url(state)
+    if as_json:
+        print_json({**state, "report_url": url})
+    else:
+        if state["metric"] and state["value"] is not None:
+            typer.echo(f"{state['metric']}: {metric_text(state['value'])}")
+        typer.echo(f"report: {url}")
+    if state["status"] == "refused":
+        raise KinterpError(state["error"])
+    if state["status"] != "ok":
+        raise RunFailed(f"{spec.technique} {state['status']}: {state['error']} (report: {url})")
 
 
 def _show_result(result: Any, technique: str, as_json: bool) -> None:
@@ -641,8 +742,6 @@ def _raise_if_failed(result: Any) -> None:
 
 def metric_text(value: Any, most: int = 8) -> str:
     """A metric on one line: a number, or the first ``most`` entries of a per-key dict."""
-    from kinterp.formatting import format_number
-
     if not isinstance(value, dict):
         return format_number(value, None)
     shown = [f"{key} {format_number(v, None)}" for key, v in list(value.items())[:most]]

@@ -28,7 +28,7 @@ from kinterp.technique import Technique
 ENTRY_POINT_GROUP = "kinterp"
 CORE_PLUGINS = ("kinterp.datasets", "kinterp.predict")
 CORE_COMMANDS = frozenset(
-    {"plugins", "models", "inspect", "predict", "report", "demo", "replay", "run", "sweep"}
+    {"plugins", "models", "inspect", "predict", "report", "demo", "replay", "run", "sweep", "serve"}
 )
 """The root commands of :mod:`kinterp.cli`; a plugin command may not take these names."""
 

@@ -1,0 +1,93 @@
+"""A posted run spec, checked and made safe to run on this server.
+
+Clients name a zoo model or the sha256 of an uploaded one (never a server path), a
+registered dataset by name, and no ``out`` (the server puts each run in its own folder).
+Params are checked now with the CLI's messages, so bad input is a 4xx before anything is
+queued. Code in models (``load.unsafe``, ``load.custom_objects``) needs ``--allow-unsafe``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from kinterp.errors import KinterpError
+from kinterp.modelfile import sha256_of
+from kinterp.params import parse_params
+from kinterp.plugins import registry
+from kinterp.registry import find_technique
+from kinterp.runspec import RunSpec
+from kinterp.serve.security import Forbidden, unsafe_refusal
+from kinterp.serve.uploads import find_upload
+from kinterp.zoo import zoo_models
+
+LOCAL_ONLY = {"predict": "it reads image files named by path; use kinterp predict locally"}
+
+
+@cache
+def zoo_sha256(name: str) -> str:
+    """The sha256 of a zoo model's file (computed once per server)."""
+    return sha256_of(zoo_models()[name].path)
+
+
+def resolve_model(model: str, models_dir: Path) -> tuple[str, str, dict[str, Any] | None]:
+    """A zoo name or an upload's sha256 -> (the spec's model, its sha256, the upload or None).
+
+    Raises:
+        KinterpError: neither (this server does not open paths).
+    """
+    if model in zoo_models():
+        return model, zoo_sha256(model), None
+    upload = find_upload(models_dir, model.lower())
+    if upload is not None:
+        return upload["path"], upload["sha256"], upload
+    zoo = ", ".join(zoo_models())
+    raise KinterpError(
+        f"unknown model {model!r}: name a zoo model ({zoo}) or the sha256 of a model uploaded "
+        "with POST /models; this server does not open paths"
+    )
+
+
+def admit(raw: Any, folder: Path, models_dir: Path, allow_unsafe: bool) -> RunSpec:
+    """The spec to queue for a posted one: its model pinned by sha256, its out ``folder``.
+
+    Raises:
+        KinterpError: bad input, with the CLI's one-line message.
+        Forbidden: something this server does not allow (code in models, server paths).
+    """
+    spec = RunSpec.from_dict(raw)
+    if spec.out is not None:
+        raise KinterpError("run spec: out is chosen by the server (one folder per run); drop it")
+    technique, _ = find_technique(spec.technique)
+    if technique.name in LOCAL_ONLY:
+        raise Forbidden(f"{technique.name} cannot run on a server: {LOCAL_ONLY[technique.name]}")
+    parse_params(technique.Params, dict(spec.params))
+    if (spec.load.unsafe or spec.load.custom_objects) and not allow_unsafe:
+        option = "load.unsafe" if spec.load.unsafe else "load.custom_objects"
+        raise unsafe_refusal(f"{option} was requested")
+    model, sha, upload = resolve_model(spec.model, models_dir)
+    if upload and upload["needs_unsafe"] and not spec.load.unsafe:
+        raise KinterpError(
+            f"{upload['name']} contains code (e.g. a Lambda layer); send load.unsafe = true "
+            "if you trust it"
+        )
+    if spec.model_sha256 and spec.model_sha256 != sha:
+        raise KinterpError(
+            f"{spec.model} has sha256 {sha[:12]}..., not the {spec.model_sha256[:12]}... "
+            "the spec names; drop model_sha256 to run on it"
+        )
+    if spec.data is not None:
+        datasets = registry().datasets
+        if spec.data not in datasets:
+            raise KinterpError(
+                f"unknown dataset {spec.data!r}; this server takes dataset names only: "
+                f"{', '.join(sorted(datasets))}"
+            )
+        if not technique.reads_data:
+            raise KinterpError(
+                f"{technique.name} does not read a dataset, so --data {spec.data} would be "
+                "ignored; drop --data"
+            )
+    return replace(spec, model=model, model_sha256=sha, out=str(folder))
