@@ -36,6 +36,7 @@ RESERVED = frozenset(
         "model",
         "params",
         "load_options",
+        "server",
     }
 )
 """Names the core's own options and ``kinterp.run`` arguments use; a Params field may not."""
