@@ -119,11 +119,11 @@ def report_dir(srv_out: Path, state: dict) -> Path:
     return srv_out / "runs" / state["report"].removeprefix("/reports/").removesuffix("/report.html")
 
 
-def finished(client: Client, run_id: str, timeout: float = 120) -> dict:
+def finished(client: Client, run_id: str, timeout: float = 240) -> dict:
     return client.wait(run_id, timeout=timeout)
 
 
-def wait_for(client: Client, run_id: str, check, timeout: float = 60) -> dict:
+def wait_for(client: Client, run_id: str, check, timeout: float = 180) -> dict:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         state = client.status(run_id)
@@ -249,7 +249,7 @@ def test_cancel_a_running_and_a_queued_run(server):
     for run_id in running:
         client.cancel(run_id)
     for run_id in [queued, *running]:
-        state = finished(client, run_id, timeout=30)
+        state = finished(client, run_id, timeout=90)
         assert state["status"] == "cancelled" and state["report"] is None
     time.sleep(1)  # a cancelled run must not leave a report, even a late one
     out = Path(server.log.name).parent / "out" / "runs"
@@ -287,7 +287,7 @@ def test_cli_runs_on_the_server(server):
         ],
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=300,
     )
     assert ok.returncode == 0, ok.stderr
     assert f"report: {server.url}/reports/" in ok.stdout and "running" in ok.stderr
