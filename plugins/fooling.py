@@ -19,6 +19,7 @@ import numpy as np
 import kinterp
 from kinterp import cppn
 from kinterp.evolve import next_generation
+from kinterp.optimize.memory import budget_bytes
 from kinterp.pixelstats import pixel_histogram, variogram
 from kinterp.zoo import zoo_models
 
@@ -28,6 +29,8 @@ MIN_RATE = 0.05  # adaptive mutation never falls below 5% of --mutation
 CPPN_NOISE = 0.5  # a mutated CPPN weight moves by this much (standard deviation)
 PIXEL_NOISE = 0.3  # a mutated pixel moves by this much (standard deviation), then is clipped
 SHOWN_RUNS = 8
+GENOME_COPIES = 6  # genomes, parents, crossover, mutation draws and masks
+IMAGE_COPIES = 3  # decoded images, model input, probabilities' share
 MARGIN = 2e-6  # a run stops this far past the target, so re-evaluating its image stays past it
 
 
@@ -186,6 +189,7 @@ class Fooling(kinterp.Technique):
                 f"{params.population}; use a smaller --elite or a larger --population"
             )
         classes = kinterp_classes(info, params.classes)
+        check_population_memory(len(classes) * params.count, params, shape)
         stats, missing = class_statistics(ctx, info.num_outputs, params.prior == "stats")
         also = transfer_models(model, params.also)
         prior = stats if params.prior == "stats" else None
@@ -205,6 +209,20 @@ def class_statistics(ctx, classes: int, required: bool) -> tuple[ClassPrior | No
         if required:
             raise
         return None, str(exc)
+
+
+def check_population_memory(groups: int, params: FoolingParams, shape) -> None:
+    """Refuse populations whose genomes, children and images would not fit in memory."""
+    genes = cppn.genome_size(shape[-1]) if params.encoding == "cppn" else int(np.prod(shape))
+    pixels = int(np.prod(shape))
+    need = groups * params.population * 4 * (GENOME_COPIES * genes + IMAGE_COPIES * pixels)
+    budget = budget_bytes(0)
+    if need > budget:
+        raise kinterp.KinterpError(
+            f"{groups:,} populations of {params.population:,} need about {need / 2**30:.1f} GB "
+            f"of memory, more than the {budget / 2**30:.1f} GB available; use a smaller "
+            "--count, --population or fewer --classes"
+        )
 
 
 def kinterp_classes(info: kinterp.ModelInfo, classes: list[int] | None) -> list[int]:

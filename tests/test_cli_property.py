@@ -31,6 +31,11 @@ SMALL = {
     "deletion_steps": "2",
     "logistic_steps": "2",
     "eigen_images": "1",
+    "count": "1",
+    "population": "8",
+    "generations": "2",
+    "examples": "8",
+    "top": "1",
 }
 """Params that set how much work a run does: a valid value is replaced by this one."""
 BAD_NUMBERS = ["-1", "-1e9", "1e308", "-1e308", "99999999999999999999999", "nan", "inf", "-inf"]

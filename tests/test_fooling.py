@@ -81,6 +81,7 @@ def test_cppn_images_are_patterns_in_range(runner, tmp_path):
         (["--classes", "12"], "--classes 12 is out of range"),
         (["--population", "2"], "--population must be at least 4"),
         (["--also", "no-such-model"], "no-such-model"),
+        (["--count", "100000", "--population", "100000"], "GB of memory"),
     ],
 )
 def test_bad_input_is_one_line(runner, tmp_path, extra, message):

@@ -49,8 +49,10 @@ def available_bytes() -> int:
 
 
 def budget_bytes(limit_mb: int) -> int:
-    """``limit_mb`` megabytes, or half the available memory when it is 0."""
-    return limit_mb * 2**20 if limit_mb else int(DEFAULT_SHARE * available_bytes())
+    """``limit_mb`` megabytes (never more than the available memory), or half the available
+    memory when it is 0."""
+    available = available_bytes()
+    return min(limit_mb * 2**20, available) if limit_mb else int(DEFAULT_SHARE * available)
 
 
 def rows_per_call(model: LoadedModel, layer: str | None, parameter_floats: int, limit_mb: int):
