@@ -339,6 +339,26 @@ def load_model(spec: str, options: LoadOptions | None = None) -> LoadedModel:
     return LoadedModel(model, info)
 
 
+def load_alongside(model: LoadedModel, specs: list[str], option: str) -> dict[str, LoadedModel]:
+    """More models to run beside ``model`` (``--compare``, ``--also``), by name: each loaded in
+    safe mode and checked to take the same images (a taken name is replaced by its spec).
+
+    Raises:
+        KinterpError: a model that does not load, or takes images of another shape.
+    """
+    chosen: dict[str, LoadedModel] = {}
+    for spec in specs:
+        other = load_model(spec)
+        if other.info.image_shape != model.info.image_shape:
+            raise KinterpError(
+                f"{option} {spec} takes {other.info.image_shape} images but {model.info.name} "
+                f"takes {model.info.image_shape}; pick a model of the same data"
+            )
+        taken = other.info.name in chosen or other.info.name == model.info.name
+        chosen[spec if taken else other.info.name] = other
+    return chosen
+
+
 def _custom_objects(specs: tuple[str, ...]) -> dict[str, Any]:
     import keras
 

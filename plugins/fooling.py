@@ -19,6 +19,7 @@ import numpy as np
 import kinterp
 from kinterp import cppn
 from kinterp.evolve import next_generation
+from kinterp.models import load_alongside
 from kinterp.optimize.memory import budget_bytes
 from kinterp.pixelstats import pixel_histogram, variogram
 from kinterp.zoo import zoo_models
@@ -249,16 +250,7 @@ def transfer_models(model: kinterp.LoadedModel, specs: list[str] | None) -> dict
             if card
             else []
         )
-    chosen = {}
-    for spec in specs:
-        other = kinterp.load_model(spec)
-        if other.info.image_shape != model.info.image_shape:
-            raise kinterp.KinterpError(
-                f"--also {spec} takes {other.info.image_shape} images, not "
-                f"{model.info.image_shape}; pick a model of the same data"
-            )
-        chosen[other.info.name] = other
-    return chosen
+    return load_alongside(model, specs, "--also")
 
 
 def evolve(ctx, params: FoolingParams, shape, classes, prior) -> Evolution:

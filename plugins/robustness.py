@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 import kinterp
+from kinterp.models import load_alongside
 from kinterp.perturb import FAMILIES, Digits, border_mask, stamp
 
 BREAK_FRACTION = 0.9  # a family breaks at its first level below 90% of clean accuracy
@@ -117,21 +118,6 @@ def _check_levels(params: RobustnessParams, shape: tuple[int, int, int]) -> None
         raise kinterp.KinterpError(f"--blob {params.blob} is wider than the {side}px image")
 
 
-def _compare_models(ctx: kinterp.RunContext, specs: list[str]) -> dict[str, kinterp.LoadedModel]:
-    """The models to compare against, each loaded safely and checked for the same geometry."""
-    shape = ctx.model.require_image()
-    models = {ctx.model.info.name: ctx.model}
-    for spec in specs:
-        other = kinterp.load_model(spec)
-        if other.info.image_shape != shape:
-            raise kinterp.KinterpError(
-                f"--compare {spec} takes {other.info.image_shape} images but "
-                f"{ctx.model.info.name} takes {shape}; compare models of one geometry"
-            )
-        models[other.info.name if other.info.name not in models else spec] = other
-    return models
-
-
 class Robustness(kinterp.Technique):
     name = "robustness"
     summary = "Accuracy as digits are edge-masked, scaled, shifted, rotated, noised, occluded"
@@ -149,7 +135,8 @@ class Robustness(kinterp.Technique):
         shape = ctx.model.require_image()
         params = replace(params, family=list(dict.fromkeys(params.family)))
         _check_levels(params, shape)
-        models = _compare_models(ctx, params.compare or [])
+        models = {ctx.model.info.name: ctx.model}
+        models.update(load_alongside(ctx.model, params.compare or [], "--compare"))
         inputs, labels = ctx.data().test(params.limit or None)
         if labels is None:
             raise kinterp.KinterpError(
