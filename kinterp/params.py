@@ -7,6 +7,11 @@ the items of numeric lists), ``choices`` (the allowed values of a ``str`` or ``l
 field) and ``max_items`` (lists). The CLI and the Python API both go through
 :func:`parse_params`, so a bad value gets the same one-line error everywhere, and ``--help``
 shows the bounds. Non-finite numbers (nan, inf) are always refused.
+
+A ``str`` or ``list[str]`` field whose values name files declares it: ``metadata["file"]`` is
+the kind of file (one of :data:`FILE_KINDS`), and ``metadata["file_prefix"]``, when only the
+values starting with it name a file (``image:`` of ``--init image:PATH``). Locally a file param
+takes a path; ``kinterp serve`` takes only uploads and zoo names there, never a server path.
 """
 
 from __future__ import annotations
@@ -41,6 +46,9 @@ RESERVED = frozenset(
 )
 """Names the core's own options and ``kinterp.run`` arguments use; a Params field may not."""
 
+FILE_KINDS = ("model", "image")
+"""What a file param's values may name: a model (zoo name or path) or an image file."""
+
 
 @dataclass(frozen=True)
 class ParamSpec:
@@ -56,6 +64,18 @@ class ParamSpec:
     minimum: float | None = None
     maximum: float | None = None
     max_items: int | None = None
+    file: str | None = None
+    file_prefix: str = ""
+
+    def file_ref(self, value: str) -> str | None:
+        """The file one value names (without the prefix), or None for a value that names
+        none: every value of a file param without a prefix, else those starting with it."""
+        if self.file is None:
+            return None
+        text = value.strip()
+        if not self.file_prefix:
+            return text
+        return text[len(self.file_prefix) :] if text.startswith(self.file_prefix) else None
 
     @property
     def item_kind(self) -> str:
@@ -163,6 +183,8 @@ def param_specs(params_cls: type) -> list[ParamSpec]:
             minimum=f.metadata.get("min"),
             maximum=f.metadata.get("max"),
             max_items=f.metadata.get("max_items"),
+            file=_metadata_file(f, kind),
+            file_prefix=f.metadata.get("file_prefix", ""),
         )
         try:
             if default is not None:
@@ -179,6 +201,20 @@ def _metadata_choices(f: dataclasses.Field, kind: str) -> tuple[str, ...]:
     if choices and kind not in ("str", "list[str]"):
         raise TypeError(f"parameter {f.name!r}: choices apply to str and list[str] fields only")
     return choices
+
+
+def _metadata_file(f: dataclasses.Field, kind: str) -> str | None:
+    """``metadata["file"]`` of a ``str`` or ``list[str]`` field, checked."""
+    file = f.metadata.get("file")
+    if file is None:
+        if "file_prefix" in f.metadata:
+            raise TypeError(f"parameter {f.name!r}: file_prefix needs file")
+        return None
+    if file not in FILE_KINDS:
+        raise TypeError(f"parameter {f.name!r}: file must be one of {', '.join(FILE_KINDS)}")
+    if kind not in ("str", "list[str]"):
+        raise TypeError(f"parameter {f.name!r}: file applies to str and list[str] fields only")
+    return file
 
 
 def _scalar(spec: ParamSpec, kind: str, text: str) -> Any:

@@ -80,6 +80,8 @@ class FeatureVisParams:
         metadata={
             "help": "Starting images (pixels only): zeros, half, uniform, normal, image:PATH.",
             "max_items": 4,
+            "file": "image",
+            "file_prefix": "image:",
         },
     )
     parameterisation: Literal["pixels", "fourier"] = field(

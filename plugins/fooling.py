@@ -94,6 +94,7 @@ class FoolingParams:
             "help": "Models for the transfer test (default: the zoo's other models of "
             "the same data).",
             "max_items": 8,
+            "file": "model",
         },
     )
     batch_size: int = field(

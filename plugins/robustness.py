@@ -56,7 +56,11 @@ class RobustnessParams:
     )
     compare: list[str] | None = field(
         default=None,
-        metadata={"help": "More models (zoo names or paths) on the same curves.", "max_items": 8},
+        metadata={
+            "help": "More models (zoo names or paths) on the same curves.",
+            "max_items": 8,
+            "file": "model",
+        },
     )
     sensitivity_images: int = field(
         default=200,

@@ -32,6 +32,8 @@ class OptimisationParams:
             "help": "Starting images: zeros, ones, half, uniform, normal, image:PATH (converted "
             "to the model's channels; for grey models inverted when its background is light).",
             "max_items": 16,
+            "file": "image",
+            "file_prefix": "image:",
         },
     )
     restarts: int = field(
