@@ -80,11 +80,19 @@ def __getattr__(name: str) -> Any:
 
 
 def load_model(model: str, **options: Any) -> LoadedModel:
-    """Load a zoo name or model file safely; ``options`` are :class:`LoadOptions` fields."""
-    from kinterp.models import LoadOptions
+    """Load a zoo name or model file safely.
+
+    Args:
+        model: a zoo name or a model path.
+        **options: :class:`LoadOptions` fields (``unsafe=True`` is a bool, not a string).
+
+    Raises:
+        KinterpError: a bad option, or a model that cannot be loaded.
+    """
+    from kinterp.loadspec import checked_load
     from kinterp.models import load_model as _load
 
-    return _load(model, LoadOptions(**options))
+    return _load(_path_text(model, "model"), checked_load(options))
 
 
 def techniques() -> dict[str, str]:
@@ -125,20 +133,42 @@ def run(
     from kinterp.runner import execute as _execute
     from kinterp.runspec import RunSpec
 
-    out = None if out is None else os.fspath(out)
-    data = None if data is None else os.fspath(data)
+    out = None if out is None else _path_text(out, "out")
+    data = None if data is None else _path_text(data, "data")
     loaded = model if isinstance(model, LoadedModel) else None
     if loaded is not None:
         name = loaded.info.name if loaded.info.card else loaded.info.path
         spec = RunSpec(technique, name, params, data, seed, out, loaded.info.sha256)
     else:
-        model = os.fspath(model) if isinstance(model, os.PathLike) else model
-        spec = RunSpec(technique, model, params, data, seed, out)
+        spec = RunSpec(technique, _path_text(model, "model"), params, data, seed, out)
     return _execute(spec, model=loaded, quiet=quiet)
 
 
 def execute(spec: RunSpec, quiet: bool = True) -> RunResult:
-    """Run a :class:`RunSpec` (for example one read with ``RunSpec.from_json``)."""
-    from kinterp.runner import execute as _execute
+    """Run a :class:`RunSpec` (for example one read with ``RunSpec.from_json``).
 
+    Raises:
+        KinterpError: ``spec`` is not a RunSpec, or bad input (nothing is written).
+    """
+    from kinterp.runner import execute as _execute
+    from kinterp.runspec import RunSpec
+
+    if not isinstance(spec, RunSpec):
+        raise KinterpError(
+            f"kinterp.execute expects a RunSpec, got {type(spec).__name__}; build one with "
+            "kinterp.RunSpec(technique, model, ...) or RunSpec.from_json(text)"
+        )
     return _execute(spec, quiet=quiet)
+
+
+def _path_text(value: Any, name: str) -> str:
+    """A str or path-like argument as text.
+
+    Raises:
+        KinterpError: anything else, naming the argument.
+    """
+    if isinstance(value, (str, os.PathLike)):
+        text = os.fspath(value)
+        if isinstance(text, str):
+            return text
+    raise KinterpError(f"{name} must be a string or a path, got {type(value).__name__} {value!r}")

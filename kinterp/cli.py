@@ -378,16 +378,31 @@ def replay(
     out: OutDir = None,
     as_json: Json = False,
     quiet: Quiet = False,
+    unsafe: Unsafe = False,
+    custom_objects: CustomObjects = None,
+    image_shape: ImageShape = None,
+    input_range: InputRange = None,
 ) -> None:
-    """Run a RunSpec from a JSON file, or rerun what a report.json recorded."""
+    """Run a RunSpec from a JSON file, or rerun what a report.json recorded.
+
+    A file cannot ask for unsafe loading: a spec with ``load.unsafe`` or
+    ``load.custom_objects`` is refused unless ``--unsafe`` or ``--custom-objects`` is given,
+    and then the command line's load options replace the file's.
+    """
     from dataclasses import replace as replaced
 
     from kinterp.runner import execute
     from kinterp.runspec import RunSpec
 
-    spec = RunSpec.from_file(spec_file)
-    if out is not None:
-        spec = replaced(spec, out=str(out))
+    given = load_options(unsafe, custom_objects, image_shape, input_range)
+    opted_in = given.unsafe or bool(given.custom_objects)
+    spec = RunSpec.from_file(spec_file, allow_unsafe=opted_in)
+    load = replaced(
+        given,
+        image_shape=given.image_shape or spec.load.image_shape,
+        input_range=given.input_range or spec.load.input_range,
+    )
+    spec = replaced(spec, load=load, out=spec.out if out is None else str(out))
     _show_result(execute(spec, quiet=quiet or as_json), spec.technique, as_json)
 
 

@@ -59,8 +59,12 @@ class RunResult:
 
     @property
     def spec(self) -> RunSpec:
-        """The spec that reproduces this run (its params as the technique parsed them)."""
-        return RunSpec.from_dict(self.report["spec"])
+        """The spec that reproduces this run (its params as the technique parsed them).
+
+        Its load options are the ones this process ran with (its caller's own choice), so
+        an unsafe load is kept, unlike in a spec read from a file.
+        """
+        return RunSpec.from_dict(self.report["spec"], allow_unsafe=True)
 
     @property
     def arrays(self) -> dict[str, np.ndarray]:

@@ -15,7 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from kinterp.errors import KinterpError
+from kinterp.loadspec import checked_load, refuse_unsafe
 from kinterp.models import LoadOptions
+from kinterp.nesting import check_depth
 
 SEED_LIMIT = 2**32
 
@@ -33,6 +35,10 @@ class RunSpec:
         out: the folder the run directory goes under (None: ./kinterp-reports).
         model_sha256: when set, the model file must have this hash or the run is refused.
         load: how to load the model (``--unsafe``, ``--custom-objects``, overrides).
+
+    Raises:
+        KinterpError: a field of the wrong type or out of range (``load`` must be
+            :class:`~kinterp.models.LoadOptions`; ``params`` nested over 32 levels deep).
     """
 
     technique: str
@@ -51,6 +57,7 @@ class RunSpec:
                 raise KinterpError(f"run spec: {name} must be a non-empty string, got {value!r}")
         if not isinstance(self.params, dict):
             raise KinterpError(f"run spec: params must be a mapping, got {self.params!r}")
+        check_depth(self.params, "run spec params")
         for name in ("data", "out", "model_sha256"):
             value = getattr(self, name)
             if value is not None and not isinstance(value, str):
@@ -61,6 +68,11 @@ class RunSpec:
             raise KinterpError(f"--seed expects an integer, got {self.seed!r}")
         if not 0 <= self.seed < SEED_LIMIT:
             raise KinterpError(f"--seed must be between 0 and {SEED_LIMIT - 1}, got {self.seed}")
+        if not isinstance(self.load, LoadOptions):
+            raise KinterpError(
+                f"run spec: load must be kinterp.models.LoadOptions, got {self.load!r}"
+            )
+        object.__setattr__(self, "load", checked_load(self.load))  # strict types, tuples
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form (see :meth:`from_dict`)."""
@@ -73,44 +85,55 @@ class RunSpec:
         return json.dumps(self.as_dict(), indent=2, allow_nan=False)
 
     @classmethod
-    def from_dict(cls, raw: Any) -> RunSpec:
+    def from_dict(cls, raw: Any, *, allow_unsafe: bool = False) -> RunSpec:
         """Rebuild a spec from :meth:`as_dict` output (or a hand-written mapping).
 
+        Args:
+            raw: the mapping.
+            allow_unsafe: accept ``load.unsafe: true`` and ``load.custom_objects``. Only a
+                caller that got the user's own consent (``--unsafe`` on the command line, a
+                server's ``--allow-unsafe``) passes True: a file must not grant it.
+
         Raises:
-            KinterpError: not a mapping, an unknown key, or a value of the wrong type.
+            KinterpError: not a mapping, an unknown key, a value of the wrong type, nesting
+                over 32 levels deep, or unsafe loading asked for without ``allow_unsafe``.
         """
         if not isinstance(raw, dict):
             raise KinterpError("a run spec must be a JSON object with technique and model")
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(raw) - known)
+        check_depth(raw, "run spec")
+        known = [f.name for f in dataclasses.fields(cls)]
+        unknown = sorted(str(k) for k in raw if k not in known)
         if unknown:
             raise KinterpError(f"run spec: unknown key {unknown[0]!r}; keys: {', '.join(known)}")
         missing = [k for k in ("technique", "model") if k not in raw]
         if missing:
             raise KinterpError(f"run spec: {missing[0]!r} is missing")
         values = dict(raw)
-        values["load"] = _load_options(values.get("load") or {})
+        values["load"] = checked_load(values.get("load"))
+        if not allow_unsafe:
+            refuse_unsafe(values["load"])
         return cls(**values)
 
     @classmethod
-    def from_json(cls, text: str) -> RunSpec:
-        """Parse :meth:`to_json` output.
+    def from_json(cls, text: str, *, allow_unsafe: bool = False) -> RunSpec:
+        """Parse :meth:`to_json` output (see :meth:`from_dict` for ``allow_unsafe``).
 
         Raises:
-            KinterpError: not JSON, or not a valid spec.
+            KinterpError: not text, not JSON, nested too deeply, or not a valid spec.
         """
-        try:
-            raw = json.loads(text)
-        except ValueError as exc:
-            raise KinterpError(f"run spec is not valid JSON ({exc})") from None
-        return cls.from_dict(raw)
+        if not isinstance(text, (str, bytes, bytearray)):
+            raise KinterpError(f"RunSpec.from_json expects JSON text, got {type(text).__name__}")
+        return cls.from_dict(_parse_json(text, "run spec"), allow_unsafe=allow_unsafe)
 
     @classmethod
-    def from_file(cls, path: str | Path) -> RunSpec:
+    def from_file(cls, path: str | Path, *, allow_unsafe: bool = False) -> RunSpec:
         """Read a spec file, or the spec recorded in a run's report.json.
 
+        See :meth:`from_dict` for ``allow_unsafe``: a report of a run made with ``--unsafe``
+        replays only when the caller passes it again.
+
         Raises:
-            KinterpError: the file is missing, unreadable, or holds no spec.
+            KinterpError: the file is missing, unreadable, or holds no valid spec.
         """
         path = Path(path)
         if path.is_dir():
@@ -119,51 +142,23 @@ class RunSpec:
             text = path.read_text()
         except (OSError, UnicodeDecodeError) as exc:
             raise KinterpError(f"cannot read run spec {path}: {exc.__class__.__name__}") from None
-        try:
-            raw = json.loads(text)
-        except ValueError as exc:
-            raise KinterpError(f"{path} is not valid JSON ({exc})") from None
+        raw = _parse_json(text, str(path))
         if isinstance(raw, dict) and "schema_version" in raw:  # a report: rerun what it ran
             if not raw.get("spec"):
                 raise KinterpError(f"{path} is a report without a recorded run spec")
             raw = raw["spec"]
-        return cls.from_dict(raw)
+        return cls.from_dict(raw, allow_unsafe=allow_unsafe)
 
 
-def _load_options(raw: Any) -> LoadOptions:
-    """``load`` of a spec mapping as :class:`LoadOptions`."""
-    if isinstance(raw, LoadOptions):
-        return raw
-    if not isinstance(raw, dict):
-        raise KinterpError(f"run spec: load must be a mapping, got {raw!r}")
-    known = {f.name for f in dataclasses.fields(LoadOptions)}
-    unknown = sorted(set(raw) - known)
-    if unknown:
-        raise KinterpError(f"run spec: unknown load option {unknown[0]!r}; known: {sorted(known)}")
+def _parse_json(text: str | bytes | bytearray, name: str) -> Any:
+    """JSON text as Python values.
+
+    Raises:
+        KinterpError: not valid JSON, or nested too deeply for the parser.
+    """
     try:
-        return LoadOptions(
-            unsafe=bool(raw.get("unsafe", False)),
-            custom_objects=tuple(str(c) for c in raw.get("custom_objects") or ()),
-            image_shape=_ints(raw.get("image_shape"), 3),
-            input_range=_floats(raw.get("input_range"), 2),
-        )
-    except (TypeError, ValueError):
-        raise KinterpError(f"run spec: bad load options {raw!r}") from None
-
-
-def _ints(value: Any, count: int) -> tuple[int, ...] | None:
-    if value is None:
-        return None
-    values = tuple(int(v) for v in value)
-    if len(values) != count:
-        raise ValueError(value)
-    return values
-
-
-def _floats(value: Any, count: int) -> tuple[float, ...] | None:
-    if value is None:
-        return None
-    values = tuple(float(v) for v in value)
-    if len(values) != count:
-        raise ValueError(value)
-    return values
+        return json.loads(text)
+    except RecursionError:
+        raise KinterpError(f"{name} is nested too deeply to read; no spec needs that") from None
+    except ValueError as exc:
+        raise KinterpError(f"{name} is not valid JSON ({exc})") from None

@@ -122,6 +122,18 @@ def _read_toml(path: Path) -> tuple[dict[str, Any], Locator, Path]:
 
 
 def _check_keys(raw: dict, known: tuple[str, ...], locator: Locator, run: int | None) -> None:
+    """Refuse a key the SPEC does not know, suggesting the closest known one.
+
+    ``load`` gets its own message: a SPEC cannot ask for unsafe loading (or any other load
+    option); sweep workers load every model safely.
+    """
+    if "load" in raw:
+        raise locator.error(
+            "a sweep SPEC cannot set load options: kinterp takes unsafe loading only from the "
+            "command line, and sweep runs load models safely",
+            run=run,
+            key="load",
+        )
     for key in raw:
         if key not in known:
             close = difflib.get_close_matches(key, known, n=1)
