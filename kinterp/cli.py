@@ -456,15 +456,22 @@ def sweep(
         typer.Option("--workers", metavar="N", help="Local worker processes (default: per core)."),
     ] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the runs and exit.")] = False,
+    max_runs: Annotated[
+        int | None,
+        typer.Option(
+            "--max-runs", metavar="N", help="Refuse a SPEC of more runs than this (10,000)."
+        ),
+    ] = None,
     as_json: Json = False,
     quiet: Quiet = False,
 ) -> None:
     """Run techniques x models x param grids x seeds on a Dask cluster; resumes when rerun."""
     from kinterp.sweeps import plan_sweep, run_plan
     from kinterp.sweeps.cluster import check_cluster
+    from kinterp.sweeps.size import DEFAULT_MAX_RUNS
 
     check_cluster(cluster, workers)
-    plan = plan_sweep(spec_file, out)
+    plan = plan_sweep(spec_file, out, DEFAULT_MAX_RUNS if max_runs is None else max_runs)
     if dry_run:
         state = {run.key: "done" if run.key in plan.done else "to run" for run in plan.runs}
         if as_json:

@@ -34,6 +34,15 @@ def check_cluster(cluster: str, workers: int | None) -> None:
     Raises:
         KinterpError: not ``local`` nor a scheduler address, or a bad ``--workers``.
     """
+    if not isinstance(cluster, str):
+        raise KinterpError(
+            f"--cluster expects local or a scheduler address string, got {type(cluster).__name__}"
+            f" {cluster!r}"
+        )
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int)):
+        raise KinterpError(
+            f"--workers expects a whole number, got {type(workers).__name__} {workers!r}"
+        )
     if cluster != LOCAL and "://" not in cluster:
         raise KinterpError(
             f"--cluster expects local or a scheduler address such as tcp://HOST:8786, "

@@ -16,6 +16,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from kinterp.errors import KinterpError
 from kinterp.html import write_index
 from kinterp.plugins import one_line
 from kinterp.sweeps import manifest
@@ -24,6 +25,7 @@ from kinterp.sweeps.compare import write_comparison
 from kinterp.sweeps.outcome import Outcome, existing
 from kinterp.sweeps.plan import PlannedRun, expand
 from kinterp.sweeps.progress import sweep_progress
+from kinterp.sweeps.size import DEFAULT_MAX_RUNS
 from kinterp.sweeps.spec import load_spec
 
 DEFAULT_OUT = "sweep-out"
@@ -49,15 +51,22 @@ class SweepPlan:
         return [run for run in self.runs if run.key not in self.done]
 
 
-def plan_sweep(spec: SpecSource, out: str | os.PathLike | None = None) -> SweepPlan:
+def plan_sweep(
+    spec: SpecSource, out: str | os.PathLike | None = None, max_runs: int = DEFAULT_MAX_RUNS
+) -> SweepPlan:
     """Read, check and expand a SPEC (a .toml path or a dict); nothing is written.
 
-    ``out`` overrides the SPEC's ``out`` (default ``sweep-out`` beside the SPEC file).
+    Args:
+        spec: a .toml path or a dict.
+        out: overrides the SPEC's ``out`` (default ``sweep-out`` beside the SPEC file).
+        max_runs: refuse a SPEC of more runs than this (counted before expanding).
 
     Raises:
-        KinterpError: a problem in the SPEC, naming its line.
+        KinterpError: a problem in the SPEC, naming its line, or too many runs.
     """
-    checked = load_spec(spec)
+    if out is not None and not isinstance(out, (str, os.PathLike)):
+        raise KinterpError(f"out must be a folder path, got {type(out).__name__} {out!r}")
+    checked = load_spec(spec, max_runs)
     folder = Path(out).expanduser() if out is not None else checked.out
     folder = (folder or checked.base / DEFAULT_OUT).resolve()
     runs = expand(checked, folder)
@@ -111,6 +120,7 @@ def sweep(
     cluster: str = LOCAL,
     workers: int | None = None,
     quiet: bool = True,
+    max_runs: int = DEFAULT_MAX_RUNS,
 ) -> dict[str, Any]:
     """Run a sweep: every technique x model x grid point x seed of the SPEC, resumably.
 
@@ -120,15 +130,18 @@ def sweep(
         cluster: ``local`` (a LocalCluster) or a Dask scheduler address (``tcp://HOST:PORT``).
         workers: worker processes of the local cluster (default: one per core).
         quiet: no progress output.
+        max_runs: refuse a SPEC of more runs than this (default 10,000; counted first).
 
     Returns:
         The manifest (as written to ``OUT/sweep.json``): summary counts and every run.
 
     Raises:
-        KinterpError: a bad SPEC (naming its line) or cluster option; nothing is written.
+        KinterpError: a bad SPEC (naming its line), too many runs, or a bad cluster option;
+            nothing is written.
     """
     check_cluster(cluster, workers)
-    return run_plan(plan_sweep(spec, out), cluster=cluster, workers=workers, quiet=quiet)
+    plan = plan_sweep(spec, out, max_runs)
+    return run_plan(plan, cluster=cluster, workers=workers, quiet=quiet)
 
 
 def _run_all(

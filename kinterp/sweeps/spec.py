@@ -20,11 +20,13 @@ from typing import Any
 
 from kinterp.errors import KinterpError
 from kinterp.modelfile import classify, sha256_of
+from kinterp.nesting import check_depth
 from kinterp.params import parse_params
 from kinterp.plugins import registry
 from kinterp.registry import find_technique
 from kinterp.runspec import SEED_LIMIT
 from kinterp.sweeps.locate import Locator
+from kinterp.sweeps.size import DEFAULT_MAX_RUNS, block_runs, check_max_runs, check_size
 from kinterp.zoo import zoo_models
 
 if sys.version_info >= (3, 11):
@@ -69,16 +71,32 @@ class SweepSpec:
     locator: Locator
 
 
-def load_spec(source: str | os.PathLike | Mapping[str, Any]) -> SweepSpec:
+def load_spec(
+    source: str | os.PathLike | Mapping[str, Any], max_runs: int = DEFAULT_MAX_RUNS
+) -> SweepSpec:
     """Read and check a SPEC file path or a dict of the same shape.
 
+    The runs are counted (see :mod:`kinterp.sweeps.size`) before any grid value is checked
+    or any run is expanded, so a SPEC of 10^12 runs is refused at once.
+
+    Args:
+        source: a .toml path, or a dict (relative paths are relative to the cwd).
+        max_runs: refuse a SPEC that expands to more runs than this.
+
     Raises:
-        KinterpError: anything wrong in the SPEC, naming its line.
+        KinterpError: anything wrong in the SPEC (naming its line), nesting over 32 levels
+            deep, or more than ``max_runs`` runs.
     """
+    max_runs = check_max_runs(max_runs)
     if isinstance(source, Mapping):
         raw, locator, base = dict(source), Locator("sweep spec"), Path.cwd()
-    else:
+    elif isinstance(source, (str, os.PathLike)):
         raw, locator, base = _read_toml(Path(source))
+    else:
+        raise KinterpError(
+            f"a sweep spec is a .toml path or a dict, got {type(source).__name__} {source!r}"
+        )
+    check_depth(raw, locator.name)
     _check_keys(raw, TOP_KEYS, locator, None)
     runs = raw.get("runs")
     if not isinstance(runs, list) or not runs or not all(isinstance(r, dict) for r in runs):
@@ -94,6 +112,12 @@ def load_spec(source: str | os.PathLike | Mapping[str, Any]) -> SweepSpec:
     blocks = tuple(
         _run_block(i, run, defaults, resolver, base, locator) for i, run in enumerate(runs)
     )
+    counts = [
+        (b.index, block_runs(b.grid, len(b.models), len(b.seeds)), bool(b.grid)) for b in blocks
+    ]
+    check_size(counts, max_runs, locator)
+    for block in blocks:
+        _check_grid_values(block, locator)
     out = raw.get("out")
     if out is not None and (not isinstance(out, str) or not out.strip()):
         raise locator.error(f"out must be a folder name, got {out!r}", key="out")
@@ -110,6 +134,10 @@ def _read_toml(path: Path) -> tuple[dict[str, Any], Locator, Path]:
     locator = Locator(str(path), text)
     try:
         raw = tomllib.loads(text)
+    except RecursionError:
+        raise KinterpError(
+            f"{path}: nested too deeply to read; no sweep SPEC needs that, flatten it"
+        ) from None
     except tomllib.TOMLDecodeError as exc:
         message = str(exc)
         where = re.search(r"\(at line (\d+), column (\d+)\)", message)
@@ -163,7 +191,7 @@ def _run_block(
         if not isinstance(value, dict):
             raise locator.error(f"{key} must be a table such as {{ steps = 16 }}", index, key)
     _check_params(technique.Params, params, index, locator)
-    _check_grid(technique.Params, params, grid, index, locator)
+    _check_grid_shape(params, grid, index, locator)
     models = run.get("models", defaults["models"])
     seeds = _seeds(run["seeds"], locator, index) if "seeds" in run else defaults["seeds"]
     if "data" in run and not technique.reads_data:
@@ -196,8 +224,8 @@ def _check_params(params_cls: type, params: dict, run: int, locator: Locator) ->
         raise locator.error(str(exc), run, "params") from None
 
 
-def _check_grid(params_cls: type, params: dict, grid: dict, run: int, locator: Locator) -> None:
-    """Each grid entry: a non-empty list of distinct values, each valid with the params."""
+def _check_grid_shape(params: dict, grid: dict, run: int, locator: Locator) -> None:
+    """Each grid entry: a non-empty list of distinct values, not also in the params."""
     for key, values in grid.items():
         if key in params:
             raise locator.error(f"{key!r} is in both params and grid; keep one", run, key, "grid")
@@ -207,11 +235,17 @@ def _check_grid(params_cls: type, params: dict, grid: dict, run: int, locator: L
             )
         if len({repr(v) for v in values}) != len(values):
             raise locator.error(f"grid {key} lists a value twice", run, key, "grid")
+
+
+def _check_grid_values(block: RunBlock, locator: Locator) -> None:
+    """Each grid value valid with the table's params (checked once the size is known)."""
+    technique, _ = find_technique(block.technique)
+    for key, values in block.grid.items():
         for value in values:
             try:
-                parse_params(params_cls, {**params, key: value})
+                parse_params(technique.Params, {**block.params, key: value})
             except KinterpError as exc:
-                raise locator.error(str(exc), run, key, within="grid") from None
+                raise locator.error(str(exc), block.index, key, within="grid") from None
 
 
 def _seeds(value: Any, locator: Locator, run: int | None) -> tuple[int, ...]:
