@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from typer.core import TyperGroup
 
-from kinterp.errors import KinterpError, RunFailed
+from kinterp.errors import KinterpError, RunFailed, error_line
 from kinterp.formatting import format_number
 from kinterp.interrupts import InterruptWatch
 from kinterp.params import ParamSpec, param_specs
@@ -142,8 +142,7 @@ class KinterpGroup(TyperGroup):
             fail("aborted", 130)
         except Exception as exc:
             _maybe_traceback(args)
-            first = (str(exc).strip().splitlines() or [""])[0]
-            fail(f"unexpected {type(exc).__name__}: {first} (rerun with --debug for details)", 1)
+            fail(f"unexpected {error_line(exc)} (rerun with --debug for details)", 1)
         sys.exit(code or 0)
 
 
@@ -552,6 +551,23 @@ def serve(
         int,
         typer.Option("--max-queue", metavar="N", help="Runs queued or running before 429."),
     ] = 64,
+    allowed_origin: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--allowed-origin",
+            metavar="ORIGIN",
+            help="Another origin whose pages may post (scheme://host:port); repeatable.",
+        ),
+    ] = None,
+    max_uploads: Annotated[
+        int, typer.Option("--max-uploads", metavar="N", help="Models (and images) kept.")
+    ] = 256,
+    max_upload_mb: Annotated[
+        int, typer.Option("--max-upload-mb", metavar="MB", help="Largest model upload.")
+    ] = 512,
+    max_store_mb: Annotated[
+        int, typer.Option("--max-store-mb", metavar="MB", help="Models (and images) in all.")
+    ] = 8192,
 ) -> None:
     """Serve an HTTP API and web UI that queue runs on warm workers (docs/serve.md)."""
     from kinterp.serve.main import make_config
@@ -561,7 +577,19 @@ def serve(
         typer.echo(line, err=True)
 
     config = make_config(
-        host, port, out, cluster, workers, token_file, allow_unsafe, max_queue, echo
+        host,
+        port,
+        out,
+        cluster,
+        workers,
+        token_file,
+        allow_unsafe,
+        max_queue,
+        echo,
+        allowed_origins=tuple(allowed_origin or ()),
+        max_uploads=max_uploads,
+        max_upload_mb=max_upload_mb,
+        max_store_mb=max_store_mb,
     )
     run_server(config, echo)
 

@@ -22,6 +22,7 @@ import pluggy
 
 from kinterp import hookspecs
 from kinterp._version import __version__
+from kinterp.errors import error_line
 from kinterp.params import param_specs
 from kinterp.technique import Technique
 
@@ -67,9 +68,8 @@ def strict() -> bool:
 
 
 def one_line(exc: BaseException) -> str:
-    """An exception as ``Type: first line of its message``."""
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+    """An exception as ``Type: the line that says what went wrong`` (see :func:`error_line`)."""
+    return error_line(exc)
 
 
 @dataclass(frozen=True)
