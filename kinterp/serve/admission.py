@@ -1,14 +1,18 @@
-"""A posted run spec, checked and made safe to run on this server.
+"""A posted run spec, checked, and the spec a worker runs for it.
 
-Clients name a zoo model or the sha256 of an uploaded one (never a server path), a
-registered dataset by name, and no ``out`` (the server puts each run in its own folder).
-Params are checked now with the CLI's messages, so bad input is a 4xx before anything is
-queued. Code in models (``load.unsafe``, ``load.custom_objects``) needs ``--allow-unsafe``.
+Clients name a zoo model or the sha256 of an uploaded one (never a server path), uploads
+and zoo models in file params (:mod:`kinterp.serve.fileparams`), a registered dataset by name,
+and no ``out`` (the server puts each run in its own folder). Params are checked now with the
+CLI's messages, so bad input is a 4xx before anything is queued. Code in models
+(``load.unsafe``, ``load.custom_objects``) needs ``--allow-unsafe``.
+
+:func:`admit` gives the spec as the client named things (what the job store keeps and the API
+shows); :func:`runnable` turns it into the spec a worker runs, with stored paths.
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -19,11 +23,30 @@ from kinterp.params import parse_params
 from kinterp.plugins import registry
 from kinterp.registry import find_technique
 from kinterp.runspec import RunSpec
+from kinterp.serve.config import ServeConfig
+from kinterp.serve.fileparams import stored_files
+from kinterp.serve.filestore import FileStore
 from kinterp.serve.security import Forbidden, unsafe_refusal
-from kinterp.serve.uploads import find_upload
 from kinterp.zoo import zoo_models
 
 LOCAL_ONLY = {"predict": "it reads image files named by path; use kinterp predict locally"}
+
+
+@dataclass(frozen=True)
+class Uploads:
+    """The server's two upload stores."""
+
+    models: FileStore
+    images: FileStore
+
+    @classmethod
+    def of(cls, config: ServeConfig) -> Uploads:
+        """The stores in ``config``'s out folder, with its bounds."""
+        count, size = config.max_uploads, config.max_store_bytes
+        return cls(
+            FileStore(config.models_dir, "model", count, size),
+            FileStore(config.images_dir, "image", count, size),
+        )
 
 
 @cache
@@ -32,15 +55,15 @@ def zoo_sha256(name: str) -> str:
     return sha256_of(zoo_models()[name].path)
 
 
-def resolve_model(model: str, models_dir: Path) -> tuple[str, str, dict[str, Any] | None]:
-    """A zoo name or an upload's sha256 -> (the spec's model, its sha256, the upload or None).
+def resolve_model(model: str, uploads: Uploads) -> tuple[str, str, dict[str, Any] | None]:
+    """A zoo name or an upload's sha256 -> (what a worker opens, its sha256, the upload or None).
 
     Raises:
         KinterpError: neither (this server does not open paths).
     """
     if model in zoo_models():
         return model, zoo_sha256(model), None
-    upload = find_upload(models_dir, model.lower())
+    upload = uploads.models.find(model.lower())
     if upload is not None:
         return upload["path"], upload["sha256"], upload
     zoo = ", ".join(zoo_models())
@@ -50,14 +73,20 @@ def resolve_model(model: str, models_dir: Path) -> tuple[str, str, dict[str, Any
     )
 
 
-def admit(raw: Any, folder: Path, models_dir: Path, allow_unsafe: bool) -> RunSpec:
-    """The spec to queue for a posted one: its model pinned by sha256, its out ``folder``.
+def model_label(spec: RunSpec, uploads: Uploads) -> str:
+    """The model's name in job lists: the zoo name, or the uploaded file's name."""
+    upload = uploads.models.find(spec.model)
+    return spec.model if upload is None else upload["name"]
+
+
+def admit(raw: Any, uploads: Uploads, allow_unsafe: bool) -> RunSpec:
+    """The spec to queue for a posted one: as posted, with its model pinned by sha256.
 
     Raises:
         KinterpError: bad input, with the CLI's one-line message.
-        Forbidden: something this server does not allow (code in models, server paths).
+        Forbidden: something this server does not allow (code in models, local techniques).
     """
-    spec = RunSpec.from_dict(raw)
+    spec = RunSpec.from_dict(raw, allow_unsafe=True)
     if spec.out is not None:
         raise KinterpError("run spec: out is chosen by the server (one folder per run); drop it")
     technique, _ = find_technique(spec.technique)
@@ -67,7 +96,7 @@ def admit(raw: Any, folder: Path, models_dir: Path, allow_unsafe: bool) -> RunSp
     if (spec.load.unsafe or spec.load.custom_objects) and not allow_unsafe:
         option = "load.unsafe" if spec.load.unsafe else "load.custom_objects"
         raise unsafe_refusal(f"{option} was requested")
-    model, sha, upload = resolve_model(spec.model, models_dir)
+    _, sha, upload = resolve_model(spec.model, uploads)
     if upload and upload["needs_unsafe"] and not spec.load.unsafe:
         raise KinterpError(
             f"{upload['name']} contains code (e.g. a Lambda layer); send load.unsafe = true "
@@ -90,4 +119,19 @@ def admit(raw: Any, folder: Path, models_dir: Path, allow_unsafe: bool) -> RunSp
                 f"{technique.name} does not read a dataset, so --data {spec.data} would be "
                 "ignored; drop --data"
             )
-    return replace(spec, model=model, model_sha256=sha, out=str(folder))
+    model = sha if upload else spec.model
+    stored_files(technique.Params, dict(spec.params), uploads.models, uploads.images)
+    return replace(spec, model=model, model_sha256=sha)
+
+
+def runnable(spec: RunSpec, folder: Path, uploads: Uploads) -> RunSpec:
+    """The spec a worker runs for an admitted one: uploads named by sha256 replaced by their
+    stored paths, and the run's own ``folder`` as its out.
+
+    Raises:
+        KinterpError: an upload it names is gone.
+    """
+    technique, _ = find_technique(spec.technique)
+    model, _, _ = resolve_model(spec.model, uploads)
+    params = stored_files(technique.Params, dict(spec.params), uploads.models, uploads.images)
+    return replace(spec, model=model, params=params, out=str(folder))

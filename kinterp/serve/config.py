@@ -13,6 +13,9 @@ DEFAULT_PORT = 8765
 DEFAULT_OUT = Path("kinterp-serve")
 MAX_QUEUE = 64
 MAX_UPLOAD_BYTES = 512 * 2**20
+MAX_IMAGE_BYTES = 16 * 2**20
+MAX_UPLOADS = 256
+MAX_STORE_BYTES = 8 * 2**30
 MAX_BODY_BYTES = 2**20
 
 
@@ -29,7 +32,11 @@ class ServeConfig:
         token: the bearer token every request must carry (None: no token, loopback only).
         allow_unsafe: whether a run may ask for ``load.unsafe`` / custom objects.
         max_queue: queued plus running runs above which ``POST /runs`` answers 429.
-        max_upload_bytes: the largest model upload.
+        max_upload_bytes: the largest model upload (request body).
+        max_uploads: the most models stored, and the most images.
+        max_store_bytes: the most bytes of stored models, and of stored images.
+        allowed_origins: origins besides the server's own that may send state-changing
+            requests (``https://host:port``).
         max_body_bytes: the largest JSON request body.
     """
 
@@ -42,7 +49,15 @@ class ServeConfig:
     allow_unsafe: bool = False
     max_queue: int = MAX_QUEUE
     max_upload_bytes: int = MAX_UPLOAD_BYTES
+    max_uploads: int = MAX_UPLOADS
+    max_store_bytes: int = MAX_STORE_BYTES
+    allowed_origins: tuple[str, ...] = ()
     max_body_bytes: int = MAX_BODY_BYTES
+
+    @property
+    def max_image_bytes(self) -> int:
+        """The largest image upload (request body)."""
+        return min(MAX_IMAGE_BYTES, self.max_upload_bytes)
 
     @property
     def runs_dir(self) -> Path:
@@ -53,6 +68,11 @@ class ServeConfig:
     def models_dir(self) -> Path:
         """Where uploaded models are stored by sha256."""
         return self.out / "models"
+
+    @property
+    def images_dir(self) -> Path:
+        """Where uploaded images are stored by sha256."""
+        return self.out / "images"
 
     @property
     def database(self) -> Path:

@@ -15,8 +15,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from kinterp.errors import KinterpError
 from kinterp.plugins import one_line
 from kinterp.runspec import RunSpec
+from kinterp.serve.admission import Uploads, runnable
 from kinterp.serve.config import ServeConfig
 from kinterp.serve.store import (
     CANCELLED,
@@ -24,6 +26,7 @@ from kinterp.serve.store import (
     FAILED,
     FINISHED,
     QUEUED,
+    REFUSED,
     RUNNING,
     Job,
     JobStore,
@@ -38,9 +41,16 @@ CANCEL_GRACE_S = 3.0
 class Dispatcher:
     """Runs the store's jobs on a Dask cluster (a local one of warm workers by default)."""
 
-    def __init__(self, config: ServeConfig, store: JobStore, on_finish: Callable[[], None]):
+    def __init__(
+        self,
+        config: ServeConfig,
+        store: JobStore,
+        uploads: Uploads,
+        on_finish: Callable[[], None],
+    ):
         self.config = config
         self.store = store
+        self.uploads = uploads
         self.on_finish = on_finish
         self.label = ""
         self._futures: dict[str, Any] = {}
@@ -96,10 +106,15 @@ class Dispatcher:
         return self.config.runs_dir / job_id
 
     def submit(self, job: Job) -> None:
-        """Queue a stored job on the cluster."""
+        """Queue a stored job on the cluster, as the spec a worker runs (stored paths)."""
         from kinterp.serve.worker import run_job
 
-        spec = RunSpec.from_dict(job.spec)
+        try:
+            admitted = RunSpec.from_dict(job.spec, allow_unsafe=True)
+            spec = runnable(admitted, self.folder(job.id), self.uploads)
+        except KinterpError as exc:  # an upload it names is gone
+            self._finish(job.id, {"status": REFUSED, "error": str(exc)})
+            return
         future = self.client.submit(run_job, job.id, spec, key=f"kinterp-serve-{job.id}")
         with self._lock:
             self._futures[job.id] = future

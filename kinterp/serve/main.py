@@ -7,7 +7,16 @@ from pathlib import Path
 
 from kinterp.errors import KinterpError
 from kinterp.rundir import check_root
-from kinterp.serve.config import ServeConfig, check_port, is_loopback
+from kinterp.serve.config import (
+    MAX_STORE_BYTES,
+    MAX_UPLOAD_BYTES,
+    MAX_UPLOADS,
+    ServeConfig,
+    check_port,
+    is_loopback,
+)
+from kinterp.serve.lock import out_folder_lock
+from kinterp.serve.origins import origin_of
 from kinterp.serve.security import new_token, read_token
 from kinterp.sweeps.cluster import check_cluster
 
@@ -22,15 +31,31 @@ def make_config(
     allow_unsafe: bool,
     max_queue: int,
     echo: Callable[[str], None],
+    allowed_origins: tuple[str, ...] = (),
+    max_uploads: int = MAX_UPLOADS,
+    max_upload_mb: int = MAX_UPLOAD_BYTES // 2**20,
+    max_store_mb: int = MAX_STORE_BYTES // 2**20,
 ) -> ServeConfig:
     """The checked settings; a token is generated (and shown once) for a non-loopback bind.
 
     Raises:
-        KinterpError: a bad port, cluster, out folder or token file.
+        KinterpError: a bad port, cluster, out folder, token file, bound or origin.
     """
     check_port(port)
-    if not 1 <= max_queue <= 100_000:
-        raise KinterpError(f"--max-queue must be between 1 and 100,000, got {max_queue}")
+    for option, value, most in (
+        ("--max-queue", max_queue, 100_000),
+        ("--max-uploads", max_uploads, 1_000_000),
+        ("--max-upload-mb", max_upload_mb, 1_000_000),
+        ("--max-store-mb", max_store_mb, 1_000_000_000),
+    ):
+        if not 1 <= value <= most:
+            raise KinterpError(f"{option} must be between 1 and {most:,}, got {value}")
+    for origin in allowed_origins:
+        if origin_of(origin) != origin.strip().lower() or not origin.startswith("http"):
+            raise KinterpError(
+                f"--allowed-origin expects scheme://host[:port] as a browser sends it, "
+                f"got {origin!r}"
+            )
     check_cluster(cluster, workers)
     root = check_root(out)
     token = read_token(token_file) if token_file is not None else None
@@ -46,16 +71,26 @@ def make_config(
         token=token,
         allow_unsafe=allow_unsafe,
         max_queue=max_queue,
+        max_upload_bytes=max_upload_mb * 2**20,
+        max_uploads=max_uploads,
+        max_store_bytes=max_store_mb * 2**20,
+        allowed_origins=tuple(allowed_origins),
     )
 
 
 def serve(config: ServeConfig, echo: Callable[[str], None]) -> None:
-    """Run the server until it is interrupted (Ctrl-C, SIGTERM); the cluster closes with it."""
+    """Run the server until it is interrupted (Ctrl-C, SIGTERM); the cluster closes with it.
+    The out folder is locked for the server's life.
+
+    Raises:
+        KinterpError: another server uses the out folder.
+    """
     import uvicorn
 
     from kinterp.serve.app import create_app
 
-    if config.allow_unsafe:
-        echo("WARNING: --allow-unsafe: clients may run models that contain code on this machine")
-    app = create_app(config, announce=echo)
-    uvicorn.run(app, host=config.host, port=config.port, log_level="warning")
+    with out_folder_lock(config.out):
+        if config.allow_unsafe:
+            echo("WARNING: --allow-unsafe: clients may run models that contain code here")
+        app = create_app(config, announce=echo)
+        uvicorn.run(app, host=config.host, port=config.port, log_level="warning")

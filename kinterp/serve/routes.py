@@ -6,18 +6,19 @@ import secrets
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, File, HTTPException, Query, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 
-from kinterp.serve.admission import LOCAL_ONLY, admit, zoo_sha256
+from kinterp.serve.admission import LOCAL_ONLY, Uploads, admit, model_label, zoo_sha256
 from kinterp.serve.config import ServeConfig
 from kinterp.serve.dispatch import Dispatcher
+from kinterp.serve.filestore import public
+from kinterp.serve.images import save_image
 from kinterp.serve.schema import technique_info
 from kinterp.serve.store import FINISHED, STATUSES, Job, JobStore
-from kinterp.serve.uploads import save_upload, uploaded
+from kinterp.serve.uploads import save_model
 
 REPORTS = "/reports"
 SPEC_EXAMPLE = {"technique": "happymap", "model": "mnist-cnn", "params": {"classes": [3]}}
@@ -30,6 +31,7 @@ class Server:
     config: ServeConfig
     store: JobStore
     dispatcher: Dispatcher
+    uploads: Uploads
 
 
 def server(request: Request) -> Server:
@@ -87,15 +89,16 @@ def _job(srv: Server, run_id: str) -> Job:
 def submit_run(
     srv: ServerDep, body: Annotated[dict[str, Any], Body(examples=[SPEC_EXAMPLE])]
 ) -> dict[str, Any]:
-    """Check the spec (bad input: 400 with the CLI's one-line message) and queue it."""
-    waiting = len(srv.store.active())
-    if waiting >= srv.config.max_queue:
+    """Check the spec (bad input: 400 with the CLI's one-line message) and queue it, unless
+    the queue is full (429); counting and adding are one step. The model and file params
+    (``x-file`` in ``GET /techniques``) name zoo models and uploads by sha256, never paths."""
+    spec = admit(body, srv.uploads, srv.config.allow_unsafe)
+    job_id = f"{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}"
+    job = Job(job_id, spec.technique, model_label(spec, srv.uploads), spec.as_dict())
+    waiting = srv.store.add_if_room(job, srv.config.max_queue)
+    if waiting is not None:
         detail = f"the queue is full ({waiting} runs queued or running); retry later"
         raise HTTPException(429, detail)
-    job_id = f"{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}"
-    spec = admit(body, srv.config.runs_dir / job_id, srv.config.models_dir, srv.config.allow_unsafe)
-    job = Job(job_id, spec.technique, Path(spec.model).name, spec.as_dict())
-    srv.store.add(job)
     srv.dispatcher.submit(job)
     return job_view(job)
 
@@ -154,23 +157,36 @@ def list_models(srv: ServerDep) -> dict[str, Any]:
         }
         for name, z in zoo_models().items()
     ]
-    uploads = [_upload_view(u) for u in uploaded(srv.config.models_dir)]
+    uploads = [_upload_view(u, "model") for u in srv.uploads.models.records()]
     return {"zoo": zoo, "uploaded": uploads}
 
 
-def _upload_view(record: dict[str, Any]) -> dict[str, Any]:
-    shown = {k: v for k, v in record.items() if k != "path"}
-    return {"model": record["sha256"], **shown, "uploaded": _time(record["uploaded"])}
+def _upload_view(record: dict[str, Any], key: str) -> dict[str, Any]:
+    """An upload as the API shows it: ``key`` is what a spec names; no server path."""
+    return {key: record["sha256"], **public(record), "uploaded": _time(record["uploaded"])}
 
 
 @router.post("/models", status_code=201, summary="Upload a .keras or .h5 model")
 async def upload_model(srv: ServerDep, file: Annotated[UploadFile, File()]) -> dict[str, Any]:
-    """Store the model by sha256 after the CLI's safe-loading checks (code: 403)."""
+    """Store the model by sha256 after the CLI's safe-loading checks, made in a separate
+    process (code: 403; a full store: 507)."""
     record = await run_in_threadpool(
-        save_upload,
-        file.file,
-        file.filename or "model",
-        srv.config.models_dir,
-        srv.config.allow_unsafe,
+        save_model, srv.uploads.models, file.file, file.filename or "model", srv.config.allow_unsafe
     )
-    return _upload_view(record)
+    return _upload_view(record, "model")
+
+
+@router.get("/images", summary="Uploaded images")
+def list_images(srv: ServerDep) -> dict[str, Any]:
+    """``image`` is what a file param names after its prefix (``image:SHA256`` for --init)."""
+    return {"uploaded": [_upload_view(u, "image") for u in srv.uploads.images.records()]}
+
+
+@router.post("/images", status_code=201, summary="Upload an image (PNG, JPEG, GIF, BMP, WebP)")
+async def upload_image(srv: ServerDep, file: Annotated[UploadFile, File()]) -> dict[str, Any]:
+    """Store the image by sha256 after decoding it (not an image, too many pixels: 400; a
+    full store: 507)."""
+    record = await run_in_threadpool(
+        save_image, srv.uploads.images, file.file, file.filename or "image"
+    )
+    return _upload_view(record, "image")

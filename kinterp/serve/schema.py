@@ -1,10 +1,16 @@
-"""Technique parameters as JSON Schema, for ``GET /techniques`` and the web UI's form."""
+"""Technique parameters as JSON Schema, for ``GET /techniques`` and the web UI's form.
+
+A file param (see :mod:`kinterp.params`) says so: ``x-file`` is the kind of file
+(``model``, ``image``), ``x-file-prefix`` the prefix of the values that name one, and its
+description what it takes over HTTP (an upload's sha256 or a zoo name, never a path).
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from kinterp.params import ParamSpec, param_specs
+from kinterp.serve.fileparams import accepted
 from kinterp.technique import Technique
 
 _TYPES = {
@@ -39,6 +45,12 @@ def param_schema(spec: ParamSpec) -> dict[str, Any]:
     if spec.optional:
         schema["type"] = [schema["type"], "null"]
     schema.update(default=spec.default, description=spec.help_text, **{"x-option": spec.option})
+    if spec.file is not None:
+        schema["x-file"] = spec.file
+        if spec.file_prefix:
+            schema["x-file-prefix"] = spec.file_prefix
+        which = f"values starting with {spec.file_prefix} take" if spec.file_prefix else "it takes"
+        schema["description"] += f" On this server {which} {accepted(spec)}, never a path."
     return schema
 
 

@@ -1,10 +1,10 @@
 """Who may talk to the server, and how much they may send.
 
-A server bound to a loopback address needs no token (but answers only to ``Host:
-localhost`` or ``127.0.0.1``, against DNS rebinding); any other bind needs a token, read
-from ``--token-file`` or generated once and printed. The token comes as ``Authorization:
-Bearer TOKEN``, or, for the web UI in a browser, from a cookie set by opening
-``/?token=TOKEN`` once. Request bodies must declare a ``Content-Length`` under the limit.
+A server bound to a loopback address needs no token (but answers only to its loopback names,
+see :mod:`kinterp.serve.origins`); any other bind needs a token, read from ``--token-file``
+or generated once and printed. The token comes as ``Authorization: Bearer TOKEN``, or, for
+the web UI in a browser, from a cookie set by opening ``/?token=TOKEN`` once. Request bodies
+must declare a ``Content-Length`` under the limit of their route.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ Scope = MutableMapping[str, Any]
 ASGIApp = Callable[[Scope, Any, Any], Awaitable[None]]
 
 COOKIE = "kinterp_token"
-LOOPBACK_HOSTS = ["127.0.0.1", "localhost"]
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 UNAUTHORIZED = (
     "missing or wrong token; send Authorization: Bearer TOKEN (the token the server printed "
     "at start, or the content of its --token-file)"
@@ -52,7 +52,8 @@ def new_token() -> str:
     return secrets.token_urlsafe(32)
 
 
-async def _send_json(send: Any, status: int, detail: str, headers: list | None = None) -> None:
+async def send_json(send: Any, status: int, detail: str, headers: list | None = None) -> None:
+    """Answer with ``{"detail": detail}`` and ``status``."""
     body = json.dumps({"detail": detail}).encode()
     head = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     await send({"type": "http.response.start", "status": status, "headers": head + (headers or [])})
@@ -61,6 +62,11 @@ async def _send_json(send: Any, status: int, detail: str, headers: list | None =
 
 def _headers(scope: Scope) -> dict[bytes, bytes]:
     return {k.lower(): v for k, v in scope.get("headers", [])}
+
+
+def header(scope: Scope, name: bytes) -> str:
+    """One request header's value ("" when absent)."""
+    return _headers(scope).get(name, b"").decode("latin-1")
 
 
 class TokenAuth:
@@ -98,30 +104,30 @@ class TokenAuth:
             )
             await send({"type": "http.response.body", "body": b""})
             return
-        await _send_json(send, 401, UNAUTHORIZED, [(b"www-authenticate", b"Bearer")])
+        await send_json(send, 401, UNAUTHORIZED, [(b"www-authenticate", b"Bearer")])
 
 
 class BodyLimit:
-    """ASGI middleware: a body needs a ``Content-Length`` under the limit (uploads: their own)."""
+    """ASGI middleware: a body needs a ``Content-Length`` under the limit (uploads: their own,
+    ``upload_limits`` by path)."""
 
-    def __init__(self, app: ASGIApp, limit: int, upload_limit: int, upload_path: str):
+    def __init__(self, app: ASGIApp, limit: int, upload_limits: dict[str, int]):
         self.app = app
         self.limit = limit
-        self.upload_limit = upload_limit
-        self.upload_path = upload_path
+        self.upload_limits = upload_limits
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "DELETE", "OPTIONS"):
             await self.app(scope, receive, send)
             return
-        limit = self.upload_limit if scope["path"] == self.upload_path else self.limit
+        limit = self.upload_limits.get(scope["path"], self.limit)
         length = _headers(scope).get(b"content-length", b"")
         if not length.isdigit():
-            await _send_json(send, 411, "send the request body with a Content-Length header")
+            await send_json(send, 411, "send the request body with a Content-Length header")
             return
         if int(length) > limit:
             detail = f"request body of {int(length):,} bytes is over this server's {limit:,}"
-            await _send_json(send, 413, detail)
+            await send_json(send, 413, detail)
             return
         await self.app(scope, receive, send)
 

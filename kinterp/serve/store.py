@@ -97,11 +97,29 @@ class JobStore:
 
     def add(self, job: Job) -> None:
         """Insert a new job."""
-        row = job.as_row()
-        names = ", ".join(row)
-        marks = ", ".join(f":{k}" for k in row)
         with self._lock:
-            self._db.execute(f"INSERT INTO jobs ({names}) VALUES ({marks})", row)
+            self._db.execute(*_insert(job))
+
+    def add_if_room(self, job: Job, limit: int) -> int | None:
+        """Insert a new job unless ``limit`` jobs are already active; the count and the
+        insert are one transaction (``BEGIN IMMEDIATE``), so concurrent submissions cannot
+        pass the limit together.
+
+        Returns:
+            None when the job was added, else how many jobs are active.
+        """
+        active = ", ".join("?" for _ in ACTIVE)
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                (count,) = self._db.execute(
+                    f"SELECT COUNT(*) FROM jobs WHERE status IN ({active})", ACTIVE
+                ).fetchone()
+                if count < limit:
+                    self._db.execute(*_insert(job))
+            finally:
+                self._db.execute("COMMIT")
+        return None if count < limit else count
 
     def update(self, job_id: str, **values: Any) -> None:
         """Set some columns of one job."""
@@ -165,6 +183,13 @@ class JobStore:
             self.add(job)
             added += 1
         return added
+
+
+def _insert(job: Job) -> tuple[str, dict[str, Any]]:
+    """The INSERT statement of a new job and its values."""
+    row = job.as_row()
+    names, marks = ", ".join(row), ", ".join(f":{k}" for k in row)
+    return f"INSERT INTO jobs ({names}) VALUES ({marks})", row
 
 
 def _job(row: sqlite3.Row) -> Job:

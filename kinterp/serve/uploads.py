@@ -1,43 +1,26 @@
 """Uploaded models, stored by sha256 under ``OUT/models/<sha256>/<file name>``.
 
 An upload is checked like a model given to the CLI: its bytes by :mod:`kinterp.modelfile`,
-then a load in Keras safe mode (:func:`kinterp.models.load_model`) in the server process. A
-model with code (a Lambda layer) is refused unless the server allows unsafe loading; then it
-is kept, marked as needing ``load.unsafe``, and never loaded by the server itself.
+then a load in Keras safe mode in a short-lived subprocess (:mod:`kinterp.serve.modelcheck`),
+never in the server process. A model with code (a Lambda layer) is refused unless the server
+allows unsafe loading; then it is kept, marked as needing ``load.unsafe``.
 """
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
-import json
-import os
-import shutil
-import tempfile
 import threading
-import time
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from kinterp.errors import KinterpError
 from kinterp.modelfile import classify
-from kinterp.rundir import slug
+from kinterp.serve.filestore import Check, FileStore
+from kinterp.serve.modelcheck import ContainsCode, check_model
 from kinterp.serve.security import unsafe_refusal
 
-META = "upload.json"
 SUFFIXES = {"keras": ".keras", "h5": ".h5"}
-_LOAD_LOCK = threading.Lock()
-
-
-def _copy_hashing(source: BinaryIO, target: Path) -> tuple[str, int]:
-    """Copy ``source`` to ``target``; return its sha256 and size."""
-    digest, size = hashlib.sha256(), 0
-    with target.open("wb") as out:
-        for chunk in iter(lambda: source.read(1 << 20), b""):
-            digest.update(chunk)
-            out.write(chunk)
-            size += len(chunk)
-    return digest.hexdigest(), size
+_CHECKS = threading.Semaphore(1)
+"""One model check at a time: each is a process that imports TensorFlow."""
 
 
 def _named_by_format(path: Path) -> Path:
@@ -54,78 +37,32 @@ def _named_by_format(path: Path) -> Path:
     return path.rename(path.with_name(f"{path.stem}{SUFFIXES[fmt]}"))
 
 
-def _check(path: Path, allow_unsafe: bool) -> dict[str, Any]:
-    """Load ``path`` in Keras safe mode: its summary ({} when it has code and the server
-    allows that).
+def model_check(allow_unsafe: bool) -> Check:
+    """The check of a staged model upload: its bytes, then a safe load in a subprocess.
 
-    Raises:
-        KinterpError: it does not load, or (unless allowed) has code.
+    The check returns the renamed file and ``needs_unsafe`` and ``summary`` (empty for a
+    model with code, which is kept only when ``allow_unsafe``).
     """
-    from kinterp.models import load_model
 
-    try:
-        with _LOAD_LOCK:
-            return load_model(str(path)).info.summary()
-    except KinterpError as exc:
-        if "--unsafe" not in str(exc):
-            raise
-        if not allow_unsafe:
-            raise unsafe_refusal(f"{path.name} contains code (e.g. a Lambda layer)") from None
-        return {}
-
-
-def save_upload(source: BinaryIO, filename: str, models_dir: Path, allow_unsafe: bool) -> dict:
-    """Check and store an uploaded model file; return its record (see :func:`uploaded`).
-
-    Raises:
-        KinterpError: the file is not a loadable model (nothing is kept).
-    """
-    models_dir.mkdir(parents=True, exist_ok=True)
-    incoming = Path(tempfile.mkdtemp(prefix=".incoming-", dir=models_dir))
-    try:
-        name = slug(Path(filename or "model").name)
-        staged = incoming / name
-        sha, size = _copy_hashing(source, staged)
-        final_dir = models_dir / sha
-        if (final_dir / META).is_file():
-            return _read(final_dir)
+    def check(path: Path) -> tuple[Path, dict[str, Any]]:
+        path = _named_by_format(path)
         try:
-            staged = _named_by_format(staged)
-            summary = _check(staged, allow_unsafe)
-        except KinterpError as exc:  # name the file as the client sent it, not its server path
-            raise type(exc)(str(exc).replace(f"{incoming}{os.sep}", "")) from None
-        record = {
-            "sha256": sha,
-            "name": staged.name,
-            "bytes": size,
-            "uploaded": time.time(),
-            "needs_unsafe": not summary,
-            "summary": summary,
-        }
-        (incoming / META).write_text(json.dumps(record, default=str))
-        with contextlib.suppress(OSError):  # fails only when the same file arrived twice at once
-            os.rename(incoming, final_dir)
-        return _read(final_dir)
-    finally:
-        shutil.rmtree(incoming, ignore_errors=True)
+            with _CHECKS:
+                summary = check_model(path)
+        except ContainsCode:
+            if not allow_unsafe:
+                raise unsafe_refusal(f"{path.name} contains code (e.g. a Lambda layer)") from None
+            summary = {}
+        return path, {"needs_unsafe": not summary, "summary": summary}
+
+    return check
 
 
-def _read(folder: Path) -> dict[str, Any]:
-    record = json.loads((folder / META).read_text())
-    return {**record, "path": str(folder / record["name"])}
+def save_model(store: FileStore, source: BinaryIO, filename: str, allow_unsafe: bool) -> dict:
+    """Check and store an uploaded model file; return its record.
 
-
-def uploaded(models_dir: Path) -> list[dict[str, Any]]:
-    """Every stored upload: sha256, name, bytes, uploaded time, needs_unsafe, summary, path."""
-    if not models_dir.is_dir():
-        return []
-    found = [_read(d) for d in models_dir.iterdir() if (d / META).is_file()]
-    return sorted(found, key=lambda r: r["uploaded"])
-
-
-def find_upload(models_dir: Path, sha256: str) -> dict[str, Any] | None:
-    """The upload with this sha256, or None."""
-    if len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256):
-        return None
-    folder = models_dir / sha256
-    return _read(folder) if (folder / META).is_file() else None
+    Raises:
+        KinterpError: not a loadable model, or (unless allowed) one with code; nothing is kept.
+        StoreFull: the model store is full.
+    """
+    return store.save(source, filename or "model", model_check(allow_unsafe))
