@@ -34,11 +34,21 @@ class Client:
         url: the server, e.g. ``http://127.0.0.1:8765``.
         token: its bearer token (default: the ``KINTERP_TOKEN`` environment variable).
         timeout: seconds to wait for each HTTP answer.
+
+    Raises:
+        KinterpError: ``url`` is not an http(s) URL with a host, ``token`` is not a string,
+            or ``timeout`` is not a positive number.
     """
 
     def __init__(self, url: str, token: str | None = None, timeout: float = 60.0):
-        self.url = url.rstrip("/")
+        self.url = _server_url(url)
+        if token is not None and not isinstance(token, str):
+            raise KinterpError(f"Client token must be a string, got {type(token).__name__}")
         self.token = token or os.environ.get(TOKEN_ENV) or None
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
+            raise KinterpError(
+                f"Client timeout must be a positive number of seconds, got {timeout!r}"
+            )
         self.timeout = timeout
 
     def _request(
@@ -66,8 +76,15 @@ class Client:
         return self._request(method, path, json.dumps(value).encode(), "application/json")
 
     def submit(self, spec: RunSpec | dict[str, Any]) -> str:
-        """Queue a run (a :class:`RunSpec` or its dict); return the run's id."""
-        raw = spec if isinstance(spec, dict) else spec.as_dict()
+        """Queue a run (a :class:`RunSpec` or its dict); return the run's id.
+
+        Raises:
+            KinterpError: ``spec`` is neither, or the server refuses it.
+        """
+        as_dict = getattr(spec, "as_dict", None)
+        if not isinstance(spec, dict) and not callable(as_dict):
+            raise KinterpError(f"submit expects a RunSpec or a dict, got {type(spec).__name__}")
+        raw = spec if isinstance(spec, dict) else as_dict()
         return self._json("POST", "/runs", raw)["id"]
 
     def status(self, run_id: str) -> dict[str, Any]:
@@ -162,6 +179,26 @@ class Client:
     def report_url(self, state: dict[str, Any]) -> str | None:
         """The absolute URL of a finished run's report.html (None before it has one)."""
         return self.url + state["report"] if state.get("report") else None
+
+
+def _server_url(url: Any) -> str:
+    """``url`` without a trailing slash, once it is known to be an http(s) URL with a host.
+
+    Raises:
+        KinterpError: anything else.
+    """
+    problem = "a kinterp server URL is http:// or https:// with a host, such as "
+    problem += f"http://127.0.0.1:8765; got {url!r}"
+    if not isinstance(url, str):
+        raise KinterpError(problem)
+    try:  # urlsplit and .port raise ValueError for a bad IPv6 host or port
+        parts = urllib.parse.urlsplit(url.strip())
+        usable = parts.scheme in ("http", "https") and bool(parts.hostname) and parts.port != 0
+    except ValueError:
+        usable = False
+    if not usable:
+        raise KinterpError(problem)
+    return url.strip().rstrip("/")
 
 
 def _detail(exc: urllib.error.HTTPError) -> str:
