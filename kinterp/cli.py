@@ -15,7 +15,7 @@ from typer.core import TyperGroup
 
 from kinterp.errors import KinterpError, RunFailed, error_line
 from kinterp.formatting import format_number
-from kinterp.interrupts import InterruptWatch
+from kinterp.interrupts import InterruptWatch, Terminated, hand_over
 from kinterp.params import ParamSpec, param_specs
 
 if TYPE_CHECKING:
@@ -113,6 +113,9 @@ class KinterpGroup(TyperGroup):
         # Typer turns Ctrl-C into a silent exit 130; runs have removed their directory by now.
         try:
             return super().invoke(ctx)
+        except Terminated:
+            self.interrupts.stop()
+            fail("terminated", 143)
         except KeyboardInterrupt:
             self.interrupts.stop()
             fail("interrupted", 130)
@@ -138,7 +141,9 @@ class KinterpGroup(TyperGroup):
             context = getattr(exc, "ctx", None)
             command = context.command_path if context else "kinterp"
             fail(f"{exc.format_message()} (see: {command} --help)", 2)
-        except typer.Abort:
+        except typer.Abort as exc:  # Ctrl-C or SIGTERM while the arguments were read
+            if isinstance(exc.__cause__, Terminated):
+                fail("terminated", 143)
             fail("aborted", 130)
         except Exception as exc:
             _maybe_traceback(args)
@@ -496,6 +501,7 @@ def sweep(
         )
         return
     echo = None if quiet else (lambda line: typer.echo(line, err=True))
+    hand_over()  # on Ctrl-C/SIGTERM run_plan closes the cluster, then cleans up after it
     result = run_plan(plan, cluster=cluster, workers=workers, quiet=quiet or as_json, echo=echo)
     counts = result["summary"]
     if as_json:
@@ -591,6 +597,7 @@ def serve(
         max_upload_mb=max_upload_mb,
         max_store_mb=max_store_mb,
     )
+    hand_over()  # uvicorn stops on SIGINT/SIGTERM itself, closing the cluster gracefully
     run_server(config, echo)
 
 

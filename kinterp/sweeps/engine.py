@@ -19,6 +19,7 @@ from typing import Any
 from kinterp.errors import KinterpError
 from kinterp.html import write_index
 from kinterp.plugins import one_line
+from kinterp.rundir import remove_stale
 from kinterp.sweeps import manifest
 from kinterp.sweeps.cluster import LOCAL, check_cluster, connect
 from kinterp.sweeps.compare import write_comparison
@@ -85,7 +86,8 @@ def run_plan(
     """Run the plan's remaining runs on the cluster; return the manifest (also sweep.json).
 
     A technique that crashes gives its run a failed report; a run whose model changed or
-    that its technique refuses is ``refused``; either way the sweep goes on.
+    that its technique refuses is ``refused``; either way the sweep goes on. Ctrl-C or
+    SIGTERM closes the cluster and removes the hidden directories of the runs it cut short.
 
     Raises:
         KinterpError: a bad cluster option, or a scheduler that cannot be reached.
@@ -98,12 +100,17 @@ def run_plan(
     if echo:
         echo(f"sweep: {len(plan.runs)} runs, {len(plan.done)} already done, {len(todo)} to run")
     if todo:
-        with connect(cluster, workers) as (client, label):
-            info["cluster"] = label
-            if echo:
-                echo(f"running on {label}; reports in {plan.out}")
-            manifest.write(plan.out, manifest.build(plan.out, plan.runs, outcomes, **info))
-            _run_all(client, plan, todo, outcomes, info, quiet)
+        try:
+            with connect(cluster, workers) as (client, label):
+                info["cluster"] = label
+                if echo:
+                    echo(f"running on {label}; reports in {plan.out}")
+                manifest.write(plan.out, manifest.build(plan.out, plan.runs, outcomes, **info))
+                _run_all(client, plan, todo, outcomes, info, quiet)
+        except KeyboardInterrupt:  # Ctrl-C or SIGTERM; the cluster and its workers are closed
+            for folder in {run.folder for run in todo}:
+                remove_stale(folder)  # the hidden run directories of this host's dead workers
+            raise
     info.update(ended=_now(), seconds=round(time.perf_counter() - clock, 3))
     plan.out.mkdir(parents=True, exist_ok=True)
     info["index"] = str(write_index(plan.out))
