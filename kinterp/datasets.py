@@ -13,7 +13,7 @@ import os
 import re
 import zipfile
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,6 +41,8 @@ FASHION_CLASSES = (
 FASHION_SYSTEM_DIR = Path("/usr/share/datasets/fashion-mnist")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
 SMALLER = "split it into smaller files or pass fewer images"
+LARGEST_LABEL = 2**62  # labels are int64; anything near that is no class index
+DIGITS_ONLY = re.compile(r"[0-9]+")
 
 
 @dataclass(frozen=True, eq=False)
@@ -55,7 +57,7 @@ class Dataset:
     y_train: np.ndarray | None
     x_test: np.ndarray
     y_test: np.ndarray | None
-    class_names: tuple[str, ...]
+    class_names: Sequence[str]
     split: str
 
     def test(self) -> tuple[np.ndarray, np.ndarray | None]:
@@ -95,6 +97,12 @@ def _to_images(x: np.ndarray, source: str) -> np.ndarray:
             raise KinterpError(f"{source}: integer pixels outside 0..255; save them as uint8")
         return x.astype(np.float32) / 255.0
     if np.issubdtype(x.dtype, np.floating):
+        finite = np.isfinite(x).reshape(len(x), -1).all(axis=1)
+        if not finite.all():
+            raise KinterpError(
+                f"{source}: image {int(np.argmin(finite)):,} has NaN or infinite pixels; "
+                "replace them with values in [0, 1]"
+            )
         if x.size and (x.min() < 0 or x.max() > 1):
             raise KinterpError(
                 f"{source}: float pixels outside [0, 1]; scale them to [0, 1] or save uint8 0..255"
@@ -104,7 +112,11 @@ def _to_images(x: np.ndarray, source: str) -> np.ndarray:
 
 
 def _to_labels(y: np.ndarray | None, count: int, source: str) -> np.ndarray | None:
-    """Check labels are one non-negative integer per image and return them as int64."""
+    """Check labels are one non-negative integer per image and return them as int64.
+
+    Nothing is sized by their values here: whether they are below the model's class count is
+    checked when a model reads them (:class:`kinterp.modeldata.ModelData`).
+    """
     if y is None:
         return None
     y = np.asarray(y)
@@ -113,14 +125,42 @@ def _to_labels(y: np.ndarray | None, count: int, source: str) -> np.ndarray | No
             f"{source}: labels must be {count} non-negative integers, "
             f"got {y.dtype} of shape {y.shape}; save one integer class index per image"
         )
+    if y.size and int(y.max()) > LARGEST_LABEL:
+        raise KinterpError(
+            f"{source}: label {int(y.max()):,} is not a class index any model has; "
+            "save one integer class index per image"
+        )
     return y.astype(np.int64)
 
 
-def _class_names(*labels: np.ndarray | None) -> tuple[str, ...]:
+@dataclass(frozen=True)
+class NumberedClasses(Sequence[str]):
+    """The class names "0", "1", ... of ``count`` numbered classes, made when asked for: a
+    label of 10**12 must not make a trillion names before any model sees it."""
+
+    count: int
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __getitem__(self, index):  # type: ignore[override]
+        if isinstance(index, slice):
+            return tuple(str(i) for i in range(self.count)[index])
+        return str(range(self.count)[index])
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Sequence) or len(other) != self.count:
+            return False
+        return all(self[i] == other[i] for i in range(self.count))
+
+    def __hash__(self) -> int:
+        return hash(self.count)
+
+
+def _class_names(*labels: np.ndarray | None) -> NumberedClasses:
     """Class names "0", "1", ... up to the largest label."""
     present = [y for y in labels if y is not None and y.size]
-    count = max(int(y.max()) for y in present) + 1 if present else 0
-    return tuple(str(index) for index in range(count))
+    return NumberedClasses(max(int(y.max()) for y in present) + 1 if present else 0)
 
 
 def load_npz(path: str | os.PathLike[str]) -> Dataset:
@@ -282,6 +322,21 @@ def _image_files(folder: Path) -> list[Path]:
     )
 
 
+def _folder_label(folder: Path, name: str) -> int:
+    """The class index a sub-folder named by digits stands for.
+
+    Raises:
+        KinterpError: a number too large to be any model's class index.
+    """
+    digits = name.lstrip("0") or "0"
+    if len(digits) > len(str(LARGEST_LABEL)) or int(digits) > LARGEST_LABEL:
+        raise KinterpError(
+            f"{folder}: class folder {name[:24]}{'...' if len(name) > 24 else ''} is not a class "
+            "index any model has; name class folders 0, 1, 2, ..."
+        )
+    return int(digits)
+
+
 def load_image_folder(path: str | os.PathLike[str], size: tuple[int, int] | None = None) -> Dataset:
     """Load a folder of PNG, JPEG or BMP images, all held out.
 
@@ -303,9 +358,9 @@ def load_image_folder(path: str | os.PathLike[str], size: tuple[int, int] | None
     if not folder.is_dir():
         raise KinterpError(f"{folder}: not a folder; pass a folder of images or an .npz file")
     classes = sorted(sub.name for sub in folder.iterdir() if sub.is_dir() and _image_files(sub))
-    numbered = bool(classes) and all(name.isdigit() for name in classes)
+    numbered = bool(classes) and all(DIGITS_ONLY.fullmatch(name) for name in classes)
     if numbered:
-        classes = sorted(classes, key=int)
+        classes = sorted(classes, key=lambda name: _folder_label(folder, name))
     if classes:
         files = [
             (file, int(name) if numbered else index)
@@ -347,9 +402,7 @@ def load_image_folder(path: str | os.PathLike[str], size: tuple[int, int] | None
         y_train=None if labels is None else labels[:0],
         x_test=x.astype(np.float32) / 255.0,
         y_test=labels,
-        class_names=(
-            tuple(str(i) for i in range(int(classes[-1]) + 1)) if numbered else tuple(classes)
-        ),
+        class_names=NumberedClasses(int(classes[-1]) + 1) if numbered else tuple(classes),
         split=f"all {len(x):,} images in {folder.name}/"
         + (f" ({len(classes)} class sub-folders)" if classes else " (unlabelled)"),
     )

@@ -1,4 +1,5 @@
-"""Datasets as a technique sees them: shaped for the model, selectable by class."""
+"""Datasets as a technique sees them: shaped for the model, labels checked against its
+classes, selectable by class."""
 
 from __future__ import annotations
 
@@ -29,7 +30,8 @@ class ModelData:
         model: the model the inputs are shaped for.
 
     Raises:
-        KinterpError: the dataset's images do not have the model's image geometry.
+        KinterpError: the dataset's images do not have the model's image geometry, or a label
+            is not one of the model's classes.
     """
 
     def __init__(self, name: str, dataset: Dataset, model: LoadedModel):
@@ -40,6 +42,7 @@ class ModelData:
                 f"dataset {name} has {'x'.join(map(str, have))} images but the model wants "
                 f"{'x'.join(map(str, want))}; pass --data with images of that shape"
             )
+        check_labels(name, dataset, model)
         self.name = name
         self.dataset = dataset
         self.model = model
@@ -91,6 +94,26 @@ class ModelData:
         described = self.dataset.split if split == "test" else "train"
         self.used = {"name": self.name, "split": described, "count": int(len(x))}
         return self.model.to_input(x), y
+
+
+def check_labels(name: str, dataset: Dataset, model: LoadedModel) -> None:
+    """Refuse labels that are not class indices of ``model``, before anything is sized by them
+    (a single sigmoid output has two classes, 0 and 1).
+
+    Raises:
+        KinterpError: naming the first such label and the model's class count.
+    """
+    classes = 2 if model.info.num_outputs == 1 else model.info.num_outputs
+    for part, labels in (("test", dataset.y_test), ("training", dataset.y_train)):
+        if labels is None or not labels.size:
+            continue
+        bad = np.flatnonzero((labels < 0) | (labels >= classes))
+        if bad.size:
+            raise KinterpError(
+                f"dataset {name}: {part} label {int(labels[bad[0]]):,} (image {int(bad[0]):,}) "
+                f"is not a class of {model.info.name}, which has {classes:,} classes "
+                f"(0..{classes - 1}); pass --data labelled with this model's class indices"
+            )
 
 
 def select(

@@ -243,3 +243,48 @@ def test_importing_loaders_does_not_import_tensorflow() -> None:
         "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_a_label_of_a_trillion_names_no_classes_until_asked(tmp_path: Path) -> None:
+    """#20: an 80 KB npz with one label of 10**12 loaded 15 GB of class names. Names are made
+    when asked for; ModelData refuses the label against the model (tests/test_run_data.py)."""
+    path = tmp_path / "huge.npz"
+    np.savez(path, x=np.zeros((2, 28, 28), dtype=np.uint8), y=np.array([3, 10**12]))
+    data = load_npz(path)
+    assert len(data.class_names) == 10**12 + 1 and data.class_names[-1] == str(10**12)
+    assert data.class_names[2:4] == ("2", "3") and data.class_names != ("0", "1")
+
+
+@pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf])
+def test_non_finite_pixels_are_refused(tmp_path: Path, value: float) -> None:
+    x = np.zeros((4, 8, 8), dtype=np.float32)
+    x[2, 3, 3] = value
+    np.savez(tmp_path / "bad.npz", x_test=x, y_test=np.arange(4))
+    with pytest.raises(KinterpError, match="image 2 has NaN or infinite pixels"):
+        load_npz(tmp_path / "bad.npz")
+
+
+def test_labels_beyond_int64_are_refused_not_wrapped(tmp_path: Path) -> None:
+    """A uint64 label of 2**64 - 1 would become -1 as int64."""
+    path = tmp_path / "wrap.npz"
+    np.savez(path, x=np.zeros((2, 4, 4), dtype=np.uint8), y=np.array([0, 2**64 - 1], "uint64"))
+    with pytest.raises(KinterpError, match="label 18,446,744,073,709,551,615 is not a class index"):
+        load_npz(path)
+
+
+@pytest.mark.parametrize("name", ["9" * 30, "9" * 250])
+def test_a_class_folder_beyond_any_model_is_refused(tmp_path: Path, name: str) -> None:
+    for folder in ("0", name):
+        (tmp_path / folder).mkdir()
+        Image.new("L", (8, 8)).save(tmp_path / folder / "a.png")
+    with pytest.raises(KinterpError, match="class folder 9{24}... is not a class index"):
+        load_image_folder(tmp_path)
+
+
+def test_numbered_folders_need_ascii_digits(tmp_path: Path) -> None:
+    """'²' passes str.isdigit but not int(): such folders are names, sorted."""
+    for folder in ("1", "²"):
+        (tmp_path / folder).mkdir()
+        Image.new("L", (8, 8)).save(tmp_path / folder / "a.png")
+    data = load_image_folder(tmp_path)
+    assert data.class_names == ("1", "²") and data.y_test.tolist() == [0, 1]

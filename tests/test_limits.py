@@ -1,15 +1,14 @@
 """Decompression bombs: real ones, refused by their declared sizes with bounded memory.
 
 Each bomb is 1 GiB of zeros compressed to a few MB. The CLI runs in a subprocess and its
-peak resident memory is read from ``os.wait4``: reading any bomb whole would take > 1 GiB.
+peak resident memory is read from ``os.wait4`` (:mod:`tests.measured`): reading any bomb
+whole would take > 1 GiB.
 """
 
 from __future__ import annotations
 
 import gzip
 import struct
-import subprocess
-import sys
 import zipfile
 from pathlib import Path
 
@@ -19,8 +18,8 @@ import pytest
 from kinterp.datasets import read_idx
 from kinterp.errors import KinterpError
 from tests.conftest import all_entries
+from tests.measured import run_measured
 
-KINTERP = [sys.executable, "-m", "kinterp"]
 ZEROS = bytes(1 << 20)
 GIB_OF_ZEROS = 1024  # chunks of ZEROS
 MAX_RSS_MB = 500
@@ -29,29 +28,6 @@ MAX_RSS_MB = 500
 def _write_zeros(handle, chunks: int = GIB_OF_ZEROS) -> None:
     for _ in range(chunks):
         handle.write(ZEROS)
-
-
-MEASURE = """
-import os, subprocess, sys
-process = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL)
-_, status, usage = os.wait4(process.pid, 0)
-print(os.waitstatus_to_exitcode(status), usage.ru_maxrss)
-"""
-"""Run a command and print its exit code and peak resident KB. Linux carries a process's peak
-over fork and exec, so the measuring parent must be small: not pytest, which holds TensorFlow."""
-
-
-def _run_measured(args: list[str], cwd: Path) -> tuple[int, str, float]:
-    """(exit code, stderr, peak resident MB) of one CLI run in a subprocess."""
-    result = subprocess.run(
-        [sys.executable, "-c", MEASURE, *KINTERP, *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    code, peak_kb = result.stdout.split()
-    return int(code), result.stderr, int(peak_kb) / 1024
 
 
 @pytest.fixture(scope="module")
@@ -104,10 +80,10 @@ def test_bombs_are_refused_with_bounded_memory(bombs, tmp_path, case, message):
         args = ["run", "robustness", str(bombs[case]), "--limit", "20"]
     else:
         args = ["run", "robustness", "mnist-mlp", "--data", str(bombs[case]), "--limit", "20"]
-    code, stderr, peak_mb = _run_measured([*args, "--out", str(out)], tmp_path)
-    assert code == 2, stderr
-    assert message in stderr and len(stderr.strip().splitlines()) == 1, stderr
-    assert peak_mb < MAX_RSS_MB, f"peak resident memory {peak_mb:.0f} MB"
+    run = run_measured([*args, "--out", str(out)], tmp_path)
+    assert run.code == 2, run.stderr
+    assert message in run.stderr and len(run.stderr.strip().splitlines()) == 1, run.stderr
+    assert run.peak_mb < MAX_RSS_MB, f"peak resident memory {run.peak_mb:.0f} MB"
     assert all_entries(out) == []
 
 

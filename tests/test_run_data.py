@@ -1,12 +1,17 @@
-"""--data: registered names, dataset files and folders, and their errors, through `run`."""
+"""--data: registered names, dataset files and folders, and their errors, through `run`,
+including hostile ones: labels far beyond the model's classes, NaN and infinite pixels."""
 
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from kinterp.cli import app
-from tests.conftest import assert_valid_report, run_dirs
+from tests.conftest import all_entries, assert_refused, assert_valid_report, run_dirs
+from tests.measured import run_measured
+
+MODEL_LOADED_MB = 1200  # TensorFlow with a zoo model loaded, and headroom
 
 
 def _run(runner, model, out, *extra):
@@ -56,3 +61,58 @@ def test_dataset_geometry_must_match_the_model(runner, occlusion_plugin, keras, 
     result = _run(runner, path, tmp_path / "out")
     assert result.exit_code == 2
     assert "mnist-5k has 28x28x1 images but the model wants 32x32x3" in result.stderr
+
+
+def _npz(path, x, y):
+    np.savez(path, x=x, y=y)
+    return path
+
+
+def _hostile_data(tmp_path, case: str):
+    """The data files of #20: a label of 10**12 (80 KB), a class folder 99999999999, NaN and
+    infinite pixels."""
+    digits = np.zeros((3, 28, 28), dtype=np.uint8)
+    if case == "label":
+        return _npz(tmp_path / "label.npz", digits, np.array([0, 1, 10**12]))
+    if case == "folder":
+        for name in ("1", "99999999999"):
+            (tmp_path / "imgs" / name).mkdir(parents=True)
+            Image.new("L", (28, 28), 200).save(tmp_path / "imgs" / name / "a.png")
+        return tmp_path / "imgs"
+    pixels = np.zeros((3, 28, 28), dtype=np.float32)
+    pixels[1, 4, 5] = np.nan if case == "nan" else np.inf
+    return _npz(tmp_path / f"{case}.npz", pixels, np.array([0, 1, 2]))
+
+
+HOSTILE = {
+    "label": "test label 1,000,000,000,000 (image 2) is not a class of",
+    "folder": "test label 99,999,999,999 (image 1) is not a class of",
+    "nan": "image 1 has NaN or infinite pixels",
+    "inf": "image 1 has NaN or infinite pixels",
+}
+
+
+@pytest.mark.parametrize("case", sorted(HOSTILE))
+def test_labels_beyond_the_model_and_non_finite_pixels_are_refused(
+    runner, occlusion_plugin, tiny_conv, tmp_path, case
+):
+    data = _hostile_data(tmp_path, case)
+    args = ["run", "occlusion", str(tiny_conv), "--data", str(data)]
+    assert_refused(runner, args, HOSTILE[case], tmp_path / "out")
+    if case in ("label", "folder"):
+        assert_refused(runner, args, "which has 10 classes (0..9)", tmp_path / "out")
+
+
+@pytest.mark.parametrize("case", ["label", "folder"])
+def test_huge_labels_are_refused_before_anything_is_sized_by_them(tmp_path, case):
+    """Through the real CLI in a child: the refusal costs no more than loading the model
+    (TensorFlow and mnist-mlp take about 700 MB), where #20 saw 14-15 GB."""
+    out = tmp_path / "out"
+    data = _hostile_data(tmp_path, case)
+    args = ["run", "robustness", "mnist-mlp", "--data", str(data), "--out", str(out)]
+    run = run_measured(args, tmp_path)
+    assert run.code == 2, run.stderr
+    assert HOSTILE[case] in run.stderr and "which has 10 classes" in run.stderr
+    assert len(run.stderr.strip().splitlines()) == 1, run.stderr
+    assert run.peak_mb < MODEL_LOADED_MB, f"peak resident memory {run.peak_mb:.0f} MB"
+    assert all_entries(out) == []
