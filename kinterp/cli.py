@@ -389,9 +389,9 @@ def replay(
 ) -> None:
     """Run a RunSpec from a JSON file, or rerun what a report.json recorded.
 
-    A file cannot ask for unsafe loading: a spec with ``load.unsafe`` or
-    ``load.custom_objects`` is refused unless ``--unsafe`` or ``--custom-objects`` is given,
-    and then the command line's load options replace the file's.
+    A file cannot ask for unsafe loading: a spec with load.unsafe or load.custom_objects is
+    refused unless --unsafe or --custom-objects is given; the command line's load options
+    then replace the file's.
     """
     from dataclasses import replace as replaced
 
