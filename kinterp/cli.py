@@ -371,7 +371,11 @@ def predict(
     typer.echo(f"report: {result.path / 'report.html'}")
 
 
-@app.command()
+@app.command(
+    help="Run a RunSpec from a JSON file, or rerun what a report.json recorded. A file that "
+    "asks for unsafe loading (load.unsafe, load.custom_objects) is refused unless --unsafe or "
+    "--custom-objects is given here; the command line's load options then replace the file's."
+)
 def replay(
     spec_file: Annotated[
         Path,
@@ -387,12 +391,7 @@ def replay(
     image_shape: ImageShape = None,
     input_range: InputRange = None,
 ) -> None:
-    """Run a RunSpec from a JSON file, or rerun what a report.json recorded.
-
-    A file cannot ask for unsafe loading: a spec with load.unsafe or load.custom_objects is
-    refused unless --unsafe or --custom-objects is given; the command line's load options
-    then replace the file's.
-    """
+    """Run a RunSpec from a JSON file, or rerun what a report.json recorded (see the help)."""
     from dataclasses import replace as replaced
 
     from kinterp.runner import execute
