@@ -20,13 +20,14 @@ from kinterp.optimize import (
     Engine,
     Settings,
     layer_targets,
+    layer_units,
     load_starts,
     parse_lp,
     penalty,
     view_transforms,
 )
 from kinterp.optimize.census import UnitStats, census, high_frequency_energy, spectrum_consistency
-from kinterp.optimize.memory import rows_per_call
+from kinterp.optimize.memory import Budget, budget, rows_per_call
 from kinterp.optimize.parameterize import parameterisation
 from kinterp.optimize.targets import unit_objective
 from kinterp.optimize.transforms import rotate_scale
@@ -35,6 +36,9 @@ LAYER_KINDS = ("Conv", "Dense")  # "all" means every layer whose class name cont
 USABLE = 0.75  # a TV weight counts if the layer keeps this share of its best activation
 CONSISTENT = 0.7  # a layer's maps are consistent from the TV weight where the mean reaches this
 SHOWN_UNITS = 16  # units shown in the sweep and real-example grids (all are in the tables)
+MAP_BYTES = 3 * 4  # a kept map's float32 pixels: start image, chunk result, concatenated maps
+UNIT_BYTES = 2 * 4  # a map's activation of every unit of its layer (measured, concatenated)
+GRID_BYTES = 64  # a row's grid indices and values
 
 
 @dataclass
@@ -184,17 +188,20 @@ class FeatureVis(kinterp.Technique):
         if params.rotate or params.scale:
             transforms += (rotate_scale(params.rotate, params.scale, shape, ctx.seed),)
         starts = load_starts(model, params.init)
-        inputs = ctx.data().test(params.examples)[0] if params.examples else None
-        real = model.to_images(inputs) if inputs is not None else np.zeros((0, *shape))
-        results = []
-        for layer in layers:
-            units = layer_targets(model, layer, params.units, most=None)
-            grid = BatchGrid.of(
-                unit=units.indices,
+        grids = {
+            layer: BatchGrid.of(
+                unit=layer_targets(model, layer, params.units, most=None).indices,
                 tv=sorted(set(params.tv)),
                 init=starts.names,
                 restart=range(params.restarts),
             )
+            for layer in layers
+        }
+        room = maps_budget(model, grids, params.batch_limit)
+        inputs = ctx.data().test(params.examples)[0] if params.examples else None
+        real = model.to_images(inputs) if inputs is not None else np.zeros((0, *shape))
+        results = []
+        for layer, grid in grids.items():
             first = starts.batch(params.restarts, shape, ctx.rng)
             batch = first[grid.index("init"), grid.index("restart")]
             settings = Settings(
@@ -204,15 +211,18 @@ class FeatureVis(kinterp.Technique):
                 transforms=transforms,
                 parameterisation=shape_of,
             )
-            maps = self.optimise(ctx, model, layer, grid, batch, settings, params)
-            results.append(measure(model, layer, units.kind, grid, maps, real, params))
+            maps = self.optimise(ctx, model, layer, grid, batch, settings, params, room)
+            kind = layer_units(model, layer)[1]
+            results.append(measure(model, layer, kind, grid, maps, real, params))
         FeatureVisReport(ctx.report, params, results, real).write()
 
     @staticmethod
-    def optimise(ctx, model, layer, grid, batch, settings, params) -> np.ndarray:
-        """Every row of ``grid``, in as few compiled calls as the memory budget allows."""
+    def optimise(ctx, model, layer, grid, batch, settings, params, room: Budget) -> np.ndarray:
+        """Every row of ``grid``, in as few compiled calls as the memory budget ``room`` allows
+        (refused when not even one row fits)."""
         floats = int(np.prod(settings.parameterisation.start(batch[:1], ctx.rng).shape))
-        per_call = rows_per_call(model, layer, floats, params.batch_limit)
+        fix = "raise --batch-limit (MB), free memory or pick an earlier --layer"
+        per_call = rows_per_call(model, layer, floats, room, fix)
         lp_term = parse_lp(params.lp)
         unit, tv = np.asarray(grid.values("unit")), np.asarray(grid.values("tv"), "float32")
         maps = []
@@ -226,6 +236,25 @@ class FeatureVis(kinterp.Technique):
                 result = engine.run(batch[part], on_chunk=bar.advance, frame_row=None, rng=ctx.rng)
                 maps.append(result.images)
         return np.concatenate(maps)
+
+
+def maps_budget(model: kinterp.LoadedModel, grids: dict[str, BatchGrid], limit_mb: int) -> Budget:
+    """What one compiled call may use: ``--batch-limit`` megabytes, but never more than is left
+    of half the available memory once every layer's maps are kept for the report.
+
+    Raises:
+        KinterpError: the kept maps alone would not fit, with the numbers.
+    """
+    image = int(np.prod(model.require_image()))
+    kept = sum(
+        len(grid) * (MAP_BYTES * image + UNIT_BYTES * layer_units(model, layer)[0] + GRID_BYTES)
+        for layer, grid in grids.items()
+    )
+    whole = budget()
+    what = f"{sum(map(len, grids.values())):,} maps (units x TV weights x inits x restarts)"
+    whole.require(kept, what, "use fewer --units, --tv, --init or --restarts, or fewer layers")
+    left, call = whole.less(kept, "the maps"), budget(limit_mb, "--batch-limit")
+    return call if call.bytes <= left.bytes else left
 
 
 def sweep_measures(maps: np.ndarray, restarts: int) -> tuple[np.ndarray, np.ndarray]:

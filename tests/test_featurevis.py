@@ -9,7 +9,8 @@ import pytest
 
 from kinterp.cli import app
 from kinterp.optimize.census import UnitStats, high_frequency_energy, spectrum_consistency
-from tests.conftest import assert_refused, assert_valid_report, run_dirs
+from tests.conftest import all_entries, assert_refused, assert_valid_report, run_dirs
+from tests.measured import run_measured
 
 
 def run(runner, model: str, out: Path, *extra: str) -> tuple[dict, Path]:
@@ -142,12 +143,67 @@ def test_batch_limit_chunks_and_fourier_rgb(runner, keras, model_dir, tmp_path):
 
 def test_rows_per_call_follows_the_budget(tmp_path):
     import kinterp
-    from kinterp.optimize.memory import rows_per_call
+    from kinterp.optimize.memory import Budget, bytes_per_row, rows_per_call
 
     model = kinterp.load_model("mnist-cnn")
-    small = rows_per_call(model, "dense1", 784, 16)
-    assert 1 <= small < rows_per_call(model, "dense1", 784, 64) <= 4 * (small + 1)
-    assert rows_per_call(model, "conv1", 784, 64) > rows_per_call(model, "dense1", 784, 64)
+    per_row = bytes_per_row(model, "dense1", 784)
+    assert rows_per_call(model, "dense1", 784, Budget(10 * per_row + 1, "test"), "") == 10
+    assert rows_per_call(model, "conv1", 784, Budget(10 * per_row, "test"), "") > 10
+    with pytest.raises(kinterp.KinterpError, match="one map of dense1 would need about"):
+        rows_per_call(model, "dense1", 784, Budget(per_row - 1, "allowed"), "raise it")
+
+
+def test_a_huge_batch_limit_is_chunked_to_the_memory_there_is(tmp_path):
+    """#20: --batch-limit 1000000 (inside its bounds) took one compiled call for every map and
+    died (std::bad_alloc, SIGSEGV) leaving a hidden run directory. Here malloc fails past
+    2 GiB of data segment, where the single call needs about 2.3 GB (4,096-row batches of
+    dense1 measured 4 GB resident); the budget follows the room left, so the run is chunked
+    and completes."""
+    out = tmp_path / "out"
+    args = ["run", "featurevis", "mnist-cnn", "--layer", "dense1", "--tv", "0.01,0.1,1,10",
+            "--restarts", "4", "--steps", "8", "--examples", "0", "--batch-limit", "1000000",
+            "--quiet", "--out", str(out)]  # fmt: skip
+    run = run_measured(args, tmp_path, data_limit_mb=2048)
+    assert run.code == 0, run.stderr
+    (run_dir,) = run_dirs(out)
+    assert all_entries(out) == [run_dir, *all_entries(run_dir)]  # no hidden run directory
+    assert assert_valid_report(run_dir)["status"] == "ok"
+
+
+@pytest.fixture(scope="module")
+def wide(keras, model_dir) -> Path:
+    """Two 256-filter convolutions at 128x128: one map of conv2 needs about 92 MiB."""
+    model = keras.Sequential(
+        [
+            keras.Input((128, 128, 1)),
+            keras.layers.Conv2D(256, 3, name="conv1"),
+            keras.layers.Conv2D(256, 3, name="conv2"),
+            keras.layers.GlobalAveragePooling2D(),
+            keras.layers.Dense(10, activation="softmax"),
+        ]
+    )
+    path = model_dir / "wide.keras"
+    model.save(path)
+    return path
+
+
+def test_not_even_one_map_fitting_is_refused_with_the_numbers(runner, wide, tmp_path):
+    args = ["run", "featurevis", str(wide), "--layer", "conv2", "--units", "0",
+            "--examples", "0", "--batch-limit", "16"]  # fmt: skip
+    # 3 x (126^2 + 124^2) x 256 activation floats, 7 x 128^2 pixel floats: 4 bytes each
+    message = "one map of conv2 would need about 92.0 MiB of memory, more than the 16.0 MiB"
+    assert_refused(runner, args, message, tmp_path / "o")
+
+
+def test_more_maps_than_memory_are_refused_before_any_is_made(runner, wide, tmp_path):
+    """All 256 filters x 16 TV weights x 4 inits x 64 restarts: 1,048,576 maps of 128x128
+    would need about 194 GiB just to keep."""
+    tv = ",".join(str(w) for w in range(16))
+    inits = "zeros,half,uniform,normal"
+    args = ["run", "featurevis", str(wide), "--layer", "conv2", "--tv", tv,
+            "--init", inits, "--restarts", "64", "--examples", "0"]  # fmt: skip
+    message = "1,048,576 maps (units x TV weights x inits x restarts) would need about"
+    assert_refused(runner, args, message, tmp_path / "o")
 
 
 @pytest.mark.parametrize(
