@@ -2,7 +2,8 @@
 
 Each pixel's (x, y, distance from centre, 1) goes through two hidden layers with periodic,
 Gaussian and sigmoidal activations and a sigmoid output: regular, symmetric patterns rather
-than pixel noise (Nguyen et al. 2015). Many genomes are rendered at once with einsum.
+than pixel noise (Nguyen et al. 2015). Many genomes are rendered at once with einsum, in
+chunks whose working memory is bounded.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import numpy as np
 
 HIDDEN = 8
 INPUTS = 4  # x, y, r, bias
+WORK_COPIES = 8  # float32 copies of one hidden layer's values alive at once while rendering
+CHUNK_BYTES = 64 * 2**20  # working memory of one rendered chunk of genomes
 
 
 def genome_size(channels: int, hidden: int = HIDDEN) -> int:
@@ -34,18 +37,46 @@ def _activate(h: np.ndarray) -> np.ndarray:
     )
 
 
+def work_bytes(shape: tuple[int, int, int], hidden: int = HIDDEN) -> int:
+    """Peak working bytes of rendering one genome: float32 hidden values with their four
+    activations, ``np.select``'s output and temporaries (measured: 7 copies), and the output."""
+    height, width, channels = shape
+    return 4 * height * width * (WORK_COPIES * hidden + 2 * channels)
+
+
+def render_bytes(count: int, shape: tuple[int, int, int], hidden: int = HIDDEN) -> int:
+    """Peak bytes :func:`render` needs for ``count`` genomes: their images plus the working
+    memory of one chunk."""
+    per_genome = work_bytes(shape, hidden)
+    chunk = min(count, max(1, CHUNK_BYTES // per_genome))
+    return 4 * count * int(np.prod(shape)) + chunk * per_genome
+
+
 def render(genomes: np.ndarray, shape: tuple[int, int, int], hidden: int = HIDDEN) -> np.ndarray:
-    """Images (..., H, W, C) in (0, 1) of genomes (..., genome_size)."""
+    """Images (..., H, W, C) in (0, 1) of genomes (..., genome_size), float32.
+
+    Rendered in chunks of genomes whose working memory stays under ``CHUNK_BYTES``, so a
+    large population needs little more than its images (:func:`render_bytes`).
+    """
     height, width, channels = shape
     lead = genomes.shape[:-1]
-    flat = genomes.reshape(-1, genomes.shape[-1]).astype("float32")
+    flat = genomes.reshape(-1, genomes.shape[-1])
+    points = _coordinates(height, width).astype("float32")
+    out = np.empty((len(flat), height * width, channels), dtype="float32")
+    step = max(1, CHUNK_BYTES // work_bytes(shape, hidden))
+    for start in range(0, len(flat), step):
+        part = flat[start : start + step].astype("float32")
+        out[start : start + step] = _render_flat(part, points, hidden, channels)
+    return out.reshape(*lead, height, width, channels)
+
+
+def _render_flat(flat: np.ndarray, points: np.ndarray, hidden: int, channels: int) -> np.ndarray:
+    """(N, pixels, channels) outputs of N genomes (N, genome_size) at ``points``."""
     a = INPUTS * hidden
     b = a + hidden * hidden
     w1 = flat[:, :a].reshape(-1, INPUTS, hidden)
     w2 = flat[:, a:b].reshape(-1, hidden, hidden)
     w3 = flat[:, b:].reshape(-1, hidden, channels)
-    points = _coordinates(height, width).astype("float32")
     h1 = _activate(np.einsum("pi,nik->npk", points, w1))
     h2 = _activate(np.einsum("npk,nkj->npj", h1, w2))
-    out = 1.0 / (1.0 + np.exp(-np.einsum("npj,njc->npc", h2, w3)))
-    return out.reshape(*lead, height, width, channels)
+    return 1.0 / (1.0 + np.exp(-np.einsum("npj,njc->npc", h2, w3)))

@@ -15,6 +15,9 @@ import numpy as np
 SELECTIONS = ("elite", "truncation", "tournament")
 TRUNCATION = 0.2  # truncation selection breeds from the best fifth
 TOURNAMENT = 3  # tournament selection: the best of three at random
+CROSSOVER_BYTES = 17  # per float32 gene: both parents, float64 coin flips, their mask
+MUTATE_BYTES = 5  # per float32 gene, besides the draw: the children and the mutation mask
+ROW_BYTES = 64  # per genome: sort orders, parent indices
 Draw = Callable[[np.ndarray], np.ndarray]  # genomes -> proposed new values, same shape
 
 
@@ -59,6 +62,17 @@ def mutate(
     chance = np.asarray(rate, dtype="float64").reshape(-1, *([1] * (len(shape) - 1)))
     hit = rng.random(shape) < chance
     return np.where(hit, draw(genomes), genomes)
+
+
+def breeding_bytes(count: int, genes: int, draw_bytes: int) -> int:
+    """Peak working bytes of :func:`next_generation` for ``count`` float32 genomes of ``genes``
+    genes, when ``draw`` needs ``draw_bytes`` per gene (the genomes themselves not counted).
+
+    Crossover holds both parents, float64 coin flips and their mask; mutation the children,
+    its mask and what ``draw`` builds.
+    """
+    per_gene = max(CROSSOVER_BYTES, MUTATE_BYTES + draw_bytes)
+    return count * (genes * per_gene + ROW_BYTES)
 
 
 def next_generation(

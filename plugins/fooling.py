@@ -18,9 +18,9 @@ import numpy as np
 
 import kinterp
 from kinterp import cppn
-from kinterp.evolve import next_generation
+from kinterp.evolve import breeding_bytes, next_generation
 from kinterp.models import load_alongside
-from kinterp.optimize.memory import budget_bytes
+from kinterp.optimize.memory import Budget, budget, fitting_batch
 from kinterp.pixelstats import pixel_histogram, variogram
 from kinterp.zoo import zoo_models
 
@@ -30,8 +30,14 @@ MIN_RATE = 0.05  # adaptive mutation never falls below 5% of --mutation
 CPPN_NOISE = 0.5  # a mutated CPPN weight moves by this much (standard deviation)
 PIXEL_NOISE = 0.3  # a mutated pixel moves by this much (standard deviation), then is clipped
 SHOWN_RUNS = 8
-GENOME_COPIES = 6  # genomes, parents, crossover, mutation draws and masks
-IMAGE_COPIES = 3  # decoded images, model input, probabilities' share
+GROUP_BYTES = 256  # a group's target, best confidence, generation and seconds
+INPUT_BYTES = 2 * 4  # per pixel while classifying: the float32 model input and a temporary
+OUTPUT_BYTES = 2 * 4 + 3 * 8  # per class: float32 outputs and their concatenation, softmax
+ROW_BYTES = 4 * 8  # per genome while scoring: confidence, fitness and temporaries (float64)
+COST_BYTES = 3 * 8  # per class with --fitness cost: the one-hot difference and its absolute
+VARIOGRAM_BYTES = 3 * 8  # per pixel with the prior: float64 images and two lag differences
+NOISE_DRAW_BYTES = 16  # per gene: float64 Gaussian noise, as float32, the sum
+PRIOR_DRAW_BYTES = 52  # per pixel: ClassPrior.sample's draws, bin tests, values (measured 47)
 MARGIN = 2e-6  # a run stops this far past the target, so re-evaluating its image stays past it
 
 
@@ -191,11 +197,12 @@ class Fooling(kinterp.Technique):
                 f"{params.population}; use a smaller --elite or a larger --population"
             )
         classes = kinterp_classes(info, params.classes)
-        check_population_memory(len(classes) * params.count, params, shape)
+        room = population_budget(params, len(classes) * params.count, shape, info.num_outputs)
+        batch = fitting_batch(model, params.batch_size, room)
         stats, missing = class_statistics(ctx, info.num_outputs, params.prior == "stats")
         also = transfer_models(model, params.also)
         prior = stats if params.prior == "stats" else None
-        evolution = evolve(ctx, params, shape, classes, prior)
+        evolution = evolve(ctx, params, shape, classes, prior, batch)
         FoolingReport(ctx, params, evolution, stats, also, missing).write()
 
 
@@ -213,18 +220,50 @@ def class_statistics(ctx, classes: int, required: bool) -> tuple[ClassPrior | No
         return None, str(exc)
 
 
-def check_population_memory(groups: int, params: FoolingParams, shape) -> None:
-    """Refuse populations whose genomes, children and images would not fit in memory."""
-    genes = cppn.genome_size(shape[-1]) if params.encoding == "cppn" else int(np.prod(shape))
-    pixels = int(np.prod(shape))
-    need = groups * params.population * 4 * (GENOME_COPIES * genes + IMAGE_COPIES * pixels)
-    budget = budget_bytes(0)
-    if need > budget:
-        raise kinterp.KinterpError(
-            f"{groups:,} populations of {params.population:,} need about {need / 2**30:.1f} GB "
-            f"of memory, more than the {budget / 2**30:.1f} GB available; use a smaller "
-            "--count, --population or fewer --classes"
-        )
+def population_budget(params: FoolingParams, groups: int, shape, classes: int) -> Budget:
+    """Refuse populations whose arrays would not fit in memory; else what is left for each
+    model call.
+
+    Raises:
+        KinterpError: with the estimate, the budget and what to change.
+    """
+    room = budget()
+    need = population_bytes(params, groups, shape, classes)
+    what = f"{groups:,} {params.encoding} populations of {params.population:,}"
+    fix = "use a smaller --count, --population or --generations, or fewer --classes"
+    room.require(need, what, fix)
+    return room.less(need, "the populations")
+
+
+def population_bytes(params: FoolingParams, groups: int, shape, classes: int) -> int:
+    """Peak bytes of the numpy arrays of evolving ``groups`` populations (the model calls'
+    own memory is sized separately, by the batch).
+
+    Kept throughout: the genomes, each group's best image and confidence curve. In a
+    generation: the decoded images (and a copy of the genomes), the confidences, then the
+    largest of rendering (CPPN), classifying (the model input), scoring (cost, variogram
+    prior) and breeding.
+    """
+    count, pixels = groups * params.population, int(np.prod(shape))
+    genes = cppn.genome_size(shape[-1]) if params.encoding == "cppn" else pixels
+    curve = 2 * 8 * params.generations  # float64 per generation, and the stacked copy
+    kept = 4 * count * genes + groups * (4 * pixels + curve + GROUP_BYTES)
+    decoded = 4 * count * genes  # the active genomes' copy; direct genomes are their images
+    render = 0
+    if params.encoding == "cppn":
+        decoded += 4 * count * pixels
+        render = cppn.render_bytes(count, shape) - 4 * count * pixels
+    probs = 8 * count * classes
+    classify = count * (INPUT_BYTES * pixels + OUTPUT_BYTES * classes)
+    score = count * ROW_BYTES
+    if params.fitness == "cost":
+        score += count * COST_BYTES * classes
+    if params.prior == "stats" and params.prior_weight:
+        score += count * VARIOGRAM_BYTES * pixels
+    prior_draws = params.prior == "stats" and params.encoding == "direct"
+    draw = PRIOR_DRAW_BYTES if prior_draws else NOISE_DRAW_BYTES
+    breed = 4 * count * genes + breeding_bytes(count, genes, draw)
+    return kept + decoded + probs + max(render, classify, score, breed)
 
 
 def kinterp_classes(info: kinterp.ModelInfo, classes: list[int] | None) -> list[int]:
@@ -254,8 +293,9 @@ def transfer_models(model: kinterp.LoadedModel, specs: list[str] | None) -> dict
     return load_alongside(model, specs, "--also")
 
 
-def evolve(ctx, params: FoolingParams, shape, classes, prior) -> Evolution:
-    """Run every class x run as one population batch per generation until each is fooled."""
+def evolve(ctx, params: FoolingParams, shape, classes, prior, batch: int) -> Evolution:
+    """Run every class x run as one population batch per generation until each is fooled,
+    classifying ``batch`` images per model call."""
     rng = ctx.rng
     targets = np.repeat(np.asarray(classes), params.count)
     groups, size = len(targets), params.population
@@ -277,7 +317,7 @@ def evolve(ctx, params: FoolingParams, shape, classes, prior) -> Evolution:
             active = np.flatnonzero(~done)
             images = decode(genomes[active], params.encoding, shape)
             flat = images.reshape(-1, *shape)
-            probs = ctx.model.classify_images(flat, params.batch_size).probs
+            probs = ctx.model.classify_images(flat, batch).probs
             evaluated += len(flat)
             conf = probs.reshape(len(active), size, -1)[
                 np.arange(len(active))[:, None], :, targets[active][:, None]

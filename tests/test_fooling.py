@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import tracemalloc
 from pathlib import Path
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from kinterp_plugins.fooling import FoolingParams, class_prior, evolve, population_bytes
 
 import kinterp
 from kinterp import cppn
 from kinterp.cli import app
-from kinterp.evolve import crossover, mutate, next_generation, parents
-from tests.conftest import assert_refused, assert_valid_report, run_dirs
+from kinterp.evolve import breeding_bytes, crossover, mutate, next_generation, parents
+from tests.conftest import all_entries, assert_refused, assert_valid_report, run_dirs
+from tests.measured import run_measured
 
 
 def run(runner, out: Path, *extra: str) -> tuple[dict, Path]:
@@ -81,7 +84,10 @@ def test_cppn_images_are_patterns_in_range(runner, tmp_path):
         (["--classes", "12"], "--classes 12 is out of range"),
         (["--population", "2"], "--population must be at least 4"),
         (["--also", "no-such-model"], "no-such-model"),
-        (["--count", "100000", "--population", "100000"], "GB of memory"),
+        (
+            ["--count", "100000", "--population", "100000"],
+            "1,000,000 direct populations of 100,000 would need about",
+        ),
     ],
 )
 def test_bad_input_is_one_line(runner, tmp_path, extra, message):
@@ -131,3 +137,90 @@ def test_cppn_renders_many_genomes_at_once():
     assert images.shape == (3, 4, 16, 20, 3)
     one = cppn.render(genomes[1, 2][None], (16, 20, 3))[0]
     assert np.allclose(images[1, 2], one, atol=1e-6)
+
+
+def _traced_peak(work) -> int:
+    """Peak bytes numpy allocates while ``work()`` runs (numpy reports to tracemalloc)."""
+    tracemalloc.start()
+    try:
+        base = tracemalloc.get_traced_memory()[0]
+        work()
+        return tracemalloc.get_traced_memory()[1] - base
+    finally:
+        tracemalloc.stop()
+
+
+@pytest.mark.parametrize("shape", [(28, 28, 1), (16, 20, 3)])
+@pytest.mark.parametrize("count", [3, 200, 2000])
+def test_render_bytes_cover_what_rendering_allocates(shape, count):
+    genomes = np.random.default_rng(0).standard_normal((count, cppn.genome_size(shape[-1])))
+    measured = _traced_peak(lambda: cppn.render(genomes.astype("float32"), shape))
+    assert measured <= cppn.render_bytes(count, shape) <= 1.3 * measured
+
+
+@pytest.mark.parametrize("draw_bytes", [0, 16])
+def test_breeding_bytes_cover_what_a_generation_allocates(draw_bytes):
+    rng = np.random.default_rng(0)
+    genomes = rng.random((3, 400, 28, 28, 1), dtype="float32")
+    fitness = rng.random((3, 400))
+
+    def draw(g):
+        noise = rng.normal(0, 0.3, g.shape).astype("f4") if draw_bytes else 0
+        return np.clip(g + noise, 0, 1)
+
+    measured = _traced_peak(
+        lambda: next_generation(genomes, fitness, "tournament", 5, np.full(3, 0.1), rng, draw)
+    )
+    estimate = breeding_bytes(1200, 784, draw_bytes)
+    assert measured <= estimate <= 1.5 * measured
+
+
+@pytest.fixture(scope="module")
+def mlp_context():
+    """A run context for mnist-mlp reading mnist-5k, and the class prior of its data."""
+    from kinterp.context import RunContext
+    from kinterp.modeldata import ModelData
+    from kinterp.registry import load_dataset
+
+    model = kinterp.load_model("mnist-mlp")
+    data = ModelData("mnist-5k", load_dataset("mnist-5k"), model)
+    ctx = RunContext(model=model, report=None, open_data=lambda: data)
+    return ctx, class_prior(ctx, 10)
+
+
+@pytest.mark.parametrize(
+    ("encoding", "fitness", "prior"),
+    [
+        ("direct", "confidence", "none"),
+        ("direct", "cost", "stats"),
+        ("cppn", "confidence", "none"),
+        ("cppn", "cost", "stats"),
+    ],
+)
+def test_the_population_estimate_covers_what_evolving_allocates(
+    mlp_context, encoding, fitness, prior
+):
+    """Every encoding, fitness and prior: the estimate against numpy's traced peak over two
+    real generations of 4 populations of 500 (the model's own memory is the batch's)."""
+    ctx, stats = mlp_context
+    params = FoolingParams(classes=[0, 1], count=2, population=500, generations=2,
+                           encoding=encoding, fitness=fitness, prior=prior, target=1.0)  # fmt: skip
+    used = stats if prior == "stats" else None
+    measured = _traced_peak(lambda: evolve(ctx, params, (28, 28, 1), [0, 1], used, 256))
+    estimate = population_bytes(params, 4, (28, 28, 1), 10)
+    assert measured <= estimate <= 1.5 * measured
+
+
+def test_the_cppn_population_of_issue_20_is_refused_before_it_allocates(tmp_path):
+    """#20: --encoding cppn --population 100000 --batch-size 65536 grew to 12.7 GB and wrote
+    a failed report. Under a 3 GiB data segment it is refused for what it would need, costing
+    no more than loading the model."""
+    out = tmp_path / "out"
+    args = ["run", "fooling", "mnist-cnn", "--encoding", "cppn", "--population", "100000",
+            "--batch-size", "65536", "--out", str(out)]  # fmt: skip
+    run = run_measured(args, tmp_path, data_limit_mb=3072)
+    assert run.code == 2, run.stderr
+    assert "10 cppn populations of 100,000 would need about 9.9 GiB of memory" in run.stderr
+    assert len(run.stderr.strip().splitlines()) == 1, run.stderr
+    assert run.peak_mb < 1200, f"peak resident memory {run.peak_mb:.0f} MB"
+    assert all_entries(out) == []
