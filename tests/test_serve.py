@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 import jsonschema
@@ -30,9 +31,9 @@ QUICK = {"classes": [0, 1], "steps": 16}
 LONG = {"classes": list(range(10)), "steps": 100_000}
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as sock:
+        sock.bind((host, 0))
         return sock.getsockname()[1]
 
 
@@ -54,8 +55,9 @@ class Server:
     """A ``kinterp serve`` subprocess in its own session."""
 
     def __init__(self, out: Path, *args: str, host: str = "127.0.0.1", token: str | None = None):
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.port = free_port("::1" if host == "::1" else "127.0.0.1")
+        self.url = f"http://{'[::1]' if host == '::1' else '127.0.0.1'}:{self.port}"
+        self.out = out
         self.token = token
         command = [*KINTERP, "serve", "--out", str(out), "--host", host, "--port", str(self.port)]
         self.log = (out.parent / f"{out.name}-{self.port}.log").open("w")
@@ -135,8 +137,8 @@ def wait_for(client: Client, run_id: str, check, timeout: float = 180) -> dict:
 
 def raw_get(url: str, path: str) -> int:
     """GET a path exactly as written (httpx would normalise ``../``)."""
-    host, port = url.removeprefix("http://").split(":")
-    conn = http.client.HTTPConnection(host, int(port), timeout=10)
+    parts = urlsplit(url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
     conn.request("GET", path)
     status = conn.getresponse().status
     conn.close()
@@ -403,6 +405,8 @@ def test_serve_refuses_bad_options(tmp_path):
         (["--cluster", "nowhere"], "--cluster expects local or a scheduler address"),
         (["--token-file", str(tmp_path / "missing")], "cannot read --token-file"),
         (["--max-queue", "0"], "--max-queue must be between"),
+        (["--max-uploads", "0"], "--max-uploads must be between"),
+        (["--allowed-origin", "evil.example"], "--allowed-origin expects scheme://host"),
     ]
     for args, message in cases:
         done = subprocess.run(

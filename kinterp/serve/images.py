@@ -28,19 +28,19 @@ def image_check(path: Path) -> tuple[Path, dict[str, Any]]:
     from PIL import Image, UnidentifiedImageError
 
     accepted = ", ".join(FORMATS)
+    pixels = f"this server takes images of 1 to {MAX_IMAGE_PIXELS:,} pixels"
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(path, formats=list(FORMATS)) as image:
                 width, height = image.size
                 if width * height > MAX_IMAGE_PIXELS or not width or not height:
-                    raise KinterpError(
-                        f"{path.name}: {width} x {height} pixels; this server takes images of "
-                        f"1 to {MAX_IMAGE_PIXELS:,} pixels"
-                    )
+                    raise KinterpError(f"{path.name}: {width} x {height} pixels; {pixels}")
                 image.load()
                 fmt, mode = image.format or "", image.mode
-    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning):
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise KinterpError(f"{path.name}: too many pixels; {pixels}") from None
+    except UnidentifiedImageError:
         raise KinterpError(f"{path.name}: not an image this server takes ({accepted})") from None
     except (OSError, SyntaxError, ValueError):
         raise KinterpError(f"{path.name}: a truncated or broken image") from None

@@ -34,10 +34,15 @@ def host_name(host: str) -> str:
             name = port
         elif not port.isdigit() or ":" in name:
             return ""
+    return _normal(name)
+
+
+def _normal(name: str) -> str:
+    """A host name or address in one spelling: lowercase, IPv6 compressed."""
     try:
         return ipaddress.ip_address(name).compressed
     except ValueError:
-        return name
+        return name.lower()
 
 
 class HostCheck:
@@ -45,7 +50,7 @@ class HostCheck:
 
     def __init__(self, app: ASGIApp, names: Iterable[str]):
         self.app = app
-        self.names = {host_name(n) for n in names}
+        self.names = {_normal(n) for n in names}
         self.shown = ", ".join(sorted(self.names))
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
