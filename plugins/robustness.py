@@ -16,6 +16,7 @@ import numpy as np
 
 import kinterp
 from kinterp.models import load_alongside
+from kinterp.optimize.memory import budget, fitting_batch
 from kinterp.perturb import FAMILIES, Digits, border_mask, stamp
 
 BREAK_FRACTION = 0.9  # a family breaks at its first level below 90% of clean accuracy
@@ -141,6 +142,9 @@ class Robustness(kinterp.Technique):
         _check_levels(params, shape)
         models = {ctx.model.info.name: ctx.model}
         models.update(load_alongside(ctx.model, params.compare or [], "--compare"))
+        room = budget()  # --batch-size is clamped to what every model's calls can take
+        batch = min(fitting_batch(m, params.batch_size, room) for m in models.values())
+        params = replace(params, batch_size=batch)
         inputs, labels = ctx.data().test(params.limit or None)
         if labels is None:
             raise kinterp.KinterpError(
