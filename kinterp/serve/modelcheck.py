@@ -1,12 +1,12 @@
 """An uploaded model checked in a short-lived subprocess, never in the server process.
 
-The server runs ``python -m kinterp.serve.modelcheck FILE`` in the upload's staging folder.
-The child limits its own address space (:data:`CHECK_MEMORY_BYTES`) before importing
-anything heavy, loads FILE in Keras safe mode (:func:`kinterp.models.load_model`, which
-checks the bytes and the declared sizes first) and prints one JSON line: ``{"summary": ...}``,
-or ``{"error": ..., "code": ...}`` for a refusal (``code``: the model contains code, such as
-a Lambda layer). A hostile model can only grow, crash or stall the child, which the parent
-reports as a one-line refusal.
+The server runs ``python -m kinterp.serve.modelcheck FILE`` (an absolute path). The child
+limits its own address space (:data:`CHECK_MEMORY_BYTES`) before importing anything heavy,
+loads FILE in Keras safe mode (:func:`kinterp.models.load_model`, which checks the bytes and
+the declared sizes first) and prints one JSON line: ``{"summary": ...}``, or ``{"error": ...,
+"code": ...}`` for a refusal (``code``: the model contains code, such as a Lambda layer). A
+hostile model can only grow, crash or stall the child, which the parent reports as a one-line
+refusal.
 """
 
 from __future__ import annotations
@@ -38,11 +38,10 @@ def check_model(path: Path) -> dict[str, Any]:
         ContainsCode: the model contains code.
         KinterpError: it is not a loadable model, or the check ran out of memory or time.
     """
-    command = [sys.executable, "-m", "kinterp.serve.modelcheck", path.name]
+    command = [sys.executable, "-m", "kinterp.serve.modelcheck", str(path.resolve())]
     try:
         done = subprocess.run(
             command,
-            cwd=path.parent,
             capture_output=True,
             text=True,
             timeout=CHECK_TIMEOUT_S,
@@ -59,7 +58,7 @@ def check_model(path: Path) -> dict[str, Any]:
         return answer["summary"]
     if "error" in answer:
         error = ContainsCode if answer.get("code") else KinterpError
-        raise error(answer["error"])
+        raise error(answer["error"].replace(f"{path.resolve().parent}{os.sep}", ""))
     limit = CHECK_MEMORY_BYTES // 2**30
     raise KinterpError(
         f"{path.name}: the model could not be loaded (its check process ended with code "
@@ -67,12 +66,12 @@ def check_model(path: Path) -> dict[str, Any]:
     )
 
 
-def _check(name: str) -> dict[str, Any]:
-    """The child's answer for the model file ``name`` (in the working directory)."""
+def _check(path: str) -> dict[str, Any]:
+    """The child's answer for the model file at the absolute ``path`` (never a zoo name)."""
     from kinterp.models import load_model
 
     try:
-        summary = load_model(os.path.join(os.curdir, name)).info.summary()
+        summary = load_model(path).info.summary()
     except KinterpError as exc:
         return {"error": str(exc), "code": "--unsafe" in str(exc)}
     summary.pop("path", None)
