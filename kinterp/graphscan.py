@@ -7,15 +7,21 @@ initialisers. Keras' safe mode refuses ``TFSMLayer`` for this reason. kinterp pa
 of, plus common maths, nn and array ops: an allowlist, where TensorFlow's
 ``saved_model_cli scan`` keeps a denylist of three ops.
 
-The functions the loader and the signatures can call (the saved object graph and the
-signatures' graph nodes, followed through every function call) must use ``SERVING_OPS``
-only. The rest of the graph is the checkpoint machinery every export carries (its save and
-restore functions), which may also use ``CHECKPOINT_OPS``.
+Every entry point that loading or calling can reach is scanned: the signatures (the init
+op's ``__saved_model_init_op`` among them), the init ops and every other node a collection,
+an asset or the object graph names, the saver's restore op and filename tensor, and every
+library function a node or the object graph names (gradient functions included), followed
+through inputs, control inputs and function calls. All of it must use ``SERVING_OPS``. The
+checkpoint machinery every export carries is the one exception, allowed only in its genuine
+shape: the restore call may read the checkpoint the loader feeds to the saver's filename
+tensor (``RESTORE_OPS``), and the save call, which no loader runs, may write it
+(``SAVE_OPS``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from collections.abc import Set as AbstractSet
 from pathlib import Path
 from typing import Any
 
@@ -197,10 +203,11 @@ ARRAY_OPS = frozenset(
 )
 SERVING_OPS = VARIABLE_OPS | CALL_OPS | NN_OPS | MATH_OPS | ARRAY_OPS
 """Ops allowed anywhere: pure tensor maths, variables, and calls to scanned functions."""
-CHECKPOINT_OPS = frozenset(
+RESTORE_OPS = frozenset({"RestoreV2"})
+"""Ops the restore call may use, each reading only the checkpoint the loader names."""
+SAVE_OPS = frozenset(
     {
         "SaveV2",
-        "RestoreV2",
         "MergeV2Checkpoints",
         "ShardedFilename",
         "StringJoin",
@@ -208,7 +215,16 @@ CHECKPOINT_OPS = frozenset(
         "DisableCopyOnRead",
     }
 )
+"""Ops only the checkpoint save call may use: loading never runs it."""
+CHECKPOINT_OPS = RESTORE_OPS | SAVE_OPS
 """Ops every Keras export holds in its checkpoint save/restore functions, and only there."""
+DIRECT_CALLS = frozenset({"PartitionedCall", "StatefulPartitionedCall"})
+"""Call ops whose inputs are the called function's arguments, in order."""
+
+
+def _node_name(ref: str) -> str:
+    """The node a graph input or tensor name refers to (``^a``, ``a:1`` and ``a`` -> ``a``)."""
+    return ref.lstrip("^").split(":")[0]
 
 
 def _function_calls(node: Any, library: dict[str, Any]) -> Iterator[str]:
@@ -222,64 +238,114 @@ def _function_calls(node: Any, library: dict[str, Any]) -> Iterator[str]:
             yield func.name
 
 
-def _reachable(roots: Iterable[str], library: dict[str, Any]) -> set[str]:
-    """Every library function reachable from ``roots`` through function calls."""
+def _closure(roots: Iterable[str], edges: dict[str, set[str]]) -> set[str]:
+    """Every key of ``edges`` reachable from ``roots`` (themselves included)."""
     seen: set[str] = set()
-    stack = [name for name in roots if name in library]
+    stack = [name for name in roots if name in edges]
     while stack:
         name = stack.pop()
-        if name in seen:
-            continue
-        seen.add(name)
-        for node in library[name].node_def:
-            stack.extend(f for f in _function_calls(node, library) if f in library)
+        if name not in seen:
+            seen.add(name)
+            stack.extend(n for n in edges[name] if n in edges)
     return seen
 
 
-def _signature_nodes(meta_graph: Any) -> set[str]:
-    """Names of the graph nodes the signatures' inputs and outputs name."""
-    names = set()
-    for signature in meta_graph.signature_def.values():
-        for tensor in [*signature.inputs.values(), *signature.outputs.values()]:
-            names.add(tensor.name.split(":")[0].lstrip("^"))
-    return names
+def _filename_args(node: Any, function: Any, filename: str) -> set[str]:
+    """The arguments of ``function`` that ``node`` (a direct call) binds to the saver's
+    filename tensor; empty for any other kind of call."""
+    if node.op not in DIRECT_CALLS and node.op != function.signature.name:
+        return set()
+    args = function.signature.input_arg
+    return {
+        arg.name for arg, ref in zip(args, node.input, strict=False) if _tensor(ref) == filename
+    }
 
 
-def _saver_nodes(meta_graph: Any) -> set[str]:
-    """Names of the graph nodes the checkpoint saver names (its save and restore calls)."""
+def _tensor(ref: str) -> str:
+    """A tensor name without the default output index (``a:0`` -> ``a``)."""
+    return ref.removesuffix(":0")
+
+
+def _mentioned(meta_graph: Any) -> bytes:
+    """The meta graph's bytes outside its nodes, functions and saver: signatures,
+    collections, assets, the object graph and the gradient registrations, everywhere a
+    loader may look a node or function up by name."""
+    rest = type(meta_graph)()
+    rest.CopyFrom(meta_graph)
+    rest.ClearField("saver_def")
+    rest.meta_info_def.ClearField("stripped_op_list")
+    rest.graph_def.ClearField("node")
+    rest.graph_def.library.ClearField("function")
+    return rest.SerializeToString()
+
+
+def _refused(nodes: Iterable[Any], allowed: AbstractSet[str], prefixes: set[str]) -> set[str]:
+    """The op types of ``nodes`` outside ``allowed``; a ``RESTORE_OPS`` op is allowed only
+    when its first input (the checkpoint it reads) is one of ``prefixes``."""
+    return {
+        node.op
+        for node in nodes
+        if node.op not in allowed
+        or (node.op in RESTORE_OPS and not (node.input and _tensor(node.input[0]) in prefixes))
+    }
+
+
+def _meta_graph_refusals(meta_graph: Any) -> set[str]:
+    """The op types of one meta graph that are refused where they stand (see unsafe_ops)."""
+    graph = meta_graph.graph_def
+    library = {f.signature.name: f for f in graph.library.function}
+    nodes = {node.name: node for node in graph.node}
+    inputs = {name: {_node_name(ref) for ref in node.input} for name, node in nodes.items()}
     saver = meta_graph.saver_def
-    tensors = (saver.filename_tensor_name, saver.save_tensor_name, saver.restore_op_name)
-    return {t.split(":")[0].lstrip("^") for t in tensors if t}
+    filename = _tensor(saver.filename_tensor_name)
+    mentioned = _mentioned(meta_graph)
+    restore = _closure([_node_name(saver.restore_op_name)], inputs)
+    save = _closure([_node_name(saver.save_tensor_name)], inputs) - restore
+    named = {name for name in restore | save if name.encode() in mentioned}
+    serving = _closure((set(nodes) - restore - save) | named, inputs)
+    restore, save = restore - serving, save - serving
+    callers: dict[str, list[Any]] = {}
+    for name in restore | save:
+        for called in _function_calls(nodes[name], library):
+            callers.setdefault(called, []).append(nodes[name])
+    calls = {
+        name: {called for node in f.node_def for called in _function_calls(node, library)}
+        for name, f in library.items()
+    }
+    roots = {f for name in serving for f in _function_calls(nodes[name], library)}
+    roots |= {f for f in library if f not in callers or f.encode() in mentioned}
+    roots |= {f for called in callers if called in library for f in calls[called]}
+    serving_functions = _closure(roots, calls)
+    with_calls = SERVING_OPS | set(library)
+    refused = _refused((nodes[name] for name in serving), frozenset(with_calls), set())
+    refused |= _refused((nodes[n] for n in restore), with_calls | RESTORE_OPS, {filename})
+    refused |= _refused((nodes[n] for n in save), with_calls | SAVE_OPS, set())
+    for name, function in library.items():
+        if name in serving_functions:
+            refused |= _refused(function.node_def, with_calls, set())
+        elif any(node.name in restore for node in callers[name]):
+            bound = [_filename_args(node, function, filename) for node in callers[name]]
+            refused |= _refused(
+                function.node_def, with_calls | RESTORE_OPS, set.intersection(*bound)
+            )
+        else:
+            refused |= _refused(function.node_def, with_calls | SAVE_OPS, set())
+    return refused
 
 
 def unsafe_ops(meta_graphs: Iterable[Any]) -> list[str]:
     """The op types in parsed meta graphs that the allowlist refuses, sorted (empty: safe).
 
-    Serving functions (the object graph's, the signatures' and every function they call,
-    and any graph node outside the saver) may use ``SERVING_OPS``; the remaining functions
-    and the saver's graph nodes may also use ``CHECKPOINT_OPS``.
+    Each graph node and library function gets a role from what can run it. The saver's
+    restore call (the nodes its restore op reaches and the functions they call) may also
+    use ``RESTORE_OPS``, each reading only the file the loader feeds to the saver's filename
+    tensor. The saver's save call, which no loader runs, may also use ``SAVE_OPS``.
+    Everything else (the signatures, init ops, collections, assets, the object graph's and
+    the gradient functions, any node or function that a loader can name, and every function
+    those call, the save and restore functions' callees included) may use ``SERVING_OPS``
+    only. A node or function both roles reach takes the stricter one.
     """
-    refused: set[str] = set()
-    for meta_graph in meta_graphs:
-        graph = meta_graph.graph_def
-        library = {f.signature.name: f for f in graph.library.function}
-        saver = _saver_nodes(meta_graph)
-        roots = set(meta_graph.object_graph_def.concrete_functions)
-        for node in graph.node:
-            allowed = SERVING_OPS | CHECKPOINT_OPS if node.name in saver else SERVING_OPS
-            if node.op not in library and node.op not in allowed:
-                refused.add(node.op)
-            if node.name not in saver:
-                roots.update(_function_calls(node, library))
-        serving = _reachable(roots, library)
-        for name, function in library.items():
-            allowed = SERVING_OPS if name in serving else SERVING_OPS | CHECKPOINT_OPS
-            refused.update(
-                node.op
-                for node in function.node_def
-                if node.op not in library and node.op not in allowed
-            )
-    return sorted(refused)
+    return sorted(set().union(*(_meta_graph_refusals(meta_graph) for meta_graph in meta_graphs)))
 
 
 def read_saved_model(path: Path) -> Any:
@@ -319,4 +385,36 @@ def check_savedmodel(path: Path, unsafe: bool) -> None:
             f"{path} is a SavedModel whose graph runs ops outside kinterp's allowlist of pure "
             f"tensor ops ({shown}); they could read or write files; if you trust it, "
             "pass --unsafe"
+        )
+
+
+def embedded_savedmodels(config: Any) -> Iterator[str]:
+    """The SavedModel paths a Keras model config loads (its ``TFSMLayer``s), at any depth."""
+    if isinstance(config, dict):
+        if "TFSMLayer" in (config.get("class_name"), config.get("registered_name")):
+            inner = config.get("config")
+            yield str(inner.get("filepath", "?") if isinstance(inner, dict) else "?")
+        for value in config.values():
+            yield from embedded_savedmodels(value)
+    elif isinstance(config, list):
+        for value in config:
+            yield from embedded_savedmodels(value)
+
+
+def check_keras_config(config: dict, source: Path, unsafe: bool) -> None:
+    """Refuse a ``.keras`` or ``.h5`` model that embeds a SavedModel, unless ``unsafe``.
+
+    TensorFlow would load the SavedModel a ``TFSMLayer`` names while Keras builds the model,
+    so it is refused before Keras sees the file (as Keras' safe mode does, later and with a
+    vaguer message).
+
+    Raises:
+        KinterpError: naming the embedded SavedModel, the way to scan it and the opt-in.
+    """
+    found = next(embedded_savedmodels(config), None)
+    if found is not None and not unsafe:
+        raise KinterpError(
+            f"{source} embeds the SavedModel {found} (a TFSMLayer), whose graph TensorFlow "
+            "would run unscanned; pass that SavedModel directory itself to have it scanned, "
+            "or, if you trust both, pass --unsafe"
         )

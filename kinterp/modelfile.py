@@ -12,7 +12,7 @@ import zipfile
 from pathlib import Path
 
 from kinterp.errors import KinterpError
-from kinterp.limits import MAX_CONFIG_BYTES, check_zip_member
+from kinterp.limits import MAX_CONFIG_BYTES, check_declared, check_zip_member
 
 ZIP_MAGIC = b"PK\x03\x04"
 HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
@@ -57,6 +57,34 @@ def classify(path: Path) -> str:
         _check_hdf5(path)
         return "h5"
     raise KinterpError(f"{path} is not a Keras model (neither a .keras zip nor HDF5); {FIX}")
+
+
+def read_config(path: Path, fmt: str) -> dict:
+    """The model config of a ``.keras`` or ``.h5`` file that :func:`classify` passed, read
+    without building anything (``config.json``, or the HDF5 ``model_config`` attribute).
+
+    Raises:
+        KinterpError: the config is over ``MAX_CONFIG_BYTES`` or not a JSON object.
+    """
+    fix = "re-save the model with model.save('model.keras')"
+    if fmt == "keras":
+        with zipfile.ZipFile(path) as archive, archive.open("config.json") as member:
+            text = member.read(MAX_CONFIG_BYTES + 1)
+    else:
+        import h5py
+
+        with h5py.File(path, "r") as h5:
+            declared = h5.attrs.get_id("model_config").get_storage_size()
+            check_declared(str(path), "model_config", declared, MAX_CONFIG_BYTES, fix)
+            text = h5.attrs["model_config"]
+    check_declared(str(path), "the model config", len(text), MAX_CONFIG_BYTES, fix)
+    try:
+        config = json.loads(text)
+    except ValueError:
+        config = None
+    if not isinstance(config, dict):
+        raise KinterpError(f"{path}: the model config is not a JSON object; {fix}")
+    return config
 
 
 def _check_keras_zip(path: Path) -> None:

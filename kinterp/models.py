@@ -18,8 +18,8 @@ import numpy as np
 
 from kinterp.classification import Classification, class_name, softmax
 from kinterp.errors import KinterpError
-from kinterp.graphscan import check_savedmodel
-from kinterp.modelfile import classify, sha256_of
+from kinterp.graphscan import check_keras_config, check_savedmodel
+from kinterp.modelfile import classify, read_config, sha256_of
 from kinterp.zoo import zoo_models
 
 CONV_TYPES = ("Conv", "DepthwiseConv", "SeparableConv")
@@ -334,6 +334,7 @@ def load_model(spec: str, options: LoadOptions | None = None) -> LoadedModel:
         check_savedmodel(path, options.unsafe)
         model = _load_savedmodel(path)
     else:
+        check_keras_config(read_config(path, fmt), path, options.unsafe)
         model = _load_keras(path, options)
     info = describe(model, name=name, path=path, fmt=fmt, card=card, options=options)
     return LoadedModel(model, info)

@@ -11,8 +11,9 @@ from kinterp.graphscan import CHECKPOINT_OPS, SERVING_OPS, read_saved_model, uns
 from tests.conftest import all_entries
 
 
-def _module_savedmodel(path: Path, body) -> Path:
-    """Save a tf.Module whose serving signature runs ``body(x)`` before a softmax head."""
+def _module_savedmodel(path: Path, body, through=None, options=None) -> Path:
+    """Save a tf.Module whose serving signature runs ``body(x)`` before a softmax head (on
+    ``through(x)``, when given), with these ``tf.saved_model.SaveOptions``."""
     import tensorflow as tf
 
     class Served(tf.Module):
@@ -23,10 +24,11 @@ def _module_savedmodel(path: Path, body) -> Path:
         @tf.function(input_signature=[tf.TensorSpec([None, 28, 28, 1], tf.float32)])
         def serve(self, x):
             body(x)
+            x = through(x) if through else x
             return tf.nn.softmax(tf.reshape(x, [-1, 784]) @ self.w)
 
     module = Served()
-    tf.saved_model.save(module, str(path), signatures={"serving_default": module.serve})
+    tf.saved_model.save(module, str(path), {"serving_default": module.serve}, options)
     return path
 
 
