@@ -7,7 +7,10 @@ members, npy and IDX headers), so those are checked first and every read is boun
 
 from __future__ import annotations
 
+import os
+import resource
 import zipfile
+from pathlib import Path
 from typing import BinaryIO
 
 from kinterp.errors import KinterpError
@@ -23,6 +26,7 @@ MAX_ZIP_RATIO = 200
 """Uncompressed / compressed size above which a large zip member is taken for a bomb."""
 RATIO_FLOOR = 64 * MiB
 """Members smaller than this may compress any amount (zeros and text compress well)."""
+CGROUP = Path("/sys/fs/cgroup")
 
 
 def size_text(count: int) -> str:
@@ -75,3 +79,68 @@ def read_capped(handle: BinaryIO, count: int, source: str, fix: str) -> bytes:
             f"the file is damaged or crafted; {fix}"
         )
     return data
+
+
+def available_bytes() -> int:
+    """Memory this process can still get: the least of MemAvailable (else physical RAM), the
+    room under its cgroup's limit and the room under its RLIMIT_AS and RLIMIT_DATA."""
+    return min(_system_available(), _cgroup_room(), _rlimit_room())
+
+
+def _system_available() -> int:
+    """MemAvailable (what the system can give without swapping), else total physical RAM."""
+    try:
+        with open("/proc/meminfo") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def _cgroup_room() -> int:
+    """Limit minus usage of this process's memory cgroup (v2 or v1); unlimited if none."""
+    try:
+        lines = Path("/proc/self/cgroup").read_text().splitlines()
+    except OSError:
+        return 2**63
+    room = 2**63
+    for line in lines:
+        _, controllers, path = line.split(":", 2)
+        if controllers == "":
+            files = [(CGROUP / path.lstrip("/"), "memory.max", "memory.current")]
+        elif "memory" in controllers.split(","):
+            base = CGROUP / "memory"
+            pair = ("memory.limit_in_bytes", "memory.usage_in_bytes")
+            files = [(base / path.lstrip("/"), *pair), (base, *pair)]
+        else:
+            continue
+        for folder, limit, usage in files:
+            try:
+                cap = (folder / limit).read_text().strip()
+                used = int((folder / usage).read_text())
+            except (OSError, ValueError):
+                continue
+            if cap.isdigit():
+                room = min(room, max(0, int(cap) - used))
+            break
+    return room
+
+
+def _rlimit_room() -> int:
+    """Room under RLIMIT_AS (against VmSize) and RLIMIT_DATA (against VmData)."""
+    sizes: dict[str, int] = {}
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key in ("VmSize", "VmData"):
+                sizes[key] = int(value.split()[0]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    room = 2**63
+    for limit, key in ((resource.RLIMIT_AS, "VmSize"), (resource.RLIMIT_DATA, "VmData")):
+        soft, _ = resource.getrlimit(limit)
+        if soft != resource.RLIM_INFINITY:
+            room = min(room, max(0, soft - sizes.get(key, 0)))
+    return room

@@ -17,15 +17,12 @@ under its address-space and data-segment rlimits.
 
 from __future__ import annotations
 
-import os
-import resource
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
 from kinterp.errors import KinterpError
-from kinterp.limits import size_text
+from kinterp.limits import available_bytes, size_text
 from kinterp.models import LoadedModel
 
 BYTES = 4  # float32
@@ -34,7 +31,6 @@ IMAGE_COPIES = 3  # image, view, its gradient
 ACTIVATION_COPIES = 3  # forward value, its gradient, workspace
 SHARE = 0.5  # of the available memory: the most any budget may be
 MiB = 2**20
-CGROUP = Path("/sys/fs/cgroup")
 
 
 @dataclass(frozen=True)
@@ -96,71 +92,6 @@ def budget(limit_mb: int = 0, option: str = "") -> Budget:
 def budget_bytes(limit_mb: int) -> int:
     """The bytes of :func:`budget`."""
     return budget(limit_mb).bytes
-
-
-def available_bytes() -> int:
-    """Memory this process can still get: the least of MemAvailable (else physical RAM), the
-    room under its cgroup's limit and the room under its RLIMIT_AS and RLIMIT_DATA."""
-    return min(_system_available(), _cgroup_room(), _rlimit_room())
-
-
-def _system_available() -> int:
-    """MemAvailable (what the system can give without swapping), else total physical RAM."""
-    try:
-        with open("/proc/meminfo") as meminfo:
-            for line in meminfo:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-
-
-def _cgroup_room() -> int:
-    """Limit minus usage of this process's memory cgroup (v2 or v1); unlimited if none."""
-    try:
-        lines = Path("/proc/self/cgroup").read_text().splitlines()
-    except OSError:
-        return 2**63
-    room = 2**63
-    for line in lines:
-        _, controllers, path = line.split(":", 2)
-        if controllers == "":
-            files = [(CGROUP / path.lstrip("/"), "memory.max", "memory.current")]
-        elif "memory" in controllers.split(","):
-            base = CGROUP / "memory"
-            pair = ("memory.limit_in_bytes", "memory.usage_in_bytes")
-            files = [(base / path.lstrip("/"), *pair), (base, *pair)]
-        else:
-            continue
-        for folder, limit, usage in files:
-            try:
-                cap = (folder / limit).read_text().strip()
-                used = int((folder / usage).read_text())
-            except (OSError, ValueError):
-                continue
-            if cap.isdigit():
-                room = min(room, max(0, int(cap) - used))
-            break
-    return room
-
-
-def _rlimit_room() -> int:
-    """Room under RLIMIT_AS (against VmSize) and RLIMIT_DATA (against VmData)."""
-    sizes: dict[str, int] = {}
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            key, _, value = line.partition(":")
-            if key in ("VmSize", "VmData"):
-                sizes[key] = int(value.split()[0]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    room = 2**63
-    for limit, key in ((resource.RLIMIT_AS, "VmSize"), (resource.RLIMIT_DATA, "VmData")):
-        soft, _ = resource.getrlimit(limit)
-        if soft != resource.RLIM_INFINITY:
-            room = min(room, max(0, soft - sizes.get(key, 0)))
-    return room
 
 
 def _activation_floats(model: LoadedModel, layer: str | None) -> int:
