@@ -26,6 +26,9 @@ MAX_ZIP_RATIO = 200
 """Uncompressed / compressed size above which a large zip member is taken for a bomb."""
 RATIO_FLOOR = 64 * MiB
 """Members smaller than this may compress any amount (zeros and text compress well)."""
+MAX_PARAMETER_BYTES = 4 * 2**30
+"""A model's parameters, estimated from its config before building (ConvNeXtXLarge, the
+largest Keras Applications model, has 1.4 GB); never more than half of what is available."""
 CGROUP = Path("/sys/fs/cgroup")
 
 
@@ -79,6 +82,14 @@ def read_capped(handle: BinaryIO, count: int, source: str, fix: str) -> bytes:
             f"the file is damaged or crafted; {fix}"
         )
     return data
+
+
+def parameter_cap() -> tuple[int, str]:
+    """The most a model's parameters may take, and in words where that number comes from."""
+    half = available_bytes() // 2
+    if half < MAX_PARAMETER_BYTES:
+        return half, f"half of the {size_text(2 * half)} of memory available"
+    return MAX_PARAMETER_BYTES, "for a model's parameters"
 
 
 def available_bytes() -> int:

@@ -80,7 +80,7 @@ def read_config(path: Path, fmt: str) -> dict:
     check_declared(str(path), "the model config", len(text), MAX_CONFIG_BYTES, fix)
     try:
         config = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         config = None
     if not isinstance(config, dict):
         raise KinterpError(f"{path}: the model config is not a JSON object; {fix}")

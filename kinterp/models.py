@@ -20,6 +20,7 @@ from kinterp.classification import Classification, class_name, softmax
 from kinterp.errors import KinterpError
 from kinterp.graphscan import check_keras_config, check_savedmodel
 from kinterp.modelfile import classify, read_config, sha256_of
+from kinterp.modelsize import check_parameter_memory
 from kinterp.zoo import zoo_models
 
 CONV_TYPES = ("Conv", "DepthwiseConv", "SeparableConv")
@@ -323,6 +324,10 @@ def load_model(spec: str, options: LoadOptions | None = None) -> LoadedModel:
     options = options or LoadOptions()
     name, path, card = resolve(spec)
     fmt = classify(path)
+    if fmt != "savedmodel":
+        config = read_config(path, fmt)
+        check_keras_config(config, path, options.unsafe)
+        check_parameter_memory(path, fmt, config)
     quiet_tensorflow()
     if options.unsafe:
         print(
@@ -334,7 +339,6 @@ def load_model(spec: str, options: LoadOptions | None = None) -> LoadedModel:
         check_savedmodel(path, options.unsafe)
         model = _load_savedmodel(path)
     else:
-        check_keras_config(read_config(path, fmt), path, options.unsafe)
         model = _load_keras(path, options)
     info = describe(model, name=name, path=path, fmt=fmt, card=card, options=options)
     return LoadedModel(model, info)
