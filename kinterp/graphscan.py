@@ -316,8 +316,8 @@ def _meta_graph_refusals(meta_graph: Any) -> set[str]:
     roots |= {f for f in library if f not in callers or f.encode() in mentioned}
     roots |= {f for called in callers if called in library for f in calls[called]}
     serving_functions = _closure(roots, calls)
-    with_calls = SERVING_OPS | set(library)
-    refused = _refused((nodes[name] for name in serving), frozenset(with_calls), set())
+    with_calls = SERVING_OPS | frozenset(library)
+    refused = _refused((nodes[name] for name in serving), with_calls, set())
     refused |= _refused((nodes[n] for n in restore), with_calls | RESTORE_OPS, {filename})
     refused |= _refused((nodes[n] for n in save), with_calls | SAVE_OPS, set())
     for name, function in library.items():
