@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 KINTERP = [sys.executable, "-m", "kinterp"]
+SMALL_PARENT = "import subprocess, sys; sys.exit(subprocess.call(sys.argv[1:]))"
 
 MEASURE = """
 import os, resource, subprocess, sys
@@ -25,6 +26,15 @@ process = subprocess.Popen(sys.argv[2:], stdout=subprocess.DEVNULL, preexec_fn=c
 _, status, usage = os.wait4(process.pid, 0)
 print(os.waitstatus_to_exitcode(status), usage.ru_maxrss)
 """
+
+
+def from_small_parent(argv: list[str]) -> list[str]:
+    """``argv`` started by a small Python process, so its peak starts from that one's size.
+
+    A child of pytest begins with pytest's resident size as its peak (``ru_maxrss``); a
+    child of this trampoline begins with the trampoline's few megabytes.
+    """
+    return [sys.executable, "-c", SMALL_PARENT, *argv]
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from kinterp.optimize.memory import (
     fitting_batch,
     forward_bytes_per_row,
 )
+from tests.measured import from_small_parent
 
 MiB = 2**20
 
@@ -67,7 +68,7 @@ def test_the_classification_estimate_covers_what_tensorflow_takes(tmp_path):
     """Peak resident growth of one 2,048-row call on mnist-cnn (measured about 300 KB a row)
     against the estimate (input and every activation, about 350 KB)."""
     result = subprocess.run(
-        [sys.executable, "-c", FORWARD, "mnist-cnn", "2048"],
+        from_small_parent([sys.executable, "-c", FORWARD, "mnist-cnn", "2048"]),
         capture_output=True,
         text=True,
         check=True,

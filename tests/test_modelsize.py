@@ -15,6 +15,7 @@ import pytest
 from kinterp.cli import app
 from kinterp.modelfile import read_config
 from kinterp.modelsize import parameter_bytes
+from tests.measured import from_small_parent
 from tests.test_bad_models import _rewrite_config
 
 
@@ -131,7 +132,10 @@ def test_a_tiny_file_declaring_huge_layers_is_refused_without_allocating(
     model = _rewrite_config(tiny_dense, tmp_path / "huge.keras", edit)
     assert model.stat().st_size < 100_000
     result = subprocess.run(
-        [sys.executable, "-c", REFUSE, str(model)], capture_output=True, text=True, check=True
+        from_small_parent([sys.executable, "-c", REFUSE, str(model)]),
+        capture_output=True,
+        text=True,
+        check=True,
     )
     status, message = result.stdout.strip().split("\n", 1)
     code, peak, imported_tensorflow = status.split()
