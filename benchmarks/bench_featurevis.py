@@ -27,15 +27,15 @@ LAYER = "conv2"
 def main(rounds: int = 3) -> None:
     warnings.filterwarnings("ignore")
     import kinterp
-    from kinterp.models import quiet_tensorflow
+    from kinterp.loading.models import quiet_tensorflow
 
     quiet_tensorflow()
     import keras
     import tensorflow as tf
     from tf_keras_vis.activation_maximization import ActivationMaximization
 
-    from kinterp.optimize import Engine, Settings
-    from kinterp.optimize.targets import unit_objective
+    from kinterp.toolkit.optimize import Engine, Settings
+    from kinterp.toolkit.optimize.targets import unit_objective
 
     loaded = kinterp.load_model("mnist-cnn")
     features = loaded.feature_model(LAYER)

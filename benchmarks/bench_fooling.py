@@ -27,7 +27,7 @@ PER_IMAGE_SAMPLE = 300  # images timed in the per-image loop (its rate is steady
 def main(rounds: int = 3) -> None:
     warnings.filterwarnings("ignore")
     import kinterp
-    from kinterp.models import quiet_tensorflow
+    from kinterp.loading.models import quiet_tensorflow
 
     quiet_tensorflow()
     import tensorflow as tf

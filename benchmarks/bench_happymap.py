@@ -25,7 +25,7 @@ CLASSES = list(range(10))
 def main(rounds: int = 5) -> None:
     warnings.filterwarnings("ignore")
     import kinterp
-    from kinterp.models import quiet_tensorflow
+    from kinterp.loading.models import quiet_tensorflow
 
     quiet_tensorflow()
     import keras
@@ -34,7 +34,7 @@ def main(rounds: int = 5) -> None:
     from tf_keras_vis.utils.model_modifiers import ReplaceToLinear
     from tf_keras_vis.utils.scores import CategoricalScore
 
-    from kinterp.optimize import Engine, Settings, channel
+    from kinterp.toolkit.optimize import Engine, Settings, channel
 
     loaded = kinterp.load_model("mnist-cnn")
     logits_model = loaded.logits_model

@@ -33,7 +33,7 @@ def write_digits(folder: Path, count: int) -> Path:
     import numpy as np
     from PIL import Image
 
-    from kinterp.datasets import load_mnist_5k
+    from kinterp.data.datasets import load_mnist_5k
 
     data = load_mnist_5k()
     x = np.concatenate([data.x_test, data.x_train])[:count]
@@ -46,9 +46,9 @@ def write_digits(folder: Path, count: int) -> Path:
 
 
 def bench_predict(rounds: int) -> None:
-    from kinterp.models import load_model
+    from kinterp.loading.models import load_model
     from kinterp.runner import execute
-    from kinterp.runspec import RunSpec
+    from kinterp.spec.runspec import RunSpec
 
     with tempfile.TemporaryDirectory() as tmp:
         digits = write_digits(Path(tmp) / "digits", IMAGES)
@@ -91,7 +91,7 @@ class ReportClock:
 
     def install(self) -> None:
         import kinterp.runner
-        from kinterp.report import ReportBuilder
+        from kinterp.reporting.report import ReportBuilder
 
         targets = [(ReportBuilder, name) for name in BLOCKS]
         targets.append((kinterp.runner, "write_report"))
@@ -108,7 +108,7 @@ class ReportClock:
 def bench_shares(full: bool) -> None:
     from kinterp.registry import installed_techniques
     from kinterp.runner import execute
-    from kinterp.runspec import RunSpec
+    from kinterp.spec.runspec import RunSpec
 
     print(f"\nreport-writing share of each demo preset ({'full' if full else 'quick'}):")
     with tempfile.TemporaryDirectory() as tmp:
@@ -135,7 +135,7 @@ def bench_shares(full: bool) -> None:
 
 def main() -> None:
     warnings.filterwarnings("ignore")
-    from kinterp.models import quiet_tensorflow
+    from kinterp.loading.models import quiet_tensorflow
 
     quiet_tensorflow()
     args = [a for a in sys.argv[1:] if a != "--full"]

@@ -29,15 +29,15 @@ BATCH = 512
 def main(rounds: int = 3) -> None:
     warnings.filterwarnings("ignore")
     import kinterp
-    from kinterp.models import quiet_tensorflow
+    from kinterp.loading.models import quiet_tensorflow
 
     quiet_tensorflow()
     import tensorflow as tf
     from kinterp_plugins.robustness import RobustnessParams
 
-    from kinterp.perturb import FAMILIES, Digits
     from kinterp.registry import load_dataset
     from kinterp.runner import execute
+    from kinterp.toolkit.perturb import FAMILIES, Digits
 
     loaded = kinterp.load_model(MODEL)
     images, _ = load_dataset("fashion-mnist").test()

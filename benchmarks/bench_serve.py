@@ -21,7 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from kinterp.client import Client
+from kinterp.serve.client import Client
 
 LATENCY = {"classes": list(range(10)), "steps": 128}
 SMALL = {"classes": [0, 1], "steps": 32}

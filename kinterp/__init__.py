@@ -15,34 +15,34 @@ from typing import TYPE_CHECKING, Any
 
 from kinterp._version import __version__
 from kinterp.errors import KinterpError
-from kinterp.formatting import format_number
 from kinterp.hookspecs import hookimpl
+from kinterp.reporting.formatting import format_number
 from kinterp.technique import DemoPreset, Technique
 
 if TYPE_CHECKING:
-    from kinterp.classification import Classification
-    from kinterp.client import Client
-    from kinterp.context import RunContext
-    from kinterp.datasets import Dataset, DatasetSpec
-    from kinterp.modeldata import ModelData
-    from kinterp.models import LoadedModel, ModelInfo
-    from kinterp.report import ReportBuilder
+    from kinterp.data.datasets import Dataset, DatasetSpec
+    from kinterp.data.modeldata import ModelData
+    from kinterp.loading.models import LoadedModel, ModelInfo
+    from kinterp.reporting.report import ReportBuilder
     from kinterp.runner import RunResult
-    from kinterp.runspec import RunSpec
+    from kinterp.serve.client import Client
+    from kinterp.spec.runspec import RunSpec
     from kinterp.sweeps import sweep
+    from kinterp.technique.context import RunContext
+    from kinterp.toolkit.classification import Classification
 
 _LAZY = {
-    "Classification": "kinterp.classification",
-    "Client": "kinterp.client",
-    "RunContext": "kinterp.context",
-    "Dataset": "kinterp.datasets",
-    "DatasetSpec": "kinterp.datasets",
-    "ModelData": "kinterp.modeldata",
-    "LoadedModel": "kinterp.models",
-    "ModelInfo": "kinterp.models",
-    "ReportBuilder": "kinterp.report",
+    "Classification": "kinterp.toolkit.classification",
+    "Client": "kinterp.serve.client",
+    "RunContext": "kinterp.technique.context",
+    "Dataset": "kinterp.data.datasets",
+    "DatasetSpec": "kinterp.data.datasets",
+    "ModelData": "kinterp.data.modeldata",
+    "LoadedModel": "kinterp.loading.models",
+    "ModelInfo": "kinterp.loading.models",
+    "ReportBuilder": "kinterp.reporting.report",
     "RunResult": "kinterp.runner",
-    "RunSpec": "kinterp.runspec",
+    "RunSpec": "kinterp.spec.runspec",
     "sweep": "kinterp.sweeps",
 }
 
@@ -89,8 +89,8 @@ def load_model(model: str, **options: Any) -> LoadedModel:
     Raises:
         KinterpError: a bad option, or a model that cannot be loaded.
     """
-    from kinterp.loadspec import checked_load
-    from kinterp.models import load_model as _load
+    from kinterp.loading.models import load_model as _load
+    from kinterp.spec.loadspec import checked_load
 
     return _load(_path_text(model, "model"), checked_load(options))
 
@@ -129,9 +129,9 @@ def run(
     Raises:
         KinterpError: bad input, with the same one-line message as the CLI.
     """
-    from kinterp.models import LoadedModel
+    from kinterp.loading.models import LoadedModel
     from kinterp.runner import execute as _execute
-    from kinterp.runspec import RunSpec
+    from kinterp.spec.runspec import RunSpec
 
     out = None if out is None else _path_text(out, "out")
     data = None if data is None else _path_text(data, "data")
@@ -151,7 +151,7 @@ def execute(spec: RunSpec, quiet: bool = True) -> RunResult:
         KinterpError: ``spec`` is not a RunSpec, or bad input (nothing is written).
     """
     from kinterp.runner import execute as _execute
-    from kinterp.runspec import RunSpec
+    from kinterp.spec.runspec import RunSpec
 
     if not isinstance(spec, RunSpec):
         raise KinterpError(

@@ -14,12 +14,12 @@ import typer
 from typer.core import TyperGroup
 
 from kinterp.errors import KinterpError, RunFailed, error_line
-from kinterp.formatting import format_number
 from kinterp.interrupts import InterruptWatch, Terminated, hand_over
-from kinterp.params import ParamSpec, param_specs
+from kinterp.reporting.formatting import format_number
+from kinterp.spec.params import ParamSpec, param_specs
 
 if TYPE_CHECKING:
-    from kinterp.models import LoadOptions
+    from kinterp.loading.models import LoadOptions
 
 
 def out_dir(text: str | Path) -> Path:
@@ -204,7 +204,7 @@ def load_options(
     unsafe: bool, custom_objects: list[str] | None, image_shape: str | None, input_range: str | None
 ) -> LoadOptions:
     """The CLI's model-loading options as :class:`LoadOptions`."""
-    from kinterp.models import LoadOptions
+    from kinterp.loading.models import LoadOptions
 
     return LoadOptions(
         unsafe=unsafe,
@@ -266,7 +266,7 @@ def plugins(as_json: Json = False) -> None:
 @app.command()
 def models(as_json: Json = False) -> None:
     """List the shipped demo models (the zoo)."""
-    from kinterp.zoo import zoo_models
+    from kinterp.loading.zoo import zoo_models
 
     zoo = zoo_models()
     if as_json:
@@ -296,7 +296,7 @@ def inspect_model(
     """Describe a model: kind, geometry, value range, output activation, layer table."""
     from dataclasses import asdict
 
-    from kinterp.models import load_model
+    from kinterp.loading.models import load_model
 
     loaded = load_model(model, load_options(unsafe, custom_objects, image_shape, input_range))
     info = loaded.info
@@ -340,7 +340,7 @@ def predict(
 ) -> None:
     """Top-k classes for your own images; labelled sub-folders also give the accuracy."""
     from kinterp.runner import execute
-    from kinterp.runspec import RunSpec
+    from kinterp.spec.runspec import RunSpec
 
     params = {"inputs": [str(p) for p in images], "top": top, "mnistify": mnistify}
     spec = RunSpec(
@@ -395,7 +395,7 @@ def replay(
     from dataclasses import replace as replaced
 
     from kinterp.runner import execute
-    from kinterp.runspec import RunSpec
+    from kinterp.spec.runspec import RunSpec
 
     given = load_options(unsafe, custom_objects, image_shape, input_range)
     opted_in = given.unsafe or bool(given.custom_objects)
@@ -414,7 +414,7 @@ def report(
     directory: Annotated[Path, typer.Argument(help="A folder holding run directories.")],
 ) -> None:
     """Write DIR/index.html over every run found below DIR."""
-    from kinterp.html import write_index
+    from kinterp.reporting.html import write_index
 
     if not directory.is_dir():
         raise KinterpError(f"no such directory: {directory}; pass the folder your runs went to")
@@ -725,7 +725,7 @@ def run_command(
 ) -> None:
     """Run a technique from the CLI (or on a server) and report where the results are."""
     from kinterp.runner import execute
-    from kinterp.runspec import RunSpec
+    from kinterp.spec.runspec import RunSpec
 
     spec = RunSpec(
         technique,
@@ -744,7 +744,7 @@ def run_command(
 
 def _run_on_server(url: str, spec: Any, as_json: bool, quiet: bool) -> None:
     """Run ``spec`` on a kinterp server, showing its progress; exit as a local run would."""
-    from kinterp.client import Client
+    from kinterp.serve.client import Client
 
     if spec.out is not None:
         raise KinterpError("--out names a local folder; drop it with --server (the server picks)")

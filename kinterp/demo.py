@@ -6,10 +6,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 from kinterp.errors import KinterpError, RunFailed
-from kinterp.html import write_index
 from kinterp.registry import installed_techniques
+from kinterp.reporting.html import write_index
 from kinterp.runner import execute
-from kinterp.runspec import RunSpec
+from kinterp.spec.runspec import RunSpec
 
 
 def run_demo(out: Path, quick: bool, quiet: bool, echo: Callable[[str], None]) -> Path:

@@ -26,7 +26,7 @@ import threading
 from types import FrameType, TracebackType
 from typing import Any
 
-from kinterp.rundir import discard_live
+from kinterp.reporting.rundir import discard_live
 
 GRACE_S = 1.0
 EXIT_CODES = {signal.SIGINT: 130, signal.SIGTERM: 143}

@@ -23,11 +23,11 @@ import pluggy
 from kinterp import hookspecs
 from kinterp._version import __version__
 from kinterp.errors import error_line
-from kinterp.params import param_specs
+from kinterp.spec.params import param_specs
 from kinterp.technique import Technique
 
 ENTRY_POINT_GROUP = "kinterp"
-CORE_PLUGINS = ("kinterp.datasets", "kinterp.predict")
+CORE_PLUGINS = ("kinterp.data.datasets", "kinterp.predict")
 CORE_COMMANDS = frozenset(
     {"plugins", "models", "inspect", "predict", "report", "demo", "replay", "run", "sweep", "serve"}
 )

@@ -8,15 +8,15 @@ from typing import Any
 
 import numpy as np
 
-from kinterp.context import RunContext
-from kinterp.datasets import IMAGE_SUFFIXES
+from kinterp.data.datasets import IMAGE_SUFFIXES
+from kinterp.data.preprocess import BadImage, prepare_image
 from kinterp.errors import KinterpError
-from kinterp.formatting import format_number
 from kinterp.hookspecs import hookimpl
-from kinterp.models import LoadedModel
-from kinterp.preprocess import BadImage, prepare_image
-from kinterp.report import ReportBuilder
+from kinterp.loading.models import LoadedModel
+from kinterp.reporting.formatting import format_number
+from kinterp.reporting.report import ReportBuilder
 from kinterp.technique import Technique
+from kinterp.technique.context import RunContext
 
 THUMB = 28  # side of each half of a contact-sheet tile (pages scale it up, pixelated)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import difflib
 from pathlib import Path
 
-from kinterp.datasets import Dataset, dataset_from_path, is_image_folder
+from kinterp.data.datasets import Dataset, dataset_from_path, is_image_folder
 from kinterp.errors import KinterpError
 from kinterp.plugins import PluginRecord, registry
 from kinterp.technique import Technique

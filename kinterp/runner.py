@@ -1,4 +1,4 @@
-"""Execute a :class:`~kinterp.runspec.RunSpec`: the one path every run takes.
+"""Execute a :class:`~kinterp.spec.runspec.RunSpec`: the one path every run takes.
 
 The CLI's ``run``, ``predict``, ``demo`` and ``replay``, :func:`kinterp.run`, and any worker
 process all call :func:`execute`. Bad input raises :class:`KinterpError` before anything is
@@ -20,21 +20,21 @@ from typing import Any
 import numpy as np
 
 from kinterp._version import __version__
-from kinterp.context import RunContext
-from kinterp.datasets import Dataset
+from kinterp.data.datasets import Dataset
+from kinterp.data.modeldata import ModelData, dataset_name
 from kinterp.errors import KinterpError
-from kinterp.html import write_report
-from kinterp.modeldata import ModelData, dataset_name
-from kinterp.modelfile import sha256_of
-from kinterp.models import LoadedModel, load_model, resolve
-from kinterp.params import params_to_dict, parse_params
+from kinterp.loading.modelfile import sha256_of
+from kinterp.loading.models import LoadedModel, load_model, resolve
 from kinterp.plugins import PluginRecord, one_line
 from kinterp.registry import find_technique, load_dataset, preload_dataset
-from kinterp.report import SCHEMA_VERSION, ReportBuilder, read_report
-from kinterp.rundir import DEFAULT_ROOT, RunDirectory, check_root
-from kinterp.runspec import RunSpec
+from kinterp.reporting.html import write_report
+from kinterp.reporting.report import SCHEMA_VERSION, ReportBuilder, read_report
+from kinterp.reporting.rundir import DEFAULT_ROOT, RunDirectory, check_root
+from kinterp.reporting.verdict import final_summary
+from kinterp.spec.params import params_to_dict, parse_params
+from kinterp.spec.runspec import RunSpec
 from kinterp.technique import Technique
-from kinterp.verdict import final_summary
+from kinterp.technique.context import RunContext
 
 MAX_LOG_LINES = 50
 
@@ -86,7 +86,7 @@ class RunResult:
 
     def _repr_html_(self) -> str:
         """Jupyter: the verdict, the key images (embedded) and the formatted metrics."""
-        from kinterp.notebook import run_fragment
+        from kinterp.reporting.notebook import run_fragment
 
         return run_fragment(self.report, self.path)
 

@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from kinterp import datasets
-from kinterp.datasets import Dataset, load_fashion_mnist, load_mnist_5k
+from kinterp.data import datasets
+from kinterp.data.datasets import Dataset, load_fashion_mnist, load_mnist_5k
 
 if TYPE_CHECKING:
     import keras
@@ -60,8 +60,8 @@ def make_split(labels: np.ndarray, per_class: int, seed: int) -> tuple[np.ndarra
 
 
 def write_split() -> Path:
-    """Write the fixed mnist-5k split (package data of ``kinterp``) and return its path."""
-    data = Path(datasets.__file__).resolve().parent / "data"
+    """Write the fixed mnist-5k split (package data of ``kinterp.data``) and return its path."""
+    data = Path(datasets.__file__).resolve().parent
     with np.load(data / "mnist_5k.npz") as archive:
         labels = archive["y"]
     train_idx, test_idx = make_split(labels, HELD_OUT_PER_CLASS, SPLIT_SEED)

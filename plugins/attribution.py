@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 import kinterp
-from kinterp.models import CONV_TYPES
+from kinterp.loading.models import CONV_TYPES
 
 GRADIENT_METHODS = ("saliency", "smoothgrad")
 CAM_METHODS = ("gradcam", "gradcam++", "scorecam", "layercam")

@@ -19,7 +19,7 @@ from typing import Any, Literal
 import numpy as np
 
 import kinterp
-from kinterp.models import activation_name
+from kinterp.loading.models import activation_name
 
 BOOK_RANGE = (0.01, 0.99)
 MAX_OUTPUTS = 100_000  # the most output nodes a back query takes (labels, --target values)

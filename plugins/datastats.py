@@ -2,9 +2,9 @@
 
 Per class: the mean image, the per-pixel standard deviation (and a ranking of the classes by
 it), the pixel-value histogram and the neighbour differences (variograms, from
-:mod:`kinterp.pixelstats`). Over the training split: a PCA by numpy SVD, its first components
-as images (eigen-digits on MNIST), the explained-variance curve, and two baselines on the
-first k components (nearest class centroid, and multinomial logistic regression by plain
+:mod:`kinterp.toolkit.pixelstats`). Over the training split: a PCA by numpy SVD, its first
+components as images (eigen-digits on MNIST), the explained-variance curve, and two baselines
+on the first k components (nearest class centroid, and multinomial logistic regression by plain
 gradient descent), scored on the held-out split beside the model's own accuracy there.
 
 Numpy only: the model is used for its accuracy row, so nothing here imports TensorFlow.
@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 import kinterp
-from kinterp.pixelstats import pixel_histogram, variogram
+from kinterp.toolkit.pixelstats import pixel_histogram, variogram
 
 LOGISTIC_LR = 1.0  # step size on whitened components (their covariance is the identity)
 LOGISTIC_L2 = 1e-4

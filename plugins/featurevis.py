@@ -3,7 +3,7 @@
 The classic keras-vis study of MNIST networks: visualise every filter of each conv layer and
 every dense neuron, sweep the total-variation weight, see that maps change from run to run,
 and sort the units into structured ones, noise, flat "always on" ones and dead ones
-(:mod:`kinterp.optimize.census`). Each layer's units x TV weights x restarts are one batch
+(:mod:`kinterp.toolkit.optimize.census`). Each layer's units x TV weights x restarts are one batch
 optimised in one compiled call, split into chunks that fit ``--batch-limit`` megabytes.
 """
 
@@ -15,7 +15,7 @@ from typing import Literal
 import numpy as np
 
 import kinterp
-from kinterp.optimize import (
+from kinterp.toolkit.optimize import (
     BatchGrid,
     Engine,
     Settings,
@@ -26,11 +26,16 @@ from kinterp.optimize import (
     penalty,
     view_transforms,
 )
-from kinterp.optimize.census import UnitStats, census, high_frequency_energy, spectrum_consistency
-from kinterp.optimize.memory import Budget, budget, rows_per_call
-from kinterp.optimize.parameterize import parameterisation
-from kinterp.optimize.targets import unit_objective
-from kinterp.optimize.transforms import rotate_scale
+from kinterp.toolkit.optimize.census import (
+    UnitStats,
+    census,
+    high_frequency_energy,
+    spectrum_consistency,
+)
+from kinterp.toolkit.optimize.memory import Budget, budget, rows_per_call
+from kinterp.toolkit.optimize.parameterize import parameterisation
+from kinterp.toolkit.optimize.targets import unit_objective
+from kinterp.toolkit.optimize.transforms import rotate_scale
 
 LAYER_KINDS = ("Conv", "Dense")  # "all" means every layer whose class name contains one
 USABLE = 0.75  # a TV weight counts if the layer keeps this share of its best activation

@@ -3,9 +3,9 @@
 Nguyen, Yosinski & Clune (2015), "Deep Neural Networks are Easily Fooled", and the classic
 blog version: a population of noise images per class, the best kept, the rest bred by
 uniform crossover and mutated, until the model is sure. Every class's population (and every
-independent run of ``--count``) is one batch per generation (:mod:`kinterp.evolve`). With
+independent run of ``--count``) is one batch per generation (:mod:`kinterp.toolkit.evolve`). With
 ``--prior stats`` the search also pays for straying from the class's pixel-neighbour
-statistics (:mod:`kinterp.pixelstats`) and draws pixels from the class's value histogram.
+statistics (:mod:`kinterp.toolkit.pixelstats`) and draws pixels from the class's value histogram.
 """
 
 from __future__ import annotations
@@ -17,12 +17,12 @@ from typing import Literal
 import numpy as np
 
 import kinterp
-from kinterp import cppn
-from kinterp.evolve import breeding_bytes, next_generation
-from kinterp.models import load_alongside
-from kinterp.optimize.memory import Budget, budget, fitting_batch
-from kinterp.pixelstats import pixel_histogram, variogram
-from kinterp.zoo import zoo_models
+from kinterp.loading.models import load_alongside
+from kinterp.loading.zoo import zoo_models
+from kinterp.toolkit import cppn
+from kinterp.toolkit.evolve import breeding_bytes, next_generation
+from kinterp.toolkit.optimize.memory import Budget, budget, fitting_batch
+from kinterp.toolkit.pixelstats import pixel_histogram, variogram
 
 LAGS = 14  # variogram lags 1..14, as in the blog
 HISTOGRAM_BINS = 32

@@ -2,7 +2,7 @@
 
 Gradient ascent (descent) on the input pixels with the weights held fixed, projected onto the
 model's input range after every step. Every target x init x restart is one row of a single
-batch optimised by the compiled engine in :mod:`kinterp.optimize`, which also selects the
+batch optimised by the compiled engine in :mod:`kinterp.toolkit.optimize`, which also selects the
 targets, loads the starting images and builds the penalties; this module orchestrates and
 reports. Class targets use the pre-softmax logit by default: with a softmax, pushing the other
 classes down also raises the probability (the complement effect), so the logit is the honest
@@ -18,7 +18,7 @@ from typing import Literal
 import numpy as np
 
 import kinterp
-from kinterp.optimize import (
+from kinterp.toolkit.optimize import (
     BatchGrid,
     OptimisationParams,
     Result,
@@ -35,7 +35,7 @@ from kinterp.optimize import (
     settings,
     zero_border,
 )
-from kinterp.optimize.params import ANIMATION_FRAMES, check_memory
+from kinterp.toolkit.optimize.params import ANIMATION_FRAMES, check_memory
 
 BORDER_WIDTHS = (1, 2)
 MAX_INDEX = 1_000_000  # the largest class or unit index an option takes

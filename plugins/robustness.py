@@ -1,6 +1,6 @@
 """Robustness: where does the network stop seeing a digit?
 
-Sweeps perturbation families (:mod:`kinterp.perturb`) over a labelled dataset and measures,
+Sweeps perturbation families (:mod:`kinterp.toolkit.perturb`) over a labelled dataset and measures,
 per level, accuracy, confidence in the true class, top confidence, predictions changed from
 the clean images, and rejections (top confidence under 0.5: "no output fires"). The headline
 is ``edge``: MNIST digits sit in a 20x20 box centred in the 28x28 frame, so masking the
@@ -15,9 +15,9 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 import kinterp
-from kinterp.models import load_alongside
-from kinterp.optimize.memory import budget, fitting_batch
-from kinterp.perturb import FAMILIES, Digits, border_mask, stamp
+from kinterp.loading.models import load_alongside
+from kinterp.toolkit.optimize.memory import budget, fitting_batch
+from kinterp.toolkit.perturb import FAMILIES, Digits, border_mask, stamp
 
 BREAK_FRACTION = 0.9  # a family breaks at its first level below 90% of clean accuracy
 REJECT_BELOW = 0.5

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from kinterp.models import quiet_tensorflow
+from kinterp.loading.models import quiet_tensorflow
 
 
 def _save(model, path: Path) -> Path:
@@ -114,7 +114,7 @@ def runner() -> CliRunner:
 
 def assert_valid_report(run_dir: Path) -> dict:
     """Validate run_dir/report.json against the shipped schema; check the files it names."""
-    from kinterp.report import validate_report
+    from kinterp.reporting.report import validate_report
 
     report = json.loads((Path(run_dir) / "report.json").read_text())
     validate_report(report)
@@ -149,7 +149,7 @@ def all_entries(root: Path) -> list[Path]:
 @pytest.fixture(scope="session")
 def digits() -> tuple[np.ndarray, np.ndarray]:
     """A few real held-out MNIST digits as (N, 28, 28, 1) floats in [0, 1]."""
-    from kinterp.datasets import BUILTIN_DATASETS
+    from kinterp.data.datasets import BUILTIN_DATASETS
 
     dataset = next(d for d in BUILTIN_DATASETS if d.name == "mnist-5k").load()
     return dataset.x_test[:50], dataset.y_test[:50]

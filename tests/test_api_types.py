@@ -13,7 +13,7 @@ import pytest
 import kinterp
 from kinterp.cli import app
 from kinterp.errors import KinterpError
-from kinterp.runspec import RunSpec
+from kinterp.spec.runspec import RunSpec
 from tests.conftest import all_entries
 
 
@@ -60,8 +60,8 @@ def test_run_on_a_server_with_a_bad_url_is_a_one_line_error(runner, tmp_path):
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"load": "x"}, "load must be kinterp.models.LoadOptions, got 'x'"),
-        ({"load": {"unsafe": True}}, "load must be kinterp.models.LoadOptions"),
+        ({"load": "x"}, "load must be kinterp.loading.models.LoadOptions, got 'x'"),
+        ({"load": {"unsafe": True}}, "load must be kinterp.loading.models.LoadOptions"),
         ({"params": None}, "params must be a mapping"),
         ({"seed": True}, "--seed expects an integer"),
         ({"out": 3}, "out must be a string"),

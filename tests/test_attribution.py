@@ -24,7 +24,7 @@ from kinterp_plugins.attribution import (
 
 import kinterp
 from kinterp.cli import app
-from kinterp.params import parse_params
+from kinterp.spec.params import parse_params
 from tests.conftest import all_entries, assert_valid_report, run_dirs
 
 QUICK = ["--per-class", "1", "--smooth-samples", "4", "--deletion-steps", "10"]
@@ -171,7 +171,7 @@ def test_fast_score_cam_on_another_layer(runner, tmp_path) -> None:
 
 
 def test_fashion_cnn(runner, tmp_path) -> None:
-    from kinterp.datasets import BUILTIN_DATASETS
+    from kinterp.data.datasets import BUILTIN_DATASETS
 
     try:
         next(d for d in BUILTIN_DATASETS if d.name == "fashion-mnist").load()

@@ -21,7 +21,7 @@ from typer.testing import CliRunner
 
 import kinterp
 from kinterp.cli import app
-from kinterp.report import report_schema
+from kinterp.reporting.report import report_schema
 
 keras = pytest.importorskip("keras")
 

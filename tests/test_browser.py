@@ -61,7 +61,7 @@ def _predict_folder(root: Path) -> Path:
     the report has errors to show first)."""
     from PIL import Image
 
-    from kinterp.datasets import load_mnist_5k
+    from kinterp.data.datasets import load_mnist_5k
 
     x, y = load_mnist_5k().test()
     for i in range(40):
@@ -77,9 +77,9 @@ def _predict_folder(root: Path) -> Path:
 def reports(tmp_path_factory) -> Path:
     """Every demo preset's report (``kinterp demo --quick``), a predict report and the index."""
     from kinterp.demo import run_demo
-    from kinterp.html import write_index
+    from kinterp.reporting.html import write_index
     from kinterp.runner import execute
-    from kinterp.runspec import RunSpec
+    from kinterp.spec.runspec import RunSpec
 
     out = tmp_path_factory.mktemp("browser-demo")
     run_demo(out, quick=True, quiet=True, echo=lambda _: None)

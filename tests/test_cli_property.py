@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from kinterp.cli import app
-from kinterp.params import ParamSpec, param_specs
 from kinterp.plugins import registry
+from kinterp.spec.params import ParamSpec, param_specs
 from tests.conftest import all_entries, assert_valid_report, run_dirs
 
 MODEL = "mnist-mlp"

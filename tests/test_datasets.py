@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from kinterp.datasets import (
+from kinterp.data.datasets import (
     BUILTIN_DATASETS,
     Dataset,
     DatasetSpec,
@@ -58,7 +58,7 @@ def test_mnist_5k_has_a_fixed_stratified_split() -> None:
 def test_mnist_5k_split_indices_are_sorted_disjoint_and_complete() -> None:
     import importlib.resources
 
-    resource = importlib.resources.files("kinterp") / "data" / "mnist_5k_split.npz"
+    resource = importlib.resources.files("kinterp.data") / "mnist_5k_split.npz"
     with resource.open("rb") as handle, np.load(handle) as split:
         train_idx, test_idx = split["train_idx"], split["test_idx"]
     assert np.all(np.diff(train_idx) > 0) and np.all(np.diff(test_idx) > 0)
@@ -239,7 +239,7 @@ def test_mnist_without_keras_cache_points_to_mnist_5k(
 
 def test_importing_loaders_does_not_import_tensorflow() -> None:
     code = (
-        "import sys, kinterp.datasets, kinterp.preprocess; "
+        "import sys, kinterp.data.datasets, kinterp.data.preprocess; "
         "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules"
     )
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -13,9 +13,9 @@ from kinterp_plugins.datastats import DatastatsParams, fit_pca, logistic_regress
 
 import kinterp
 from kinterp.cli import app
-from kinterp.datasets import BUILTIN_DATASETS
-from kinterp.params import parse_params
-from kinterp.pixelstats import pixel_histogram, variogram
+from kinterp.data.datasets import BUILTIN_DATASETS
+from kinterp.spec.params import parse_params
+from kinterp.toolkit.pixelstats import pixel_histogram, variogram
 from tests.conftest import all_entries, assert_valid_report, run_dirs
 
 KS = [5, 10, 20, 50]

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from kinterp.cli import app
-from kinterp.optimize.census import UnitStats, high_frequency_energy, spectrum_consistency
+from kinterp.toolkit.optimize.census import UnitStats, high_frequency_energy, spectrum_consistency
 from tests.conftest import all_entries, assert_refused, assert_valid_report, run_dirs
 from tests.measured import run_measured
 
@@ -143,7 +143,7 @@ def test_batch_limit_chunks_and_fourier_rgb(runner, keras, model_dir, tmp_path):
 
 def test_rows_per_call_follows_the_budget(tmp_path):
     import kinterp
-    from kinterp.optimize.memory import Budget, bytes_per_row, rows_per_call
+    from kinterp.toolkit.optimize.memory import Budget, bytes_per_row, rows_per_call
 
     model = kinterp.load_model("mnist-cnn")
     per_row = bytes_per_row(model, "dense1", 784)
@@ -259,7 +259,7 @@ def test_one_filter_per_row_equals_the_layer_output(keras, tmp_path, neuron):
     import tensorflow as tf
 
     import kinterp
-    from kinterp.optimize.targets import unit_objective
+    from kinterp.toolkit.optimize.targets import unit_objective
 
     inputs = keras.Input((20, 18, 3))
     hidden = keras.layers.Conv2D(5, 3, activation="tanh", name="a")(inputs)

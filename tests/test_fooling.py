@@ -12,9 +12,9 @@ from hypothesis import strategies as st
 from kinterp_plugins.fooling import FoolingParams, class_prior, evolve, population_bytes
 
 import kinterp
-from kinterp import cppn
 from kinterp.cli import app
-from kinterp.evolve import breeding_bytes, crossover, mutate, next_generation, parents
+from kinterp.toolkit import cppn
+from kinterp.toolkit.evolve import breeding_bytes, crossover, mutate, next_generation, parents
 from tests.conftest import all_entries, assert_refused, assert_valid_report, run_dirs
 from tests.measured import run_measured
 
@@ -178,9 +178,9 @@ def test_breeding_bytes_cover_what_a_generation_allocates(draw_bytes):
 @pytest.fixture(scope="module")
 def mlp_context():
     """A run context for mnist-mlp reading mnist-5k, and the class prior of its data."""
-    from kinterp.context import RunContext
-    from kinterp.modeldata import ModelData
+    from kinterp.data.modeldata import ModelData
     from kinterp.registry import load_dataset
+    from kinterp.technique.context import RunContext
 
     model = kinterp.load_model("mnist-mlp")
     data = ModelData("mnist-5k", load_dataset("mnist-5k"), model)

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from kinterp.cli import app
-from kinterp.graphscan import CHECKPOINT_OPS, SERVING_OPS, read_saved_model, unsafe_ops
+from kinterp.loading.graphscan import CHECKPOINT_OPS, SERVING_OPS, read_saved_model, unsafe_ops
 from tests.conftest import all_entries
 
 

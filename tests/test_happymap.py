@@ -239,7 +239,7 @@ def test_layer_target_on_savedmodel(runner, tmp_path, tiny_savedmodel) -> None:
 
 def test_listed_with_demo_presets_and_import_is_tensorflow_free() -> None:
     code = (
-        "import sys, json, kinterp_plugins.happymap as h, kinterp.optimize; "
+        "import sys, json, kinterp_plugins.happymap as h, kinterp.toolkit.optimize; "
         "assert not {'tensorflow', 'keras'} & set(sys.modules), 'TF imported'; "
         "print(json.dumps([h.HappyMap.name, h.SadMap.name, len(h.HappyMap.demo)]))"
     )

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from kinterp.datasets import read_idx
+from kinterp.data.datasets import read_idx
 from kinterp.errors import KinterpError
 from tests.conftest import all_entries
 from tests.measured import run_measured
@@ -100,7 +100,7 @@ def test_npz_arrays_are_checked_by_their_own_header(tmp_path):
     with zipfile.ZipFile(path, "w") as archive, archive.open("x.npy", "w") as member:
         header = {"descr": "<f8", "fortran_order": False, "shape": (10**9,)}
         np.lib.format.write_array_header_1_0(member, header)
-    from kinterp.datasets import load_npz
+    from kinterp.data.datasets import load_npz
 
     with pytest.raises(KinterpError, match="array x declares 7.5 GiB"):
         load_npz(path)

@@ -9,7 +9,7 @@ import sys
 import pytest
 
 import kinterp
-from kinterp.optimize.memory import (
+from kinterp.toolkit.optimize.memory import (
     Budget,
     available_bytes,
     budget,
@@ -23,7 +23,7 @@ MiB = 2**20
 ROOM_UNDER_LIMIT = """
 import resource
 from pathlib import Path
-from kinterp.optimize.memory import available_bytes
+from kinterp.toolkit.optimize.memory import available_bytes
 status = dict(line.split(":", 1) for line in Path("/proc/self/status").read_text().splitlines())
 data = int(status["VmData"].split()[0]) * 1024
 resource.setrlimit(resource.RLIMIT_DATA, (data + 300 * 2**20, resource.RLIM_INFINITY))
@@ -34,7 +34,7 @@ FORWARD = """
 import resource, sys
 import numpy as np
 import kinterp
-from kinterp.optimize.memory import forward_bytes_per_row
+from kinterp.toolkit.optimize.memory import forward_bytes_per_row
 model = kinterp.load_model(sys.argv[1])
 rows = int(sys.argv[2])
 x = np.random.default_rng(0).random((rows, *model.require_image()), dtype="float32")

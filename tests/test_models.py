@@ -9,7 +9,7 @@ import pytest
 
 from kinterp.cli import app
 from kinterp.errors import KinterpError
-from kinterp.models import LoadOptions, load_model
+from kinterp.loading.models import LoadOptions, load_model
 
 
 @pytest.fixture(scope="module")

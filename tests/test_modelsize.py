@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from kinterp.cli import app
-from kinterp.modelfile import read_config
-from kinterp.modelsize import parameter_bytes
+from kinterp.loading.modelfile import read_config
+from kinterp.loading.modelsize import parameter_bytes
 from tests.measured import from_small_parent
 from tests.test_bad_models import _rewrite_config
 
@@ -190,7 +190,7 @@ def test_a_config_with_a_non_count_is_refused(runner, tiny_dense, tmp_path):
 
 
 def test_the_stored_weights_count_when_the_config_says_less(tiny_dense):
-    from kinterp.modelsize import stored_weight_bytes
+    from kinterp.loading.modelsize import stored_weight_bytes
 
     with zipfile.ZipFile(tiny_dense) as archive:
         declared = archive.getinfo("model.weights.h5").file_size

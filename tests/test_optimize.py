@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from kinterp.models import quiet_tensorflow
-from kinterp.optimize import (
+from kinterp.loading.models import quiet_tensorflow
+from kinterp.toolkit.optimize import (
     Objective,
     Settings,
     blur,

@@ -14,8 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kinterp.errors import KinterpError
-from kinterp.params import ParamSpec, convert, param_specs
 from kinterp.plugins import registry
+from kinterp.spec.params import ParamSpec, convert, param_specs
 
 SPECS = [
     pytest.param(spec, id=f"{name}.{spec.name}")

@@ -38,7 +38,7 @@ STYLES = {"dark-on-light": "png", "coloured": "png", "transparent": "png", "jpeg
 @pytest.fixture(scope="module")
 def user_folder(tmp_path_factory) -> Path:
     """100 held-out digits (10 per class) in four user styles, in sub-folders named by class."""
-    from kinterp.datasets import load_mnist_5k
+    from kinterp.data.datasets import load_mnist_5k
 
     x, y = load_mnist_5k().test()
     rng = np.random.default_rng(0)

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from kinterp.preprocess import BadImage, PreparedImage, prepare_image
+from kinterp.data.preprocess import BadImage, PreparedImage, prepare_image
 
 
 def draw_digit(size: tuple[int, int], background, ink, mode: str = "RGB") -> Image.Image:

@@ -16,9 +16,9 @@ import numpy as np
 import pytest
 
 import kinterp
-from kinterp.formatting import format_number
-from kinterp.imaging import series_style
-from kinterp.report import ReportBuilder, validate_report
+from kinterp.reporting.formatting import format_number
+from kinterp.reporting.imaging import series_style
+from kinterp.reporting.report import ReportBuilder, validate_report
 from tests.conftest import assert_valid_report
 
 

@@ -14,7 +14,7 @@ import numpy as np
 
 import kinterp
 from kinterp.cli import app
-from kinterp.rundir import PID_FILE, RunDirectory
+from kinterp.reporting.rundir import PID_FILE, RunDirectory
 from tests.conftest import assert_valid_report, run_dirs
 
 
@@ -95,7 +95,7 @@ def test_report_on_missing_directory(runner, tmp_path):
 
 
 def test_signed_images_and_plots(tmp_path):
-    from kinterp.report import ReportBuilder
+    from kinterp.reporting.report import ReportBuilder
 
     builder = ReportBuilder(tmp_path)
     builder.images("maps", np.random.default_rng(0).normal(size=(2, 8, 8)), cmap="diverging")

@@ -11,9 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kinterp.cli import app
-from kinterp.datasets import load_mnist_5k
-from kinterp.perturb import FAMILIES, Digits, fit_factor
-from kinterp.zoo import zoo_models
+from kinterp.data.datasets import load_mnist_5k
+from kinterp.loading.zoo import zoo_models
+from kinterp.toolkit.perturb import FAMILIES, Digits, fit_factor
 from tests.conftest import assert_refused, assert_valid_report, run_dirs
 
 

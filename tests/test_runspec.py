@@ -14,8 +14,8 @@ import pytest
 import kinterp
 from kinterp.cli import app
 from kinterp.errors import KinterpError
-from kinterp.models import LoadOptions
-from kinterp.runspec import RunSpec
+from kinterp.loading.models import LoadOptions
+from kinterp.spec.runspec import RunSpec
 from tests.conftest import all_entries, assert_valid_report, run_dirs
 
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from kinterp.cli import app
-from kinterp.graphscan import read_saved_model, unsafe_ops
-from kinterp.modelfile import sha256_of
+from kinterp.loading.graphscan import read_saved_model, unsafe_ops
+from kinterp.loading.modelfile import sha256_of
 from tests.test_graphscan import _module_savedmodel
 
 Hostile = Callable[[Path], dict[str, str]]

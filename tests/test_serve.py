@@ -21,8 +21,8 @@ import httpx
 import jsonschema
 import pytest
 
-from kinterp.client import Client
 from kinterp.errors import KinterpError
+from kinterp.serve.client import Client
 from tests.conftest import assert_valid_report
 
 KINTERP = [sys.executable, "-m", "kinterp"]

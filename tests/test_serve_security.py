@@ -23,11 +23,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from kinterp.params import param_specs
 from kinterp.registry import installed_techniques
 from kinterp.serve.admission import LOCAL_ONLY
 from kinterp.serve.filestore import FileStore, StoreFull
 from kinterp.serve.origins import host_name
+from kinterp.spec.params import param_specs
 from tests.test_serve import KINTERP, LONG, Server, finished, free_port, raw_get
 
 OTHER_ORIGIN = "http://ok.example:8000"

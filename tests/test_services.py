@@ -51,7 +51,7 @@ def test_class_names_come_from_the_card():
 
 
 def test_data_selection_by_class(keras):
-    from kinterp.modeldata import ModelData
+    from kinterp.data.modeldata import ModelData
     from kinterp.registry import load_dataset
 
     model = kinterp.load_model("mnist-cnn")

@@ -14,8 +14,8 @@ import pytest
 import kinterp
 from kinterp.cli import app
 from kinterp.errors import KinterpError
-from kinterp.models import LoadOptions
-from kinterp.runspec import RunSpec
+from kinterp.loading.models import LoadOptions
+from kinterp.spec.runspec import RunSpec
 from tests.conftest import all_entries, assert_valid_report, run_dirs
 
 UNSAFE_MESSAGE = "asks for unsafe loading"
@@ -129,7 +129,7 @@ def test_python_code_may_still_choose_unsafe_loading_but_with_real_types():
     assert RunSpec("backquery", "m", load=LoadOptions(unsafe=True)).load.unsafe is True
     spec = RunSpec("backquery", "m", load=LoadOptions(custom_objects=["m:a"]))
     assert spec.load.custom_objects == ("m:a",)  # normalised: hashable for the worker cache
-    with pytest.raises(KinterpError, match="load must be kinterp.models.LoadOptions"):
+    with pytest.raises(KinterpError, match="load must be kinterp.loading.models.LoadOptions"):
         RunSpec("backquery", "m", load="x")
     with pytest.raises(KinterpError, match="load.unsafe must be true or false"):
         RunSpec("backquery", "m", load=LoadOptions(unsafe="false"))

@@ -20,9 +20,9 @@ from pathlib import Path
 import pytest
 
 from kinterp.cli import app
+from kinterp.loading.zoo import zoo_models
 from kinterp.sweeps import plan_sweep, run_plan, sweep
 from kinterp.sweeps.cluster import start_local_cluster
-from kinterp.zoo import zoo_models
 from tests import sweep_crash_plugin
 from tests.conftest import all_entries, assert_valid_report, run_dirs
 

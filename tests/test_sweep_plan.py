@@ -85,7 +85,7 @@ def test_the_key_ignores_how_params_are_written(tmp_path):
 
 
 def test_a_glob_expands_relative_to_the_spec_folder(tmp_path):
-    from kinterp.zoo import zoo_models
+    from kinterp.loading.zoo import zoo_models
 
     (tmp_path / "checkpoints").mkdir()
     for name in ("a", "b"):

@@ -7,7 +7,7 @@ import pytest
 
 import kinterp
 from kinterp.errors import KinterpError
-from kinterp.optimize import (
+from kinterp.toolkit.optimize import (
     BatchGrid,
     Engine,
     Settings,

@@ -173,7 +173,7 @@ def test_a_report_that_cannot_be_written_leaves_nothing(runner, tiny_conv, tmp_p
 
 
 def test_array_metrics_are_stored_as_lists(occlusion_plugin, tmp_path):
-    from kinterp.report import ReportBuilder
+    from kinterp.reporting.report import ReportBuilder
 
     builder = ReportBuilder(tmp_path)
     builder.metric("per_class", np.array([0.5, 0.25]))
@@ -212,7 +212,7 @@ def test_truncated_npz_is_a_one_line_error(runner, tiny_conv, occlusion_plugin, 
 def test_numbered_class_folders_keep_their_numbers(tmp_path):
     from PIL import Image
 
-    from kinterp.datasets import load_image_folder
+    from kinterp.data.datasets import load_image_folder
 
     for label in ("3", "7", "10"):
         (tmp_path / label).mkdir()
@@ -405,7 +405,7 @@ def test_a_batch_too_big_for_memory_is_refused_before_it_runs(runner, tmp_path):
     args = ["run", "happymap", "mnist-cnn", "--restarts", "200", "--memory-limit", "64"]
     assert_refused(runner, args, "maps need about", tmp_path / "o")
     import kinterp
-    from kinterp.optimize import bytes_per_row
+    from kinterp.toolkit.optimize import bytes_per_row
 
     model = kinterp.load_model("mnist-cnn")
     assert bytes_per_row(model, "conv1", 784) < bytes_per_row(model, None, 784)

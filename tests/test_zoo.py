@@ -12,7 +12,7 @@ from importlib.resources import files
 import numpy as np
 import pytest
 
-from kinterp.datasets import BUILTIN_DATASETS
+from kinterp.data.datasets import BUILTIN_DATASETS
 from kinterp.errors import KinterpError
 
 THRESHOLDS = {"mnist-cnn": 0.975, "mnist-mlp": 0.92, "fashion-cnn": 0.90}
@@ -80,7 +80,7 @@ def test_split_regenerates_exactly_from_its_seed():
     """The stored mnist-5k split is what the training script's fixed seed produces."""
     from kinterp_zoo.train import HELD_OUT_PER_CLASS, SPLIT_SEED, make_split
 
-    data = files("kinterp") / "data"
+    data = files("kinterp.data")
     with np.load(str(data / "mnist_5k.npz")) as archive:
         labels = archive["y"]
     with np.load(str(data / "mnist_5k_split.npz")) as archive:

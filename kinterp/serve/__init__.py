@@ -9,7 +9,8 @@ made safe to run), :mod:`fileparams` (file params name uploads, never server pat
 uploaded model or image must be), :mod:`modelcheck` (an uploaded model loaded in a
 subprocess), :mod:`worker` (the task a worker runs: progress events and cancellation),
 :mod:`dispatch` (the Dask cluster and job lifecycle), :mod:`routes` (the API), :mod:`app`
-(the application, its middleware and the web UI page in ``ui/``) and :mod:`main` (options,
-uvicorn). FastAPI, uvicorn and Dask are imported only by these modules, never by ``import
-kinterp``.
+(the application, its middleware and the web UI page in ``ui/``), :mod:`main` (options,
+uvicorn) and :mod:`client` (``kinterp.Client``: the standard-library client of a running
+server). FastAPI, uvicorn and Dask are imported only by the server's modules, never by
+``import kinterp`` nor by the client.
 """

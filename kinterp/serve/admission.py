@@ -18,16 +18,16 @@ from pathlib import Path
 from typing import Any
 
 from kinterp.errors import KinterpError
-from kinterp.modelfile import sha256_of
-from kinterp.params import parse_params
+from kinterp.loading.modelfile import sha256_of
+from kinterp.loading.zoo import zoo_models
 from kinterp.plugins import registry
 from kinterp.registry import find_technique
-from kinterp.runspec import RunSpec
 from kinterp.serve.config import ServeConfig
 from kinterp.serve.fileparams import stored_files
 from kinterp.serve.filestore import FileStore
 from kinterp.serve.security import Forbidden, unsafe_refusal
-from kinterp.zoo import zoo_models
+from kinterp.spec.params import parse_params
+from kinterp.spec.runspec import RunSpec
 
 LOCAL_ONLY = {"predict": "it reads image files named by path; use kinterp predict locally"}
 

@@ -17,7 +17,7 @@ from fastapi.staticfiles import StaticFiles
 
 from kinterp._version import __version__
 from kinterp.errors import KinterpError
-from kinterp.html import write_index
+from kinterp.reporting.html import write_index
 from kinterp.serve.admission import Uploads
 from kinterp.serve.config import ServeConfig, is_loopback
 from kinterp.serve.dispatch import Dispatcher

@@ -17,7 +17,6 @@ from typing import Any
 
 from kinterp.errors import KinterpError
 from kinterp.plugins import one_line
-from kinterp.runspec import RunSpec
 from kinterp.serve.admission import Uploads, runnable
 from kinterp.serve.config import ServeConfig
 from kinterp.serve.store import (
@@ -31,6 +30,7 @@ from kinterp.serve.store import (
     Job,
     JobStore,
 )
+from kinterp.spec.runspec import RunSpec
 from kinterp.sweeps.cluster import connect
 from kinterp.sweeps.outcome import existing
 

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from kinterp.errors import KinterpError
-from kinterp.rundir import slug
+from kinterp.reporting.rundir import slug
 
 META = "upload.json"
 Check = Callable[[Path], tuple[Path, dict[str, Any]]]

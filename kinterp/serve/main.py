@@ -6,7 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from kinterp.errors import KinterpError
-from kinterp.rundir import check_root
+from kinterp.reporting.rundir import check_root
 from kinterp.serve.config import (
     MAX_STORE_BYTES,
     MAX_UPLOAD_BYTES,

@@ -2,7 +2,7 @@
 
 The server runs ``python -m kinterp.serve.modelcheck FILE`` (an absolute path). The child
 limits its own address space (:data:`CHECK_MEMORY_BYTES`) before importing anything heavy,
-loads FILE in Keras safe mode (:func:`kinterp.models.load_model`, which checks the bytes and
+loads FILE in Keras safe mode (:func:`kinterp.loading.models.load_model`, which checks the bytes and
 the declared sizes first) and prints one JSON line: ``{"summary": ...}``, or ``{"error": ...,
 "code": ...}`` for a refusal (``code``: the model contains code, such as a Lambda layer). A
 hostile model can only grow, crash or stall the child, which the parent reports as a one-line
@@ -68,7 +68,7 @@ def check_model(path: Path) -> dict[str, Any]:
 
 def _check(path: str) -> dict[str, Any]:
     """The child's answer for the model file at the absolute ``path`` (never a zoo name)."""
-    from kinterp.models import load_model
+    from kinterp.loading.models import load_model
 
     try:
         summary = load_model(path).info.summary()

@@ -144,7 +144,7 @@ def list_techniques() -> dict[str, Any]:
 @router.get("/models", summary="The zoo and uploaded models")
 def list_models(srv: ServerDep) -> dict[str, Any]:
     """``model`` is what a run spec names: a zoo name, or an upload's sha256."""
-    from kinterp.zoo import zoo_models
+    from kinterp.loading.zoo import zoo_models
 
     zoo = [
         {

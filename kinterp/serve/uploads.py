@@ -1,6 +1,6 @@
 """Uploaded models, stored by sha256 under ``OUT/models/<sha256>/<file name>``.
 
-An upload is checked like a model given to the CLI: its bytes by :mod:`kinterp.modelfile`,
+An upload is checked like a model given to the CLI: its bytes by :mod:`kinterp.loading.modelfile`,
 then a load in Keras safe mode in a short-lived subprocess (:mod:`kinterp.serve.modelcheck`),
 never in the server process. A model with code (a Lambda layer) is refused unless the server
 allows unsafe loading; then it is kept, marked as needing ``load.unsafe``.
@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from kinterp.errors import KinterpError
-from kinterp.modelfile import classify
+from kinterp.loading.modelfile import classify
 from kinterp.serve.filestore import Check, FileStore
 from kinterp.serve.modelcheck import ContainsCode, check_model
 from kinterp.serve.security import unsafe_refusal

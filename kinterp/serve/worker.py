@@ -5,7 +5,7 @@ the server is up at once) and caches models by sha256 (:func:`kinterp.sweeps.wor
 cached_model`). Progress goes to the server as Dask structured events on
 :data:`PROGRESS_TOPIC`; cancellation comes as a Dask :class:`~distributed.Event` per job,
 checked whenever the technique advances its progress. Progress is taken from the
-technique's ``ctx.progress`` bars: the worker points :mod:`kinterp.context`'s
+technique's ``ctx.progress`` bars: the worker points :mod:`kinterp.technique.context`'s
 ``progress_bar`` at :func:`_job_progress_bar`, which reports for the job this thread runs and
 falls back to the ordinary bar otherwise.
 """
@@ -20,7 +20,7 @@ from typing import Any
 
 from distributed import Event, WorkerPlugin, get_worker
 
-from kinterp.progress import Progress, progress_bar
+from kinterp.technique.progress import Progress, progress_bar
 
 PROGRESS_TOPIC = "kinterp-serve-progress"
 CANCEL_PREFIX = "kinterp-serve-cancel-"
@@ -97,9 +97,9 @@ def _job_progress_bar(total: int, description: str, quiet: bool) -> Iterator[Pro
 
 def install_progress() -> None:
     """Route techniques' progress bars in this process through :func:`_job_progress_bar`."""
-    import kinterp.context
+    import kinterp.technique.context
 
-    kinterp.context.progress_bar = _job_progress_bar
+    kinterp.technique.context.progress_bar = _job_progress_bar
 
 
 def run_job(job_id: str, spec: Any) -> dict[str, Any]:
@@ -132,15 +132,15 @@ def warm_up(done: threading.Event) -> None:
 
 
 def _load_everything() -> None:
-    from kinterp.models import quiet_tensorflow
+    from kinterp.loading.models import quiet_tensorflow
 
     quiet_tensorflow()
     import kinterp.runner  # noqa: F401
-    from kinterp.modelfile import sha256_of
+    from kinterp.loading.modelfile import sha256_of
+    from kinterp.loading.zoo import zoo_models
     from kinterp.plugins import registry
-    from kinterp.runspec import RunSpec
+    from kinterp.spec.runspec import RunSpec
     from kinterp.sweeps.worker import cached_model
-    from kinterp.zoo import zoo_models
 
     registry()
     for name, zoo in zoo_models().items():

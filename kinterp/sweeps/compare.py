@@ -14,7 +14,7 @@ from pathlib import Path
 from statistics import mean
 from typing import Any
 
-from kinterp.formatting import format_number
+from kinterp.reporting.formatting import format_number
 
 COMPARISON = "comparison.html"
 

@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from kinterp.errors import KinterpError
-from kinterp.html import write_index
 from kinterp.plugins import one_line
-from kinterp.rundir import remove_stale
+from kinterp.reporting.html import write_index
+from kinterp.reporting.rundir import remove_stale
 from kinterp.sweeps import manifest
 from kinterp.sweeps.cluster import LOCAL, check_cluster, connect
 from kinterp.sweeps.compare import write_comparison

@@ -10,9 +10,9 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
-from kinterp.progress import rich_bar
 from kinterp.sweeps.outcome import Outcome
 from kinterp.sweeps.plan import PlannedRun
+from kinterp.technique.progress import rich_bar
 
 
 class SweepProgress:

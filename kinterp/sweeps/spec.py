@@ -19,15 +19,15 @@ from pathlib import Path
 from typing import Any
 
 from kinterp.errors import KinterpError
-from kinterp.modelfile import classify, sha256_of
-from kinterp.nesting import check_depth
-from kinterp.params import parse_params
+from kinterp.loading.modelfile import classify, sha256_of
+from kinterp.loading.zoo import zoo_models
 from kinterp.plugins import registry
 from kinterp.registry import find_technique
-from kinterp.runspec import SEED_LIMIT
+from kinterp.spec.nesting import check_depth
+from kinterp.spec.params import parse_params
+from kinterp.spec.runspec import SEED_LIMIT
 from kinterp.sweeps.locate import Locator
 from kinterp.sweeps.size import DEFAULT_MAX_RUNS, block_runs, check_max_runs, check_size
-from kinterp.zoo import zoo_models
 
 if sys.version_info >= (3, 11):
     import tomllib

@@ -13,9 +13,9 @@ from collections import OrderedDict
 from typing import Any
 
 from kinterp.errors import KinterpError
-from kinterp.modelfile import sha256_of
-from kinterp.models import LoadedModel, resolve
-from kinterp.runspec import RunSpec
+from kinterp.loading.modelfile import sha256_of
+from kinterp.loading.models import LoadedModel, resolve
+from kinterp.spec.runspec import RunSpec
 from kinterp.sweeps.outcome import Outcome, from_report
 
 MAX_CACHED_MODELS = 4

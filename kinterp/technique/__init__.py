@@ -1,15 +1,19 @@
-"""The technique contract every plugin implements."""
+"""The technique contract every plugin implements: ``Technique`` and ``DemoPreset``, here.
+
+Modules: :mod:`context` (``RunContext``: what a technique gets — model, data, seed, progress,
+report) and :mod:`progress` (progress bars: rich on a terminal, silent otherwise).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from kinterp.params import NoParams
+from kinterp.spec.params import NoParams
 
 if TYPE_CHECKING:
-    from kinterp.context import RunContext
-    from kinterp.models import ModelInfo
+    from kinterp.loading.models import ModelInfo
+    from kinterp.technique.context import RunContext
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from kinterp.errors import KinterpError
 
 if TYPE_CHECKING:
-    from kinterp.runspec import RunSpec
+    from kinterp.spec.runspec import RunSpec
 
 TOKEN_ENV = "KINTERP_TOKEN"
 FINISHED = ("ok", "failed", "cancelled", "refused")
@@ -165,7 +165,7 @@ class Client:
         """
         from dataclasses import replace
 
-        from kinterp.zoo import zoo_models
+        from kinterp.loading.zoo import zoo_models
 
         if spec.model not in zoo_models() and Path(spec.model).is_file():
             spec = replace(spec, model=self.upload(spec.model)["model"])

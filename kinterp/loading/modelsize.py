@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from kinterp.errors import KinterpError
-from kinterp.limits import parameter_cap, size_text
+from kinterp.loading.limits import parameter_cap, size_text
 
 Shape = tuple[int | None, ...]
 MODELS = ("Functional", "Model", "Sequential")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from kinterp.errors import KinterpError
-from kinterp.optimize.objectives import Objective
+from kinterp.toolkit.optimize.objectives import Objective
 
 
 def tv() -> Objective:

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from kinterp.errors import KinterpError
-from kinterp.limits import MAX_GRAPH_BYTES, check_declared
+from kinterp.loading.limits import MAX_GRAPH_BYTES, check_declared
 
 VARIABLE_OPS = frozenset(
     {

@@ -12,7 +12,7 @@ import zipfile
 from pathlib import Path
 
 from kinterp.errors import KinterpError
-from kinterp.limits import MAX_CONFIG_BYTES, check_declared, check_zip_member
+from kinterp.loading.limits import MAX_CONFIG_BYTES, check_declared, check_zip_member
 
 ZIP_MAGIC = b"PK\x03\x04"
 HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"

@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from kinterp.errors import KinterpError
-from kinterp.loadspec import checked_load, refuse_unsafe
-from kinterp.models import LoadOptions
-from kinterp.nesting import check_depth
+from kinterp.loading.models import LoadOptions
+from kinterp.spec.loadspec import checked_load, refuse_unsafe
+from kinterp.spec.nesting import check_depth
 
 SEED_LIMIT = 2**32
 
@@ -38,7 +38,7 @@ class RunSpec:
 
     Raises:
         KinterpError: a field of the wrong type or out of range (``load`` must be
-            :class:`~kinterp.models.LoadOptions`; ``params`` nested over 32 levels deep).
+            :class:`~kinterp.loading.models.LoadOptions`; ``params`` nested over 32 levels deep).
     """
 
     technique: str
@@ -70,7 +70,7 @@ class RunSpec:
             raise KinterpError(f"--seed must be between 0 and {SEED_LIMIT - 1}, got {self.seed}")
         if not isinstance(self.load, LoadOptions):
             raise KinterpError(
-                f"run spec: load must be kinterp.models.LoadOptions, got {self.load!r}"
+                f"run spec: load must be kinterp.loading.models.LoadOptions, got {self.load!r}"
             )
         object.__setattr__(self, "load", checked_load(self.load))  # strict types, tuples
 

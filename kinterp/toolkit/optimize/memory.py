@@ -22,8 +22,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from kinterp.errors import KinterpError
-from kinterp.limits import available_bytes, size_text
-from kinterp.models import LoadedModel
+from kinterp.loading.limits import available_bytes, size_text
+from kinterp.loading.models import LoadedModel
 
 BYTES = 4  # float32
 PARAMETER_COPIES = 4  # value, two Adam moments, gradient

@@ -14,7 +14,9 @@ Nothing here imports TensorFlow at import time.
 
 Example, a TV sweep of 4 weights x 10 classes in one compiled call::
 
-    from kinterp.optimize import BatchGrid, Settings, class_targets, objective, optimize, penalty
+    from kinterp.toolkit.optimize import (
+        BatchGrid, Settings, class_targets, objective, optimize, penalty,
+    )
 
     targets = class_targets(model, None)
     grid = BatchGrid.of(target=targets.indices, tv=[1e-3, 1e-2, 1e-1, 1.0])
@@ -23,21 +25,27 @@ Example, a TV sweep of 4 weights x 10 classes in one compiled call::
     result = optimize(goal, init_images, Settings(steps=128), penalty=weights)
 """
 
-from kinterp.optimize.engine import Engine, Result, Settings, compile_steps, optimize
-from kinterp.optimize.grid import BatchGrid
-from kinterp.optimize.inits import INIT_NAMES, StartImages, init_batch, load_starts, parse_init
-from kinterp.optimize.measures import (
+from kinterp.toolkit.optimize.engine import Engine, Result, Settings, compile_steps, optimize
+from kinterp.toolkit.optimize.grid import BatchGrid
+from kinterp.toolkit.optimize.inits import (
+    INIT_NAMES,
+    StartImages,
+    init_batch,
+    load_starts,
+    parse_init,
+)
+from kinterp.toolkit.optimize.measures import (
     Scores,
     mean_pairwise_correlation,
     restart_consistency,
     score_maps,
     zero_border,
 )
-from kinterp.optimize.memory import bytes_per_row, rows_per_call
-from kinterp.optimize.objectives import Objective, channel
-from kinterp.optimize.params import OptimisationParams, check_memory, penalty_of, settings
-from kinterp.optimize.regularizers import l2, lp, parse_lp, penalty, tv
-from kinterp.optimize.targets import (
+from kinterp.toolkit.optimize.memory import bytes_per_row, rows_per_call
+from kinterp.toolkit.optimize.objectives import Objective, channel
+from kinterp.toolkit.optimize.params import OptimisationParams, check_memory, penalty_of, settings
+from kinterp.toolkit.optimize.regularizers import l2, lp, parse_lp, penalty, tv
+from kinterp.toolkit.optimize.targets import (
     Targets,
     check_indices,
     class_targets,
@@ -45,7 +53,7 @@ from kinterp.optimize.targets import (
     layer_units,
     objective,
 )
-from kinterp.optimize.transforms import blur, jitter, view_transforms
+from kinterp.toolkit.optimize.transforms import blur, jitter, view_transforms
 
 __all__ = [
     "INIT_NAMES",

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from kinterp.imaging import PNG_LEVEL
+from kinterp.reporting.imaging import PNG_LEVEL
 
 MIME_TYPES = {".png": "image/png", ".gif": "image/gif", ".svg": "image/svg+xml"}
 

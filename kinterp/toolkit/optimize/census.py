@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from kinterp.optimize.measures import mean_pairwise_correlation
+from kinterp.toolkit.optimize.measures import mean_pairwise_correlation
 
 LABELS = ("structured", "noise", "flat", "dead")
 DEAD_LEVEL = 1e-6  # activations at or below this are "zero"

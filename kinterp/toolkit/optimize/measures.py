@@ -7,10 +7,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from kinterp.models import LoadedModel
-from kinterp.optimize.grid import BatchGrid
-from kinterp.optimize.objectives import Objective
-from kinterp.optimize.targets import Targets
+from kinterp.loading.models import LoadedModel
+from kinterp.toolkit.optimize.grid import BatchGrid
+from kinterp.toolkit.optimize.objectives import Objective
+from kinterp.toolkit.optimize.targets import Targets
 
 
 def mean_pairwise_correlation(maps: np.ndarray) -> float:

@@ -15,10 +15,10 @@ from typing import Any
 
 import jinja2
 
-from kinterp.embed import data_uri, image_uri, png_size
-from kinterp.formatting import format_number
-from kinterp.report import read_report, report_json
-from kinterp.verdict import final_summary, key_metric_name
+from kinterp.reporting.embed import data_uri, image_uri, png_size
+from kinterp.reporting.formatting import format_number
+from kinterp.reporting.report import read_report, report_json
+from kinterp.reporting.verdict import final_summary, key_metric_name
 
 THUMBNAILS = 4  # tiles of a run's key picture shown in the index
 INDEX_PARAMS = 4  # params shown per run in the index
@@ -44,7 +44,7 @@ def when(stamp: str) -> str:
 @lru_cache(maxsize=1)
 def _environment() -> jinja2.Environment:
     env = jinja2.Environment(
-        loader=jinja2.PackageLoader("kinterp", "templates"),
+        loader=jinja2.PackageLoader("kinterp.reporting", "templates"),
         autoescape=jinja2.select_autoescape(["html"], default_for_string=True),
         trim_blocks=True,
         lstrip_blocks=True,

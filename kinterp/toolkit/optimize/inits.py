@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from kinterp.errors import KinterpError
-from kinterp.models import LoadedModel
+from kinterp.loading.models import LoadedModel
 
 INIT_NAMES = ("zeros", "ones", "half", "uniform", "normal")
 RESTART_NOISE = 0.05  # std of the noise added to a deterministic init on restarts 2, 3, ...
@@ -106,7 +106,7 @@ def _load_picture(
     model: LoadedModel, spec: str, path: str, shape: tuple[int, int, int]
 ) -> np.ndarray:
     """The pixels of an ``image:PATH`` init, which must already have the model's size."""
-    from kinterp.preprocess import BadImage, open_image, prepare_image
+    from kinterp.data.preprocess import BadImage, open_image, prepare_image
 
     height, width, channels = shape
     if channels not in (1, 3):

@@ -14,11 +14,11 @@ from typing import Literal
 import numpy as np
 
 from kinterp.errors import KinterpError
-from kinterp.models import LoadedModel
-from kinterp.optimize.engine import Settings
-from kinterp.optimize.memory import budget_bytes, bytes_per_row
-from kinterp.optimize.regularizers import Weight, parse_lp, penalty
-from kinterp.optimize.transforms import view_transforms
+from kinterp.loading.models import LoadedModel
+from kinterp.toolkit.optimize.engine import Settings
+from kinterp.toolkit.optimize.memory import budget_bytes, bytes_per_row
+from kinterp.toolkit.optimize.regularizers import Weight, parse_lp, penalty
+from kinterp.toolkit.optimize.transforms import view_transforms
 
 MAX_STEPS = 100_000
 ANIMATION_FRAMES = 24  # about this many frames (one per compiled chunk) for the animation

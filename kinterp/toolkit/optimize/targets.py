@@ -14,8 +14,8 @@ from typing import Literal
 import numpy as np
 
 from kinterp.errors import KinterpError
-from kinterp.models import LoadedModel
-from kinterp.optimize.objectives import Objective, channel
+from kinterp.loading.models import LoadedModel
+from kinterp.toolkit.optimize.objectives import Objective, channel
 
 MAX_DEFAULT_UNITS = 64  # a layer (or output) with more units needs an explicit selection
 

@@ -16,12 +16,12 @@ from typing import Any
 
 import numpy as np
 
-from kinterp.classification import Classification, class_name, softmax
 from kinterp.errors import KinterpError
-from kinterp.graphscan import check_keras_config, check_savedmodel
-from kinterp.modelfile import classify, read_config, sha256_of
-from kinterp.modelsize import check_parameter_memory
-from kinterp.zoo import zoo_models
+from kinterp.loading.graphscan import check_keras_config, check_savedmodel
+from kinterp.loading.modelfile import classify, read_config, sha256_of
+from kinterp.loading.modelsize import check_parameter_memory
+from kinterp.loading.zoo import zoo_models
+from kinterp.toolkit.classification import Classification, class_name, softmax
 
 CONV_TYPES = ("Conv", "DepthwiseConv", "SeparableConv")
 DENSE_TYPES = {
@@ -137,7 +137,7 @@ class LoadedModel:
 
     def _repr_html_(self) -> str:
         """Jupyter: the model card and the layer table."""
-        from kinterp.notebook import model_fragment
+        from kinterp.reporting.notebook import model_fragment
 
         return model_fragment(self.info)
 

@@ -20,10 +20,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from kinterp.data.preprocess import BadImage, flatten_alpha, open_image
 from kinterp.errors import KinterpError
 from kinterp.hookspecs import hookimpl
-from kinterp.limits import MAX_ARRAY_BYTES, check_declared, check_zip_member, read_capped
-from kinterp.preprocess import BadImage, flatten_alpha, open_image
+from kinterp.loading.limits import MAX_ARRAY_BYTES, check_declared, check_zip_member, read_capped
 
 DIGITS = tuple(str(digit) for digit in range(10))
 FASHION_CLASSES = (
@@ -115,7 +115,7 @@ def _to_labels(y: np.ndarray | None, count: int, source: str) -> np.ndarray | No
     """Check labels are one non-negative integer per image and return them as int64.
 
     Nothing is sized by their values here: whether they are below the model's class count is
-    checked when a model reads them (:class:`kinterp.modeldata.ModelData`).
+    checked when a model reads them (:class:`kinterp.data.modeldata.ModelData`).
     """
     if y is None:
         return None
@@ -482,7 +482,7 @@ def dataset_from_path(path: str | os.PathLike[str], size: tuple[int, int] | None
 @functools.cache
 def load_mnist_5k() -> Dataset:
     """The bundled 5,000 MNIST digits, split once: 4,000 to train, 100 per class held out."""
-    data = importlib.resources.files("kinterp") / "data"
+    data = importlib.resources.files("kinterp.data")
     with (data / "mnist_5k.npz").open("rb") as handle, np.load(handle) as archive:
         x, y = _to_images(archive["x"], "mnist_5k.npz"), archive["y"].astype(np.int64)
     with (data / "mnist_5k_split.npz").open("rb") as handle, np.load(handle) as archive:

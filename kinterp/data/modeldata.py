@@ -7,9 +7,9 @@ from typing import Any
 
 import numpy as np
 
-from kinterp.datasets import Dataset
+from kinterp.data.datasets import Dataset
 from kinterp.errors import KinterpError
-from kinterp.models import LoadedModel
+from kinterp.loading.models import LoadedModel
 
 DEFAULT_DATASET = "mnist-5k"
 
@@ -26,7 +26,7 @@ class ModelData:
 
     Args:
         name: what the report calls it (a dataset name or path).
-        dataset: the loaded :class:`~kinterp.datasets.Dataset`.
+        dataset: the loaded :class:`~kinterp.data.datasets.Dataset`.
         model: the model the inputs are shaped for.
 
     Raises:

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from kinterp.errors import KinterpError
-from kinterp.models import LoadOptions
+from kinterp.loading.models import LoadOptions
 
 FIELDS = tuple(f.name for f in dataclasses.fields(LoadOptions))
 

@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from kinterp.optimize.objectives import Objective
-from kinterp.optimize.parameterize import Parameterisation, pixels
-from kinterp.optimize.transforms import Transform
+from kinterp.toolkit.optimize.objectives import Objective
+from kinterp.toolkit.optimize.parameterize import Parameterisation, pixels
+from kinterp.toolkit.optimize.transforms import Transform
 
 ADAM_BETAS = (0.9, 0.999)
 ADAM_EPSILON = 1e-8

@@ -8,8 +8,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from kinterp.embed import image_uri
-from kinterp.html import key_tiles, template
+from kinterp.reporting.embed import image_uri
+from kinterp.reporting.html import key_tiles, template
 
 KEY_TILES = 12  # tiles of the key picture shown under a run's verdict
 

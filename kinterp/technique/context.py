@@ -9,11 +9,11 @@ from typing import Any
 
 import numpy as np
 
+from kinterp.data.modeldata import ModelData
 from kinterp.errors import KinterpError
-from kinterp.modeldata import ModelData
-from kinterp.models import LoadedModel
-from kinterp.progress import Progress, progress_bar
-from kinterp.report import ReportBuilder
+from kinterp.loading.models import LoadedModel
+from kinterp.reporting.report import ReportBuilder
+from kinterp.technique.progress import Progress, progress_bar
 
 DataOpener = Callable[[], ModelData]
 

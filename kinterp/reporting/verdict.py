@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kinterp.formatting import format_number
+from kinterp.reporting.formatting import format_number
 
 
 def key_metric_name(technique: dict[str, Any], metrics: dict[str, Any]) -> str | None:

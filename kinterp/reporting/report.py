@@ -2,7 +2,7 @@
 
 A technique only calls the builder; the core adds what was run on what and writes
 ``report.json`` (it follows the shipped JSON Schema: :func:`validate_report`) and
-``report.html`` (:mod:`kinterp.html`).
+``report.html`` (:mod:`kinterp.reporting.html`).
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ from typing import Any
 
 import numpy as np
 
-from kinterp import imaging
-from kinterp.formatting import FORMATS, format_number
-from kinterp.rundir import slug
+from kinterp.reporting import imaging
+from kinterp.reporting.formatting import FORMATS, format_number
+from kinterp.reporting.rundir import slug
 
 SCHEMA_VERSION = "1.2"
 TONES = ("good", "warn", "bad", "neutral")
@@ -26,7 +26,7 @@ Number = int | float
 
 def report_schema() -> dict[str, Any]:
     """The JSON Schema every report.json follows."""
-    return json.loads((files("kinterp") / "schema" / "report.schema.json").read_text())
+    return json.loads((files("kinterp.reporting") / "schema" / "report.schema.json").read_text())
 
 
 def _sha256(path: Path) -> str:
@@ -259,7 +259,7 @@ class ReportBuilder:
     ) -> None:
         """Add a table to a section; ``formats`` names each column's number format.
 
-        Formats are those of :func:`kinterp.formatting.format_number` (``int``, ``float``,
+        Formats are those of :func:`kinterp.reporting.formatting.format_number` (``int``, ``float``,
         ``pct``, ``prob``, ``sci``, ``text``, or None to pick by type). report.json keeps the
         raw values; report.html shows them formatted.
         """

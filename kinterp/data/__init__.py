@@ -1,0 +1,7 @@
+"""Datasets, and the bundled MNIST sample (``mnist_5k.npz`` and its split) as package data.
+
+Modules: :mod:`datasets` (the dataset registry and loaders: npz, IDX, image folders, the
+built-ins; a core plugin), :mod:`modeldata` (a dataset as a technique sees it: model-ready,
+geometry- and label-checked) and :mod:`preprocess` (a user's own image files -> model
+geometry). Numpy and Pillow only: nothing here imports TensorFlow.
+"""
