@@ -82,6 +82,8 @@ def __getattr__(name: str) -> Any:
 def load_model(model: str, **options: Any) -> LoadedModel:
     """Load a zoo name or model file safely.
 
+    In Jupyter the model shows as its card and layer table.
+
     Args:
         model: a zoo name or a model path.
         **options: :class:`LoadOptions` fields (``unsafe=True`` is a bool, not a string).
@@ -90,9 +92,11 @@ def load_model(model: str, **options: Any) -> LoadedModel:
         KinterpError: a bad option, or a model that cannot be loaded.
     """
     from kinterp.loading.models import load_model as _load
+    from kinterp.reporting.notebook import NotebookModel
     from kinterp.spec.loadspec import checked_load
 
-    return _load(_path_text(model, "model"), checked_load(options))
+    loaded = _load(_path_text(model, "model"), checked_load(options))
+    return NotebookModel(loaded.keras_model, loaded.info)
 
 
 def techniques() -> dict[str, str]:

@@ -57,3 +57,15 @@ def test_run_result_shows_verdict_images_and_formatted_metrics(executed):
     assert re.search(r"\d/2 maps classified as their target", page)
     assert page.count('src="data:image/png;base64,') == 2
     assert "mean_confidence" in page and "{" not in page.split("<table", 1)[1]
+
+
+def test_the_public_loader_gives_a_model_with_its_card():
+    """kinterp.load_model's model is a LoadedModel that renders its card (no kernel needed);
+    the loader below it has no HTML view: loading never imports reporting."""
+    import kinterp
+    from kinterp.loading.models import load_model
+
+    model = kinterp.load_model("mnist-mlp")
+    assert isinstance(model, kinterp.LoadedModel)
+    assert "mnist-mlp" in model._repr_html_() and "<th>layer</th>" in model._repr_html_()
+    assert not hasattr(load_model("mnist-mlp"), "_repr_html_")

@@ -135,12 +135,6 @@ class LoadedModel:
         self._features: dict[str, Any] = {}
         self._forward: Any = None
 
-    def _repr_html_(self) -> str:
-        """Jupyter: the model card and the layer table."""
-        from kinterp.reporting.notebook import model_fragment
-
-        return model_fragment(self.info)
-
     def require_image(self) -> tuple[int, int, int]:
         """The (H, W, C) image geometry, or a one-line error if the input is not image-like."""
         if self.info.image_shape is None:
