@@ -374,7 +374,8 @@ def predict(
 @app.command(
     help="Run a RunSpec from a JSON file, or rerun what a report.json recorded. A file that "
     "asks for unsafe loading (load.unsafe, load.custom_objects) is refused unless --unsafe or "
-    "--custom-objects is given here; the command line's load options then replace the file's."
+    "--custom-objects is given here; the command line's load options then replace the file's. "
+    "The run goes under --out (default ./kinterp-reports), never where the file says."
 )
 def replay(
     spec_file: Annotated[
@@ -405,7 +406,7 @@ def replay(
         image_shape=given.image_shape or spec.load.image_shape,
         input_range=given.input_range or spec.load.input_range,
     )
-    spec = replaced(spec, load=load, out=spec.out if out is None else str(out))
+    spec = replaced(spec, load=load, out=None if out is None else str(out))
     _show_result(execute(spec, quiet=quiet or as_json), spec.technique, as_json)
 
 

@@ -126,6 +126,11 @@ def test_file_params_never_name_server_paths(server, tmp_path, tiny_conv):
             canary_image,
             "",
         ),
+        (  # the prefix in another letter case is still a file (the technique reads it so)
+            lambda p: {"params": {"init": [f"Image:{p}"]}, "technique": "happymap"},
+            canary_image,
+            "",
+        ),
         (lambda p: {"technique": "robustness", "data": p}, canary_dir, "dataset names only"),
         (lambda p: {"technique": "happymap", "model": p}, canary_model, "does not open paths"),
     ]
@@ -257,6 +262,7 @@ def test_cross_site_requests_are_refused(server, tiny_conv):
         {"Origin": "http://evil.example"},
         {"Origin": "null"},
         {"Referer": "http://evil.example/page.html"},
+        {"Referer": f"http://evil.example\\@127.0.0.1:{server.port}/"},  # a browser reads \ as /
         {"Origin": f"http://127.0.0.1:{server.port}"},  # not the Host this request names
     ):
         assert "cross-site request refused" in one_line(

@@ -49,6 +49,20 @@ def test_replay_refuses_a_report_that_asks_for_unsafe_loading(runner, tmp_path, 
     assert all_entries(out) == []
 
 
+def test_replay_never_writes_where_the_file_says(runner, tmp_path, monkeypatch):
+    """A shared report's ``spec.out`` does not choose where the run lands: --out, else the
+    default folder under the current directory."""
+    chosen = tmp_path / "chosen-by-file"
+    spec = {"technique": "backquery", "model": "mnist-mlp", "out": str(chosen)}
+    shared = tmp_path / "shared-report.json"
+    shared.write_text(json.dumps({"schema_version": "1.1", "spec": spec}))
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(app, ["replay", str(shared), "-q"])
+    assert result.exit_code == 0, result.output
+    assert not chosen.exists()
+    assert len(run_dirs(tmp_path / "kinterp-reports")) == 1
+
+
 def test_replay_of_an_unsafe_run_needs_unsafe_again(runner, lambda_model, tmp_path):
     first = runner.invoke(
         app,

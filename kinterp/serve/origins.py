@@ -62,8 +62,12 @@ class HostCheck:
 
 
 def origin_of(url: str) -> str:
-    """``http://127.0.0.1:8765/page?x`` -> ``http://127.0.0.1:8765`` (lowercase)."""
-    parts = urlsplit(url.strip())
+    """``http://127.0.0.1:8765/page?x`` -> ``http://127.0.0.1:8765`` (lowercase).
+
+    A backslash counts as a slash, as browsers read it in http(s) URLs: ``http://evil\\@host/``
+    is evil's origin, not host's.
+    """
+    parts = urlsplit(url.strip().replace("\\", "/"))
     return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}".lower()
 
 

@@ -69,13 +69,15 @@ class ParamSpec:
 
     def file_ref(self, value: str) -> str | None:
         """The file one value names (without the prefix), or None for a value that names
-        none: every value of a file param without a prefix, else those starting with it."""
+        none: every value of a file param without a prefix, else those starting with it (in any
+        letter case, as the technique reads it)."""
         if self.file is None:
             return None
         text = value.strip()
         if not self.file_prefix:
             return text
-        return text[len(self.file_prefix) :] if text.startswith(self.file_prefix) else None
+        head, rest = text[: len(self.file_prefix)], text[len(self.file_prefix) :]
+        return rest if head.lower() == self.file_prefix.lower() else None
 
     @property
     def item_kind(self) -> str:

@@ -21,7 +21,7 @@ def parse_init(spec: str) -> tuple[str, str | None]:
         ValueError: an unknown name, or ``image:`` without a path (the message says which).
     """
     name, sep, path = spec.strip().partition(":")
-    if name == "image" and sep:
+    if name.lower() == "image" and sep:
         if not path:
             raise ValueError("image: needs a path, as in image:digit.png")
         return "image", path
