@@ -34,3 +34,16 @@ def register_commands(app: Any) -> None:
     ``app`` is a fresh ``typer.Typer`` for this plugin alone; its commands join the root
     command line. A name the core uses (or another plugin took first) marks the plugin broken.
     """
+
+
+@hookspec
+def register_perturbation_families(register: Callable[[Any], None]) -> None:
+    """Register perturbation families by calling ``register(family)`` with a
+    ``kinterp.toolkit.perturb.Family`` for each; robustness sweeps every registered family."""
+
+
+@hookspec
+def register_dataset_formats(register: Callable[[Any], None]) -> None:
+    """Register dataset formats by calling ``register(fmt)`` with a
+    ``kinterp.data.datasets.DatasetFormat`` for each; ``--data PATH`` loads a path with the first
+    format whose detector accepts it."""
