@@ -28,6 +28,16 @@ def register_datasets(register: Callable[[Any], None]) -> None:
 
 
 @hookspec
+def register_report_blocks(register: Callable[[Any], None]) -> None:
+    """Register report blocks by calling ``register(report_block)`` for each.
+
+    A ``kinterp.reporting.blocks.ReportBlock`` is a kind of report content: the JSON Schema of
+    its data and the Jinja macro that renders it in report.html. A kind another plugin took
+    first marks the plugin broken.
+    """
+
+
+@hookspec
 def register_commands(app: Any) -> None:
     """Add ``kinterp`` sub-commands: decorate functions with ``@app.command()``.
 

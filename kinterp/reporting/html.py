@@ -15,6 +15,8 @@ from typing import Any
 
 import jinja2
 
+from kinterp.reporting.blocks import Blocks
+from kinterp.reporting.builtin_blocks import builtin_blocks
 from kinterp.reporting.embed import data_uri, image_uri, png_size
 from kinterp.reporting.formatting import format_number
 from kinterp.reporting.report import read_report, report_json
@@ -41,15 +43,31 @@ def when(stamp: str) -> str:
     return f"{stamp[:10]} {stamp[11:16]} UTC" if len(stamp) >= 16 else stamp
 
 
-@lru_cache(maxsize=1)
-def _environment() -> jinja2.Environment:
+def _environment(blocks: Blocks | None = None) -> jinja2.Environment:
+    """The templates, with the macros of ``blocks`` (by default the built-in ones)."""
+    blocks = builtin_blocks() if blocks is None else blocks
+    return _block_environment(tuple((b.name, b.own_list, b.macro) for b in blocks.values()))
+
+
+@lru_cache(maxsize=8)
+def _block_environment(blocks: tuple[tuple[str, bool, str], ...]) -> jinja2.Environment:
+    """The package's templates, and each block's macro source as ``blocks/<kind>.html``.
+
+    ``block(kind)`` is that block's ``render`` macro; ``own_lists`` names the section lists
+    of the blocks that have one, in their order.
+    """
+    macros = jinja2.DictLoader({f"blocks/{kind}.html": macro for kind, _, macro in blocks})
     env = jinja2.Environment(
-        loader=jinja2.PackageLoader("kinterp.reporting", "templates"),
+        loader=jinja2.ChoiceLoader(
+            [macros, jinja2.PackageLoader("kinterp.reporting", "templates")]
+        ),
         autoescape=jinja2.select_autoescape(["html"], default_for_string=True),
         trim_blocks=True,
         lstrip_blocks=True,
     )
     env.globals["fmt"] = format_number
+    env.globals["block"] = lambda kind: env.get_template(f"blocks/{kind}.html").module.render
+    env.globals["own_lists"] = [kind for kind, own_list, _ in blocks if own_list]
     env.filters["when"] = when
     env.filters["shown_params"] = shown_params
     return env
@@ -123,21 +141,22 @@ class Sheets:
         return image_uri(self.directory, record)
 
 
-def render_report(report: dict[str, Any], directory: Path) -> str:
-    """The HTML page of one run, its images embedded from ``directory``."""
+def render_report(report: dict[str, Any], directory: Path, blocks: Blocks | None = None) -> str:
+    """The HTML page of one run, its images embedded from ``directory``; each block is
+    rendered by the macro of its kind in ``blocks`` (by default the built-in ones)."""
     report = _with_summary(report)
     return (
-        _environment()
+        _environment(blocks)
         .get_template("report.html")
         .render(r=report, sections=_ordered_sections(report), sheets=Sheets(directory))
     )
 
 
-def write_report(directory: Path, report: dict[str, Any]) -> None:
-    """Write report.json and report.html into ``directory``."""
+def write_report(directory: Path, report: dict[str, Any], blocks: Blocks | None = None) -> None:
+    """Write report.json and report.html (rendered with ``blocks``) into ``directory``."""
     text = report_json(report)
     (directory / "report.json").write_text(text)
-    (directory / "report.html").write_text(render_report(json.loads(text), directory))
+    (directory / "report.html").write_text(render_report(json.loads(text), directory, blocks))
 
 
 def _key_metric(report: dict[str, Any]) -> tuple[str, Any]:

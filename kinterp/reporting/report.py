@@ -9,24 +9,26 @@ from __future__ import annotations
 
 import hashlib
 import json
-from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from kinterp.reporting import blocks as report_blocks
 from kinterp.reporting import imaging
+from kinterp.reporting.blocks import BLOCKS, Blocks
+from kinterp.reporting.builtin_blocks import builtin_blocks
 from kinterp.reporting.formatting import FORMATS, format_number
 from kinterp.reporting.rundir import slug
 
-SCHEMA_VERSION = "1.2"
+SCHEMA_VERSION = "1.3"
 TONES = ("good", "warn", "bad", "neutral")
 Number = int | float
 
 
-def report_schema() -> dict[str, Any]:
-    """The JSON Schema every report.json follows."""
-    return json.loads((files("kinterp.reporting") / "schema" / "report.schema.json").read_text())
+def report_schema(blocks: Blocks | None = None) -> dict[str, Any]:
+    """The JSON Schema of a report.json holding ``blocks`` (by default the built-in ones)."""
+    return report_blocks.report_schema(builtin_blocks() if blocks is None else blocks)
 
 
 def _sha256(path: Path) -> str:
@@ -49,8 +51,9 @@ def _plain(value: Any) -> Any:
 class ReportBuilder:
     """Collects a run's sections, metrics and files inside its run directory."""
 
-    def __init__(self, directory: Path):
+    def __init__(self, directory: Path, blocks: Blocks | None = None):
         self.directory = Path(directory)
+        self.blocks = builtin_blocks() if blocks is None else blocks
         self.sections: list[dict[str, Any]] = []
         self.metrics: dict[str, Any] = {}
         self.artifacts: list[dict[str, str]] = []
@@ -85,6 +88,23 @@ class ReportBuilder:
         """Add a paragraph of explanation to a section."""
         section = self._section(title)
         section["text"] = f"{section['text']}\n\n{text}".strip()
+
+    def block(self, title: str, kind: str, **data: Any) -> None:
+        """Add a registered report block of ``kind`` to a section; ``data`` is its content.
+
+        Raises:
+            ValueError: ``kind`` is not registered, or ``data`` does not fit its schema.
+        """
+        if kind not in self.blocks:
+            known = ", ".join(sorted(self.blocks))
+            raise ValueError(f"unknown report block kind {kind!r}; registered: {known}")
+        block, record = self.blocks[kind], _plain(data)
+        block.check(record)
+        section = self._section(title)
+        if block.own_list:
+            section[kind].append(record)
+        else:
+            section.setdefault(BLOCKS, []).append({"kind": kind, "data": record})
 
     def verdict(self, text: str, tone: str = "neutral") -> None:
         """Set the report's one-line finding, shown first (``tone``: good, warn, bad, neutral)."""
@@ -388,11 +408,23 @@ def report_json(report: dict[str, Any]) -> str:
     return json.dumps(_plain(report), allow_nan=False, separators=(",", ":"))
 
 
-def validate_report(report: dict[str, Any]) -> None:
-    """Check a report against the shipped JSON Schema; raises ``jsonschema.ValidationError``."""
+def validate_report(report: dict[str, Any], blocks: Blocks | None = None) -> None:
+    """Check a report against the schema of ``blocks`` (by default the built-in ones).
+
+    Raises:
+        jsonschema.ValidationError: the report does not fit, or holds a block of a kind
+            that is not in ``blocks``.
+    """
     import jsonschema
 
-    jsonschema.validate(report, report_schema())
+    blocks = builtin_blocks() if blocks is None else blocks
+    unknown = report_blocks.unknown_kinds(report, blocks)
+    if unknown:
+        raise jsonschema.ValidationError(
+            f"unknown report block kind in section {unknown[0]}; "
+            f"registered: {', '.join(sorted(blocks))}"
+        )
+    jsonschema.validate(report, report_schema(blocks))
 
 
 def read_report(directory: Path) -> dict[str, Any]:
