@@ -1,7 +1,8 @@
-"""The core's modules import one another in one direction only: no import circles.
+"""The core's modules import one another in one direction only: no import circles, and no
+arrow up from the lower groups into the run core.
 
 Every ``import``/``from ... import`` counts, at module level, inside functions and under
-``TYPE_CHECKING``, so a circle cannot hide behind a deferred import.
+``TYPE_CHECKING``, so a circle or an upward arrow cannot hide behind a deferred import.
 """
 
 from __future__ import annotations
@@ -11,6 +12,14 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = {"kinterp": ROOT / "kinterp", "kinterp_plugins": ROOT / "plugins"}
+
+# The groups below the run core: what loads a model, reads data, writes reports, optimises or
+# perturbs inputs, and describes a run as a value. None of them imports the run core.
+LOWER = ("kinterp.loading", "kinterp.data", "kinterp.reporting", "kinterp.toolkit", "kinterp.spec")
+# Top-level modules any group may import: leaves that import nothing of kinterp's
+# (``hookspecs`` for the ``hookimpl`` marker of a core plugin such as kinterp.data.datasets).
+LEAVES = {"kinterp.errors", "kinterp._version", "kinterp.hookspecs"}
+TOP_LEVEL_MODULES = 12
 
 
 def _module_name(package: str, base: Path, path: Path) -> str:
@@ -100,3 +109,59 @@ def test_no_module_imports_one_that_imports_it_back():
 def test_the_checker_sees_a_circle_through_a_function_level_import():
     graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}
     assert _cycles(graph) == [["a", "b", "c"]]
+
+
+def _group(module: str) -> str:
+    """``kinterp.loading.models`` -> ``kinterp.loading``; a top-level module is its own group."""
+    return ".".join(module.split(".")[:2])
+
+
+def _upward(graph: dict[str, set[str]]) -> list[str]:
+    """Arrows from a lower group into the run core: the ``kinterp`` package itself, every
+    top-level module but the leaves, and the technique, serve and sweeps packages."""
+    return sorted(
+        f"{name} -> {target}"
+        for name, targets in graph.items()
+        if _group(name) in LOWER
+        for target in targets
+        if target.startswith("kinterp") and target not in LEAVES and _group(target) not in LOWER
+    )
+
+
+def test_no_lower_group_imports_the_run_core():
+    modules = _modules()
+    graph = {name: _imports(name, path, set(modules)) for name, path in modules.items()}
+    assert _upward(graph) == []
+
+
+def test_loading_never_imports_reporting():
+    """A model's notebook card is added by kinterp.load_model, not by the loader."""
+    modules = _modules()
+    found = [
+        f"{name} -> {target}"
+        for name, path in modules.items()
+        if _group(name) == "kinterp.loading"
+        for target in _imports(name, path, set(modules))
+        if _group(target) == "kinterp.reporting"
+    ]
+    assert found == []
+
+
+def test_the_checker_sees_an_upward_arrow():
+    graph = {
+        "kinterp.toolkit.perturb": {"kinterp.errors", "kinterp.loading.models"},
+        "kinterp.loading.models": {"kinterp.runner"},
+        "kinterp.data.datasets": {"kinterp.hookspecs", "kinterp"},
+        "kinterp.spec.params": {"kinterp.technique"},
+        "kinterp.runner": {"kinterp.loading.models"},
+    }
+    assert _upward(graph) == [
+        "kinterp.data.datasets -> kinterp",
+        "kinterp.loading.models -> kinterp.runner",
+        "kinterp.spec.params -> kinterp.technique",
+    ]
+
+
+def test_the_top_level_holds_the_run_core_only():
+    modules = sorted(p.name for p in (ROOT / "kinterp").glob("*.py"))
+    assert len(modules) <= TOP_LEVEL_MODULES, modules
