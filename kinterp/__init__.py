@@ -20,7 +20,7 @@ from kinterp.reporting.formatting import format_number
 from kinterp.technique import DemoPreset, Technique
 
 if TYPE_CHECKING:
-    from kinterp.data.datasets import Dataset, DatasetSpec
+    from kinterp.data.datasets import Dataset, DatasetFormat, DatasetSpec
     from kinterp.data.modeldata import ModelData
     from kinterp.loading.models import LoadedModel, ModelInfo
     from kinterp.reporting.report import ReportBuilder
@@ -30,12 +30,14 @@ if TYPE_CHECKING:
     from kinterp.sweeps import sweep
     from kinterp.technique.context import RunContext
     from kinterp.toolkit.classification import Classification
+    from kinterp.toolkit.perturb import Family
 
 _LAZY = {
     "Classification": "kinterp.toolkit.classification",
     "Client": "kinterp.serve.client",
     "RunContext": "kinterp.technique.context",
     "Dataset": "kinterp.data.datasets",
+    "DatasetFormat": "kinterp.data.datasets",
     "DatasetSpec": "kinterp.data.datasets",
     "ModelData": "kinterp.data.modeldata",
     "LoadedModel": "kinterp.loading.models",
@@ -50,6 +52,7 @@ __all__ = [
     "Classification",
     "Client",
     "Dataset",
+    "DatasetFormat",
     "DatasetSpec",
     "DemoPreset",
     "KinterpError",
@@ -66,6 +69,7 @@ __all__ = [
     "format_number",
     "hookimpl",
     "load_model",
+    "perturbation_families",
     "run",
     "sweep",
     "techniques",
@@ -104,6 +108,14 @@ def techniques() -> dict[str, str]:
     from kinterp.registry import technique_summaries
 
     return technique_summaries()
+
+
+def perturbation_families() -> dict[str, Family]:
+    """Registered perturbation families by name, the built-in ones first (what robustness
+    sweeps; a plugin adds one with the ``register_perturbation_families`` hook)."""
+    from kinterp.registry import perturbation_families as _families
+
+    return _families()
 
 
 def run(

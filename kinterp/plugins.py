@@ -5,6 +5,11 @@ single broken plugin would take the whole tool down (llm#1280). Here each plugin
 on its own and each of its hook implementations is called on its own; a failure becomes a
 ``broken`` entry in :func:`registry` and everything else keeps working.
 ``KINTERP_STRICT_PLUGINS=1`` re-raises instead, for plugin authors.
+
+Collection has two stages over one set of plugin records: the perturbation families first
+(:func:`families`), then everything else (:func:`registry`), because a technique's ``Params``
+may list the families (robustness's ``--family`` choices) and is checked while techniques are
+collected.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib.metadata import entry_points
@@ -22,12 +28,18 @@ import pluggy
 
 from kinterp import hookspecs
 from kinterp._version import __version__
+from kinterp.data.datasets import DatasetFormat
 from kinterp.errors import error_line
 from kinterp.spec.params import param_specs
 from kinterp.technique import Technique
+from kinterp.toolkit.perturb import Family
 
 ENTRY_POINT_GROUP = "kinterp"
-CORE_PLUGINS = ("kinterp.data.datasets", "kinterp.predict")
+CORE_PLUGINS = (
+    "kinterp.data.datasets",
+    "kinterp.toolkit.perturb",
+    "kinterp.predict",
+)
 CORE_COMMANDS = frozenset(
     {"plugins", "models", "inspect", "predict", "report", "demo", "replay", "run", "sweep", "serve"}
 )
@@ -46,6 +58,8 @@ class PluginRecord:
     techniques: list[str] = field(default_factory=list)
     datasets: list[str] = field(default_factory=list)
     commands: list[str] = field(default_factory=list)
+    families: list[str] = field(default_factory=list)
+    formats: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -60,6 +74,8 @@ class Registry:
     techniques: dict[str, tuple[Technique, PluginRecord]]
     datasets: dict[str, tuple[Any, PluginRecord]]
     commands: dict[str, tuple[Any, PluginRecord]] = field(default_factory=dict)
+    families: dict[str, tuple[Family, PluginRecord]] = field(default_factory=dict)
+    formats: dict[str, tuple[DatasetFormat, PluginRecord]] = field(default_factory=dict)
 
 
 def strict() -> bool:
@@ -112,14 +128,20 @@ def register_plugin(plugin: ModuleType | object, name: str | None = None) -> Non
     name = name or getattr(plugin, "__name__", None) or repr(plugin)
     plugin_manager().register(plugin, name=name)
     _SOURCES[name] = PluginSource(name, "(registered in-process)", "")
-    registry.cache_clear()
+    _forget()
 
 
 def unregister_plugin(name: str) -> None:
     """Undo :func:`register_plugin`."""
     plugin_manager().unregister(name=name)
     _SOURCES.pop(name, None)
-    registry.cache_clear()
+    _forget()
+
+
+def _forget() -> None:
+    """Drop what was collected, so the next lookup collects from the current plugins."""
+    for stage in (registry, families, _records):
+        stage.cache_clear()
 
 
 def _check_technique(obj: Any) -> str | None:
@@ -134,21 +156,47 @@ def _check_technique(obj: Any) -> str | None:
     return None
 
 
+def _instance_of(cls: type) -> Callable[[Any], str | None]:
+    def check(obj: Any) -> str | None:
+        return None if isinstance(obj, cls) else f"{obj!r} is not a {cls.__module__}.{cls.__name__}"
+
+    return check
+
+
+@dataclass(frozen=True)
+class _Kind:
+    """What one ``register_*`` hook registers: its word, its record list and its check."""
+
+    word: str
+    names: str  # the PluginRecord list of what a plugin registered
+    check: Callable[[Any], str | None]
+
+
+KINDS = {
+    "register_techniques": _Kind("technique", "techniques", _check_technique),
+    "register_datasets": _Kind("dataset", "datasets", lambda obj: None),
+    "register_perturbation_families": _Kind("family", "families", _instance_of(Family)),
+    "register_dataset_formats": _Kind("dataset format", "formats", _instance_of(DatasetFormat)),
+}
+
+
 def _collect(
     pm: pluggy.PluginManager, hook_name: str, records: dict[str, PluginRecord], found: dict
 ) -> None:
     """Call each implementation of one hook on its own; a failure marks only its plugin broken."""
-    kind = "technique" if hook_name == "register_techniques" else "dataset"
+    kind = KINDS[hook_name]
     for impl in getattr(pm.hook, hook_name).get_hookimpls():
         record = records.setdefault(impl.plugin_name, PluginRecord(impl.plugin_name, "?", ""))
         if record.status == "broken":
             continue
-        names = record.techniques if kind == "technique" else record.datasets
+        names = getattr(record, kind.names)
 
         def register(obj: Any, record: PluginRecord = record, names: list = names) -> None:
-            problem = _check_technique(obj) if kind == "technique" else None
+            problem = kind.check(obj)
             if problem is None and obj.name in found:
-                problem = f"{kind} {obj.name!r} is already registered by {found[obj.name][1].name}"
+                problem = (
+                    f"{kind.word} {obj.name!r} is already registered by {found[obj.name][1].name}"
+                )
             if problem:
                 raise ValueError(problem)
             found[obj.name] = (obj, record)
@@ -201,10 +249,10 @@ def _drop_broken(found: dict[str, tuple[Any, PluginRecord]]) -> None:
 
 
 @lru_cache(maxsize=1)
-def registry() -> Registry:
-    """Load every plugin once and collect what each registers."""
-    pm = plugin_manager()
-    records = {
+def _records() -> dict[str, PluginRecord]:
+    """One record per plugin, shared by both stages of collection."""
+    plugin_manager()
+    return {
         name: PluginRecord(
             source.name,
             source.distribution,
@@ -214,12 +262,41 @@ def registry() -> Registry:
         )
         for name, source in _SOURCES.items()
     }
+
+
+@lru_cache(maxsize=1)
+def families() -> dict[str, tuple[Family, PluginRecord]]:
+    """Stage one: every registered perturbation family, built-ins first.
+
+    A plugin that breaks in a later hook is marked broken in its record, so callers keep only
+    the families whose record is ``ok`` (:func:`registry` does).
+    """
+    found: dict[str, tuple[Family, PluginRecord]] = {}
+    _collect(plugin_manager(), "register_perturbation_families", _records(), found)
+    _drop_broken(found)
+    return found
+
+
+@lru_cache(maxsize=1)
+def registry() -> Registry:
+    """Load every plugin once and collect what each registers."""
+    pm, records = plugin_manager(), _records()
+    families_found = dict(families())
     techniques: dict[str, tuple[Technique, PluginRecord]] = {}
     datasets: dict[str, tuple[Any, PluginRecord]] = {}
+    formats: dict[str, tuple[DatasetFormat, PluginRecord]] = {}
     commands: dict[str, tuple[Any, PluginRecord]] = {}
     _collect(pm, "register_techniques", records, techniques)
     _collect(pm, "register_datasets", records, datasets)
+    _collect(pm, "register_dataset_formats", records, formats)
     _collect_commands(pm, records, commands)
-    for found in (techniques, datasets, commands):
+    for found in (techniques, datasets, commands, families_found, formats):
         _drop_broken(found)
-    return Registry(list(records.values()), techniques, datasets, commands)
+    return Registry(
+        list(records.values()),
+        techniques,
+        datasets,
+        commands,
+        families_found,
+        formats,
+    )

@@ -1,4 +1,5 @@
-"""One lookup place for the names plugins register: techniques, datasets and commands.
+"""One lookup place for what plugins register: techniques, datasets, dataset formats,
+perturbation families and commands.
 
 Everything that turns a name into a registered object goes through here, with the same
 "did you mean" hints; :mod:`kinterp.plugins` loads the plugins behind it.
@@ -9,10 +10,11 @@ from __future__ import annotations
 import difflib
 from pathlib import Path
 
-from kinterp.data.datasets import Dataset, dataset_from_path, is_image_folder
+from kinterp.data.datasets import Dataset, DatasetFormat, dataset_from_path, find_format
 from kinterp.errors import KinterpError
-from kinterp.plugins import PluginRecord, registry
+from kinterp.plugins import CORE_PLUGINS, PluginRecord, families, registry
 from kinterp.technique import Technique
+from kinterp.toolkit.perturb import Family
 
 
 def _hint(name: str, known: list[str], fallback: str, cutoff: float = 0.6) -> str:
@@ -46,8 +48,19 @@ def load_dataset(name_or_path: str, size: tuple[int, int] | None = None) -> Data
     if name_or_path in datasets:
         return datasets[name_or_path][0].load()
     if Path(name_or_path).exists():
-        return dataset_from_path(Path(name_or_path), size=size)
+        return dataset_from_path(Path(name_or_path), size=size, formats=dataset_formats())
     raise _unknown_dataset(name_or_path)
+
+
+def dataset_formats() -> list[DatasetFormat]:
+    """Every registered dataset format, in the order a path is tried against them: the
+    plugins' formats first (in the order ``kinterp plugins`` lists their plugins, so a plugin
+    can claim a folder before the image-folder format takes any folder), then the built-in
+    npz, IDX folder and image folder."""
+    found = list(registry().formats.values())
+    return [fmt for fmt, record in found if record.name not in CORE_PLUGINS] + [
+        fmt for fmt, record in found if record.name in CORE_PLUGINS
+    ]
 
 
 def _unknown_dataset(name: str) -> KinterpError:
@@ -60,21 +73,31 @@ def preload_dataset(name_or_path: str) -> Dataset | None:
     """Check a run's ``--data`` before its model loads, loading it if that needs no model.
 
     Returns:
-        The dataset of an ``.npz`` file or IDX folder (loaded now, so a bad or oversized file
-        fails before the model is loaded), or None for a registered name or an image folder
-        (loaded on first use; an image folder is resized to the model's geometry).
+        The dataset of a path whose format does not resize (an ``.npz`` file, an IDX folder:
+        loaded now, so a bad or oversized file fails before the model is loaded), or None for
+        a registered name or a path whose format resizes its images to the model's (an image
+        folder: loaded on first use).
 
     Raises:
-        KinterpError: an unknown name and no such path, or a file that does not load.
+        KinterpError: an unknown name and no such path, a path in no known format, or a file
+            that does not load.
     """
     if name_or_path in registry().datasets:
         return None
     path = Path(name_or_path)
     if not path.exists():
         raise _unknown_dataset(name_or_path)
-    if is_image_folder(path):
-        return None
-    return dataset_from_path(path)
+    fmt = find_format(path, dataset_formats())
+    return None if fmt.resizes else fmt.load(path, size=None)
+
+
+def perturbation_families() -> dict[str, Family]:
+    """Every registered perturbation family by name, the built-in ones first.
+
+    Reads the first stage of collection only (:func:`kinterp.plugins.families`), so a
+    technique's ``Params`` may call it while techniques are being collected.
+    """
+    return {name: family for name, (family, record) in families().items() if record.status == "ok"}
 
 
 def installed_techniques() -> list[Technique]:

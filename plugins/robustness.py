@@ -1,15 +1,17 @@
 """Robustness: where does the network stop seeing a digit?
 
-Sweeps perturbation families (:mod:`kinterp.toolkit.perturb`) over a labelled dataset and measures,
-per level, accuracy, confidence in the true class, top confidence, predictions changed from
-the clean images, and rejections (top confidence under 0.5: "no output fires"). The headline
-is ``edge``: MNIST digits sit in a 20x20 box centred in the 28x28 frame, so masking the
-border should change nothing, and a network that does mind has learned the frame. A
-border-sensitivity map shows where a blob of ink changes the network's mind.
+Sweeps every registered perturbation family (``kinterp.perturbation_families()``: the built-in
+ones of :mod:`kinterp.toolkit.perturb` and any a plugin registers) over a labelled dataset and
+measures, per level, accuracy, confidence in the true class, top confidence, predictions
+changed from the clean images, and rejections (top confidence under 0.5: "no output fires").
+The headline is ``edge``: MNIST digits sit in a 20x20 box centred in the 28x28 frame, so
+masking the border should change nothing, and a network that does mind has learned the frame.
+A border-sensitivity map shows where a blob of ink changes the network's mind.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -17,41 +19,69 @@ import numpy as np
 import kinterp
 from kinterp.loading.models import load_alongside
 from kinterp.toolkit.optimize.memory import budget, fitting_batch
-from kinterp.toolkit.perturb import FAMILIES, Digits, border_mask, stamp
+from kinterp.toolkit.perturb import FAMILIES, Digits, Family, border_mask, stamp
 
 BREAK_FRACTION = 0.9  # a family breaks at its first level below 90% of clean accuracy
 REJECT_BELOW = 0.5
 STRIP_EXAMPLES = 2
 
 
-def _levels(default: list[float], help_text: str, low: float, high: float):
+MAX_LEVELS = 32  # levels per family
+MAX_FAMILIES = 64  # names one --family takes
+
+
+def _own_levels(name: str, help_text: str):
+    """A built-in family's own option (``--edge``): its default levels and bounds."""
+    family = FAMILIES[name]
     return field(
-        default_factory=lambda: list(default),
-        metadata={"help": help_text, "min": low, "max": high, "max_items": 32},
+        default_factory=lambda: list(family.levels),
+        metadata={
+            "help": help_text,
+            "min": family.low,
+            "max": family.high,
+            "max_items": MAX_LEVELS,
+        },
     )
+
+
+class RegisteredFamilies(Sequence[str]):
+    """The names of the registered perturbation families, looked up each time they are read:
+    plugins register families after this module is imported."""
+
+    def __len__(self) -> int:
+        return len(kinterp.perturbation_families())
+
+    def __getitem__(self, index):  # type: ignore[override]
+        return list(kinterp.perturbation_families())[index]
 
 
 @dataclass
 class RobustnessParams:
     family: list[str] = field(
-        default_factory=lambda: list(FAMILIES),
+        default_factory=lambda: list(kinterp.perturbation_families()),
         metadata={
             "help": "Perturbation families to sweep.",
-            "choices": list(FAMILIES),
-            "max_items": len(FAMILIES),
+            "choices": RegisteredFamilies(),
+            "max_items": MAX_FAMILIES,
         },
     )
-    edge: list[int] = _levels([0, 1, 2, 3, 4, 5, 6, 8], "Border widths masked (px).", 0, 512)
-    scale: list[float] = _levels([0.5, 0.7, 0.85, 1.0, 1.2, 1.4, 2.0], "Resize factors.", 0.05, 8)
-    shift: list[int] = _levels([0, 2, 4, 6, 8], "Shift distances (px).", 0, 512)
-    rotate: list[float] = _levels([0, 15, 30, 45, 60, 75, 90], "Angles (degrees).", -360, 360)
-    noise: list[float] = _levels([0, 0.1, 0.2, 0.3, 0.5, 0.8], "Gaussian noise sigmas.", 0, 10)
-    saltpepper: list[float] = _levels(
-        [0, 0.02, 0.05, 0.1, 0.2, 0.4], "Salt-and-pepper fractions.", 0, 1
+    edge: list[int] = _own_levels("edge", "Border widths masked (px).")
+    scale: list[float] = _own_levels("scale", "Resize factors.")
+    shift: list[int] = _own_levels("shift", "Shift distances (px).")
+    rotate: list[float] = _own_levels("rotate", "Angles (degrees).")
+    noise: list[float] = _own_levels("noise", "Gaussian noise sigmas.")
+    saltpepper: list[float] = _own_levels("saltpepper", "Salt-and-pepper fractions.")
+    occlude: list[int] = _own_levels("occlude", "Occluding square sides (px).")
+    blur: list[float] = _own_levels("blur", "Blur sigmas (px).")
+    invert: list[float] = _own_levels("invert", "Blends towards the negative.")
+    levels: str = field(
+        default="",
+        metadata={
+            "help": "Levels of any family, as NAME=L1,L2,... for each, e.g. "
+            "rotate=-30,0,30,blur=0,1 (a family not named here sweeps its own option's levels, "
+            "else its default levels)."
+        },
     )
-    occlude: list[int] = _levels([0, 4, 6, 8, 10, 12], "Occluding square sides (px).", 0, 512)
-    blur: list[float] = _levels([0, 0.5, 1, 1.5, 2, 3], "Blur sigmas (px).", 0, 64)
-    invert: list[float] = _levels([0, 0.25, 0.5, 0.75, 1], "Blends towards the negative.", 0, 1)
     limit: int = field(
         default=0, metadata={"help": "Use the first N images (0: all).", "min": 0, "max": 10**7}
     )
@@ -109,18 +139,78 @@ def _measure(result: kinterp.Classification, labels: np.ndarray, clean_top1: np.
     )
 
 
-def _check_levels(params: RobustnessParams, shape: tuple[int, int, int]) -> None:
-    """Levels the image size cannot take: a border or square wider than the frame."""
-    side = min(shape[:2])
-    for name, most in (("edge", side // 2), ("occlude", side), ("shift", max(shape[:2]))):
-        too_big = [v for v in getattr(params, name) if v > most]
-        if name in params.family and too_big:
+@dataclass(frozen=True)
+class Sweep:
+    """One family and the levels a run sweeps it at."""
+
+    family: Family
+    levels: list[float]
+
+
+def parse_levels(text: str, registered: dict[str, Family]) -> dict[str, list[float]]:
+    """``rotate=-30,0,30,blur=0,1`` -> ``{"rotate": [-30, 0, 30], "blur": [0, 1]}``: each
+    ``NAME=`` starts a family, and the numbers up to the next one are its levels.
+
+    Raises:
+        KinterpError: text of another shape, an unknown or repeated family, a level that is not
+            a number, or more than ``MAX_LEVELS`` levels for one family.
+    """
+    levels: dict[str, list[float]] = {}
+    name = None
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        if "=" in item:
+            name, item = (part.strip() for part in item.split("=", 1))
+            if name not in registered:
+                raise kinterp.KinterpError(
+                    f"--levels: {name!r} is not a perturbation family; "
+                    f"known: {', '.join(registered)}"
+                )
+            if name in levels:
+                raise kinterp.KinterpError(f"--levels names {name} twice; give its levels once")
+            levels[name] = []
+        if name is None:
             raise kinterp.KinterpError(
-                f"--{name} {too_big[0]} is too large for {shape[0]}x{shape[1]} images; "
-                f"use at most {most}"
+                f"--levels expects NAME=L1,L2,... such as rotate=-30,0,30; got {text!r}"
             )
-    if params.blob > side:
-        raise kinterp.KinterpError(f"--blob {params.blob} is wider than the {side}px image")
+        try:
+            levels[name].append(float(item))
+        except ValueError:
+            raise kinterp.KinterpError(f"--levels {name}: expects numbers, got {item!r}") from None
+        if len(levels[name]) > MAX_LEVELS:
+            raise kinterp.KinterpError(f"--levels {name}: at most {MAX_LEVELS} levels")
+    return levels
+
+
+def sweeps(params: RobustnessParams, shape: tuple[int, int, int]) -> list[Sweep]:
+    """The families a run sweeps, in ``--family`` order without repeats, each at ``--levels
+    NAME=...``, else at a built-in's own option (``--edge``), else at its default levels.
+
+    Raises:
+        KinterpError: bad ``--levels``, a built-in's levels given both ways, or a level its
+            family or the image size cannot take (``--edge 20`` on 28x28 images).
+    """
+    registered = kinterp.perturbation_families()
+    given = parse_levels(params.levels, registered)
+    planned = []
+    for name in dict.fromkeys(params.family):
+        family = registered[name]
+        own = getattr(params, name) if name in FAMILIES else None
+        if name in given:
+            if own is not None and own != list(family.levels):
+                raise kinterp.KinterpError(
+                    f"--{name} and --levels {name}=... both set {name}'s levels; use one"
+                )
+            levels, option = given[name], f"--levels {name}="
+        elif own is not None:
+            levels, option = own, f"--{name} "
+        else:
+            levels, option = list(family.levels), f"{name} level "
+        for level in levels:
+            problem = family.problem(level, shape)
+            if problem:
+                raise kinterp.KinterpError(f"{option}{level:g} {problem}")
+        planned.append(Sweep(family, [int(v) if family.whole else v for v in levels]))
+    return planned
 
 
 class Robustness(kinterp.Technique):
@@ -138,8 +228,11 @@ class Robustness(kinterp.Technique):
 
     def run(self, ctx: kinterp.RunContext, params: RobustnessParams) -> None:
         shape = ctx.model.require_image()
-        params = replace(params, family=list(dict.fromkeys(params.family)))
-        _check_levels(params, shape)
+        plan = sweeps(params, shape)
+        if params.blob > min(shape[:2]):
+            raise kinterp.KinterpError(
+                f"--blob {params.blob} is wider than the {min(shape[:2])}px image"
+            )
         models = {ctx.model.info.name: ctx.model}
         models.update(load_alongside(ctx.model, params.compare or [], "--compare"))
         room = budget()  # --batch-size is clamped to what every model's calls can take
@@ -157,30 +250,31 @@ class Robustness(kinterp.Technique):
         clean = {
             name: m.classify_images(digits.images, params.batch_size) for name, m in models.items()
         }
-        curves = self._sweep(ctx, params, models, digits, labels, clean)
-        report = RobustnessReport(ctx, params, digits, labels, clean, curves)
+        curves = self._sweep(ctx, params, plan, models, digits, labels, clean)
+        report = RobustnessReport(ctx, params, plan, digits, labels, clean, curves)
         report.summary()
-        for family in params.family:
-            report.family(family)
+        for sweep in plan:
+            report.family(sweep.family.name)
         if params.sensitivity_images:
             report.sensitivity(sensitivity_map(ctx.model, digits, labels, params))
         report.metrics()
 
-    def _sweep(self, ctx, params, models, digits, labels, clean) -> dict[str, list[Curve]]:
+    def _sweep(self, ctx, params, plan, models, digits, labels, clean) -> dict[str, list[Curve]]:
         """Every family at every level, each perturbed batch classified by every model."""
-        total = sum(len(getattr(params, f)) for f in params.family)
+        total = sum(len(sweep.levels) for sweep in plan)
         curves: dict[str, list[Curve]] = {}
         with ctx.progress(total, "perturbing") as bar:
-            for family in params.family:
-                levels = list(getattr(params, family))
+            for sweep in plan:
                 rows = {name: [] for name in models}
-                for level in levels:
-                    batch = FAMILIES[family].apply(digits, level)
+                for level in sweep.levels:
+                    batch = sweep.family.apply(digits, level)
                     for name, model in models.items():
                         result = model.classify_images(batch, params.batch_size)
                         rows[name].append((*_measure(result, labels, clean[name].top1), result))
                     bar.advance()
-                curves[family] = [_curve(name, levels, rows[name]) for name in models]
+                curves[sweep.family.name] = [
+                    _curve(name, sweep.levels, rows[name]) for name in models
+                ]
         return curves
 
 
@@ -217,12 +311,17 @@ def sensitivity_map(
 class RobustnessReport:
     """Writes the run's sections: the summary first, then one per family, then sensitivity."""
 
-    def __init__(self, ctx, params, digits, labels, clean, curves):
+    def __init__(self, ctx, params, plan, digits, labels, clean, curves):
         self.ctx, self.params, self.digits, self.labels = ctx, params, digits, labels
+        self.families: dict[str, Family] = {sweep.family.name: sweep.family for sweep in plan}
         self.clean = {name: c.accuracy(labels) for name, c in clean.items()}
         self.main = ctx.model.info.name
         self.curves: dict[str, list[Curve]] = curves
         self.report = ctx.report
+
+    def level_text(self, value: float, family: str) -> str:
+        """A level of ``family`` with its unit, e.g. ``2 px`` or ``45 degrees``."""
+        return self.families[family].level_text(value)
 
     def breaking_points(self, name: str) -> dict[str, float | None]:
         """Per family, where model ``name`` breaks."""
@@ -235,7 +334,7 @@ class RobustnessReport:
         """Verdict and the table of clean accuracy, worst level and breaking point."""
         title, clean = "Summary", self.clean[self.main]
         breaks = self.breaking_points(self.main)
-        broken = [f"{f} at {level_text(v, f)}" for f, v in breaks.items() if v is not None]
+        broken = [f"{f} at {self.level_text(v, f)}" for f, v in breaks.items() if v is not None]
         fmt = kinterp.format_number
         verdict = f"{self.main}: {fmt(clean, 'pct')} correct on {len(self.labels):,} clean images. "
         verdict += (
@@ -251,9 +350,9 @@ class RobustnessReport:
             f"{fmt(BREAK_FRACTION, 'pct')} of that at the levels tried",
             tone="warn" if broken else "good",
         )
-        first = self.params.family[0] if self.params.family else None
+        first = next(iter(self.families.values()), None)
         if first is not None:
-            self.report.key(f"{first}: {FAMILIES[first].summary}")
+            self.report.key(f"{first.name}: {first.summary}")
         rows = []
         for family, curves in self.curves.items():
             for c in curves:
@@ -265,8 +364,8 @@ class RobustnessReport:
                         c.model,
                         self.clean[c.model],
                         c.accuracy[worst],
-                        level_text(c.levels[worst], family),
-                        "never" if point is None else level_text(point, family),
+                        self.level_text(c.levels[worst], family),
+                        "never" if point is None else self.level_text(point, family),
                     ]
                 )
         self.report.table(
@@ -278,7 +377,7 @@ class RobustnessReport:
 
     def family(self, family: str) -> None:
         """A family's curves, its table and the examples that break first."""
-        spec, curves = FAMILIES[family], self.curves[family]
+        spec, curves = self.families[family], self.curves[family]
         title = f"{family}: {spec.summary}"
         self.report.text(
             title, f"Levels in {spec.unit}; level {spec.identity:g} is the clean image."
@@ -333,14 +432,14 @@ class RobustnessReport:
         """The examples (correct when clean) that the family breaks at the lowest level."""
         wrong = curve.top1 != self.labels[None, :]
         correct = ~wrong[
-            int(np.argmin(np.abs(np.asarray(curve.levels) - FAMILIES[family].identity)))
+            int(np.argmin(np.abs(np.asarray(curve.levels) - self.families[family].identity)))
         ]
         first_break = np.where(wrong.any(axis=0), wrong.argmax(axis=0), len(curve.levels))
         order = np.argsort(np.where(correct, first_break, len(curve.levels) + 1), kind="stable")
         model = self.ctx.model
         for index in order[:STRIP_EXAMPLES]:
             one = self.digits.take(np.array([index]))
-            batch = np.concatenate([FAMILIES[family].apply(one, v) for v in curve.levels])
+            batch = np.concatenate([self.families[family].apply(one, v) for v in curve.levels])
             result = model.classify_images(batch)
             truth = int(self.labels[index])
             self.report.strip(
@@ -388,17 +487,12 @@ class RobustnessReport:
             self.report.metric(
                 f"{family}_accuracy",
                 {
-                    level_text(v, family): float(a)
+                    self.level_text(v, family): float(a)
                     for v, a in zip(c.levels, c.accuracy, strict=True)
                 },
             )
         if len(self.clean) > 1:
             self.report.metric("clean_accuracy_by_model", self.clean)
-
-
-def level_text(value: float, family: str) -> str:
-    """A level with its unit, e.g. ``2 px`` or ``45 degrees``."""
-    return f"{value:g} {FAMILIES[family].unit}"
 
 
 @kinterp.hookimpl

@@ -1,6 +1,9 @@
 """Datasets and their loaders: the bundled mnist-5k, Fashion-MNIST, MNIST, and your own files.
 
-Numpy and Pillow only: nothing here imports TensorFlow or Keras.
+Your own files come in a :class:`DatasetFormat`: an ``.npz`` file, a folder of IDX files or a
+folder of images. This module is a core plugin: it registers the built-in datasets and formats
+through the same hooks a third-party plugin uses. Numpy and Pillow only: nothing here imports
+TensorFlow or Keras.
 """
 
 from __future__ import annotations
@@ -451,32 +454,100 @@ def load_idx_folder(path: str | os.PathLike[str]) -> Dataset:
     )
 
 
-def is_image_folder(path: Path) -> bool:
-    """True for a folder of images (resized to the model's geometry when loaded), False for
-    a folder of IDX files or anything else."""
-    return path.is_dir() and not any(IDX_NAME.match(file.name) for file in path.iterdir())
+@dataclass(frozen=True)
+class DatasetFormat:
+    """A kind of dataset file or folder that ``--data PATH`` can name.
+
+    Attributes:
+        name: what errors and ``kinterp plugins`` call it.
+        summary: what such a path is, in a phrase (listed when no format matches a path).
+        detects: ``detects(path)`` -> True when ``path`` (which exists) is in this format; cheap
+            (names and kinds, not contents) and never raising.
+        load: ``load(path, size=None)`` -> the :class:`Dataset`; ``size`` is the ``(height,
+            width)`` to resize images to, or None. May raise :class:`KinterpError`.
+        resizes: ``load`` resizes the images to ``size``, so a run loads the data only once the
+            model (and its image size) is known; a format that does not resize is loaded
+            before the model, so a bad file fails first.
+    """
+
+    name: str
+    summary: str
+    detects: Callable[[Path], bool]
+    load: Callable[..., Dataset]
+    resizes: bool = False
 
 
-def dataset_from_path(path: str | os.PathLike[str], size: tuple[int, int] | None = None) -> Dataset:
-    """Load a dataset from an ``.npz`` file, a folder of IDX files, or a folder of images.
+def _is_npz(path: Path) -> bool:
+    return path.is_file() and path.suffix.lower() == ".npz"
+
+
+def _holds_idx_files(path: Path) -> bool:
+    return path.is_dir() and any(IDX_NAME.match(file.name) for file in path.iterdir())
+
+
+def _load_npz(path: Path, size: tuple[int, int] | None = None) -> Dataset:
+    return load_npz(path)
+
+
+def _load_idx_folder(path: Path, size: tuple[int, int] | None = None) -> Dataset:
+    return load_idx_folder(path)
+
+
+BUILTIN_FORMATS: tuple[DatasetFormat, ...] = (
+    DatasetFormat(
+        "npz", "an .npz file of x (and y), or x_train/y_train/x_test/y_test", _is_npz, _load_npz
+    ),
+    DatasetFormat(
+        "idx-folder",
+        "a folder of MNIST IDX files such as t10k-images-idx3-ubyte.gz",
+        _holds_idx_files,
+        _load_idx_folder,
+    ),
+    DatasetFormat(
+        "image-folder",
+        "any other folder: PNG, JPEG or BMP images, or class sub-folders of them",
+        Path.is_dir,
+        load_image_folder,
+        resizes=True,
+    ),
+)
+"""The built-in formats, in the order they are tried (the image folder takes any folder, so it
+comes last). They are registered through ``register_dataset_formats``."""
+
+
+def find_format(path: Path, formats: Sequence[DatasetFormat]) -> DatasetFormat:
+    """The first of ``formats`` that detects ``path``.
+
+    Raises:
+        KinterpError: the path is missing, or no format detects it (listing them all).
+    """
+    if not path.exists():
+        raise KinterpError(f"{path}: no such file or folder; check the path")
+    for fmt in formats:
+        if fmt.detects(path):
+            return fmt
+    known = "; ".join(f"{fmt.name}: {fmt.summary}" for fmt in formats)
+    raise KinterpError(f"{path}: not a dataset in a known format ({known}); pass one of those")
+
+
+def dataset_from_path(
+    path: str | os.PathLike[str],
+    size: tuple[int, int] | None = None,
+    formats: Sequence[DatasetFormat] = BUILTIN_FORMATS,
+) -> Dataset:
+    """Load a dataset file or folder with the first of ``formats`` that detects it.
 
     Args:
         path: the file or folder.
-        size: ``(height, width)`` to resize images in an image folder to.
+        size: ``(height, width)`` to resize images to (image folders).
+        formats: the formats to try, in order: the built-in ones unless given
+            (``kinterp.registry`` passes every registered format).
 
     Raises:
-        KinterpError: the path is missing or holds nothing loadable.
+        KinterpError: the path is missing or in no known format, or its loader refuses it.
     """
     path = Path(path)
-    if path.is_file() and path.suffix.lower() == ".npz":
-        return load_npz(path)
-    if path.is_dir():
-        if is_image_folder(path):
-            return load_image_folder(path, size=size)
-        return load_idx_folder(path)
-    if path.exists():
-        raise KinterpError(f"{path}: not an .npz file or a folder; pass one of those")
-    raise KinterpError(f"{path}: no such file or folder; check the path")
+    return find_format(path, formats).load(path, size=size)
 
 
 @functools.cache
@@ -578,3 +649,10 @@ def register_datasets(register: Callable[[DatasetSpec], None]) -> None:
     """Register the built-in datasets."""
     for spec in BUILTIN_DATASETS:
         register(spec)
+
+
+@hookimpl
+def register_dataset_formats(register: Callable[[DatasetFormat], None]) -> None:
+    """Register the built-in dataset formats, in the order they are tried."""
+    for fmt in BUILTIN_FORMATS:
+        register(fmt)

@@ -6,14 +6,22 @@ direction of a shift, a noise field, where a patch goes) is drawn once from the 
 image changes smoothly from level to level. Geometric families resample with
 TensorFlow's batched projective transform (bilinear) and fill what enters the frame with the
 background value.
+
+A family is a :class:`Family`. The built-in ones (:data:`FAMILIES`) are registered through the
+``register_perturbation_families`` hook, this module being a core plugin; a third-party plugin
+registers its own the same way, and robustness sweeps every registered family.
 """
 
 from __future__ import annotations
 
+import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+
+from kinterp.hookspecs import hookimpl
 
 CHUNK = 4096  # images resampled per call (bounds the memory of one transform)
 
@@ -241,31 +249,184 @@ def invert(d: Digits, amount: float) -> np.ndarray:
     return (1 - amount) * d.images + amount * (1 - d.images)
 
 
+NAME = re.compile(r"[a-z][a-z0-9_-]*")
+"""What a family may be called: it is a word of ``--family`` and ``--levels NAME=...``."""
+
+
 @dataclass(frozen=True)
 class Family:
-    """A perturbation family: its function, the level that leaves images alone, and units."""
+    """A perturbation family: a sweep of levels applied to a whole batch at once.
+
+    Attributes:
+        name: what ``--family`` and ``--levels NAME=...`` call it (lower-case letters, digits,
+            ``-`` and ``_``, starting with a letter).
+        summary: what a level does, in a phrase (the report's section title).
+        apply: ``apply(digits, level)`` -> the perturbed batch, ``(N, H, W, C)`` float in
+            [0, 1], computed for the whole batch at once; what varies per image comes from
+            ``digits`` (drawn once from the seed), so an image changes smoothly with the level.
+        identity: the level that leaves every image unchanged.
+        levels: the levels swept when the run names none.
+        low, high: the inclusive bounds of any level.
+        unit: a level's unit, for captions and metric keys (``px``, ``degrees``).
+        whole: levels are whole numbers (pixels).
+        most: the largest level images of a given ``(H, W, C)`` can take, when that is less than
+            ``high`` (a border wider than half the frame), or None.
+
+    Raises:
+        ValueError: a bad name, no default levels, or a default or identity level that breaks
+            the family's own bounds (a plugin bug: the plugin is then marked broken).
+    """
 
     name: str
+    summary: str
     apply: Callable[[Digits, float], np.ndarray]
     identity: float
+    levels: tuple[float, ...]
+    low: float
+    high: float
     unit: str
-    summary: str
+    whole: bool = False
+    most: Callable[[tuple[int, int, int]], float] | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not NAME.fullmatch(self.name):
+            raise ValueError(
+                f"family name {self.name!r} must be lower-case letters, digits, - or _"
+            )
+        if not self.summary:
+            raise ValueError(f"family {self.name!r} needs a one-line summary")
+        if not self.levels:
+            raise ValueError(f"family {self.name!r} needs default levels")
+        for level in (self.identity, *self.levels):
+            problem = self.problem(level)
+            if problem:
+                raise ValueError(f"family {self.name!r}: level {level!r} {problem}")
+
+    def problem(self, level: float, shape: tuple[int, int, int] | None = None) -> str | None:
+        """Why ``level`` cannot be swept (on images of ``shape`` (H, W, C), when given), as
+        the end of a sentence that starts with the level, or None when it can."""
+        if not math.isfinite(level):
+            return "is not a finite number"
+        if self.whole and level != int(level):
+            return "must be a whole number"
+        if level < self.low:
+            return f"must be at least {self.low:g}"
+        if level > self.high:
+            return f"must be at most {self.high:g}"
+        if shape is not None and self.most is not None and level > self.most(shape):
+            return (
+                f"is too large for {shape[0]}x{shape[1]} images; use at most {self.most(shape):g}"
+            )
+        return None
+
+    def level_text(self, level: float) -> str:
+        """A level with its unit, e.g. ``2 px`` or ``45 degrees``."""
+        return f"{level:g} {self.unit}"
 
 
 FAMILIES: dict[str, Family] = {
     f.name: f
     for f in (
-        Family("edge", edge, 0, "px", "border ring of this width masked with the background"),
-        Family("scale", scale, 1, "x", "digit resized about its centre, at most to the frame"),
-        Family("shift", shift, 0, "px", "digit moved this far in a random compass direction"),
-        Family("rotate", rotate, 0, "degrees", "image rotated anticlockwise"),
-        Family("noise", noise, 0, "sigma", "Gaussian noise added"),
-        Family("saltpepper", saltpepper, 0, "fraction", "pixels set to black or white"),
-        Family("occlude", occlude, 0, "px", "a square of this side blanked within the digit"),
-        Family("blur", blur, 0, "sigma px", "Gaussian blur"),
-        Family("invert", invert, 0, "fraction", "blend towards the negative image"),
+        Family(
+            "edge",
+            "border ring of this width masked with the background",
+            edge,
+            identity=0,
+            levels=(0, 1, 2, 3, 4, 5, 6, 8),
+            low=0,
+            high=512,
+            unit="px",
+            whole=True,
+            most=lambda shape: min(shape[:2]) // 2,
+        ),
+        Family(
+            "scale",
+            "digit resized about its centre, at most to the frame",
+            scale,
+            identity=1,
+            levels=(0.5, 0.7, 0.85, 1.0, 1.2, 1.4, 2.0),
+            low=0.05,
+            high=8,
+            unit="x",
+        ),
+        Family(
+            "shift",
+            "digit moved this far in a random compass direction",
+            shift,
+            identity=0,
+            levels=(0, 2, 4, 6, 8),
+            low=0,
+            high=512,
+            unit="px",
+            whole=True,
+            most=lambda shape: max(shape[:2]),
+        ),
+        Family(
+            "rotate",
+            "image rotated anticlockwise",
+            rotate,
+            identity=0,
+            levels=(0, 15, 30, 45, 60, 75, 90),
+            low=-360,
+            high=360,
+            unit="degrees",
+        ),
+        Family(
+            "noise",
+            "Gaussian noise added",
+            noise,
+            identity=0,
+            levels=(0, 0.1, 0.2, 0.3, 0.5, 0.8),
+            low=0,
+            high=10,
+            unit="sigma",
+        ),
+        Family(
+            "saltpepper",
+            "pixels set to black or white",
+            saltpepper,
+            identity=0,
+            levels=(0, 0.02, 0.05, 0.1, 0.2, 0.4),
+            low=0,
+            high=1,
+            unit="fraction",
+        ),
+        Family(
+            "occlude",
+            "a square of this side blanked within the digit",
+            occlude,
+            identity=0,
+            levels=(0, 4, 6, 8, 10, 12),
+            low=0,
+            high=512,
+            unit="px",
+            whole=True,
+            most=lambda shape: min(shape[:2]),
+        ),
+        Family(
+            "blur",
+            "Gaussian blur",
+            blur,
+            identity=0,
+            levels=(0, 0.5, 1, 1.5, 2, 3),
+            low=0,
+            high=64,
+            unit="sigma px",
+        ),
+        Family(
+            "invert",
+            "blend towards the negative image",
+            invert,
+            identity=0,
+            levels=(0, 0.25, 0.5, 0.75, 1),
+            low=0,
+            high=1,
+            unit="fraction",
+        ),
     )
 }
+"""The built-in families by name. A run sweeps the registered ones: these, registered below
+through ``register_perturbation_families``, and any a plugin registers."""
 
 
 def stamp(d: Digits, row: int, col: int, size: int) -> np.ndarray:
@@ -273,3 +434,10 @@ def stamp(d: Digits, row: int, col: int, size: int) -> np.ndarray:
     out = d.images.copy()
     out[:, row : row + size, col : col + size] = d.ink
     return out
+
+
+@hookimpl
+def register_perturbation_families(register: Callable[[Family], None]) -> None:
+    """Register the built-in families."""
+    for family in FAMILIES.values():
+        register(family)
