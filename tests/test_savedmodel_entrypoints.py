@@ -148,6 +148,82 @@ def _asset(names):
     return edit
 
 
+def _canary_path(folder: Path) -> dict[str, str]:
+    """No hostile node: just where :func:`_swapped_for_a_save` saves (``folder/canary``)."""
+    return {"canary": str(folder / "canary")}
+
+
+def _interface_functions(canary: str) -> list[object]:
+    """Two library functions implementing one interface (``api_implements``): ``PureFn``,
+    preferred on GPU, and ``SaveFn``, preferred on CPU, which saves a checkpoint named
+    ``canary`` first. Grappler's implementation selector runs SaveFn where PureFn is called."""
+    import tensorflow as tf
+    from tensorflow.core.framework import function_pb2
+
+    def implementation(device: str, saves: bool):
+        interface = _unique("kinterp_canary", canary)
+        attributes = {"api_implements": interface, "api_preferred_device": device}
+
+        @tf.function(experimental_attributes=attributes)
+        def body(x):
+            args = {"prefix": canary, "tensor_names": ["c"], "shape_and_slices": [""]}
+            deps = [tf.raw_ops.SaveV2(**args, tensors=[x])] if saves else []
+            with tf.control_dependencies(deps):
+                return x + 1.0
+
+        return body.get_concrete_function(tf.TensorSpec([], tf.float32)).function_def
+
+    functions = []
+    for name, device, saves in (("PureFn", "GPU", False), ("SaveFn", "CPU", True)):
+        function = function_pb2.FunctionDef()
+        function.CopyFrom(implementation(device, saves))
+        function.signature.name = _unique(name, canary)
+        functions.append(function)
+    return functions
+
+
+def _unique(name: str, canary: str) -> str:
+    """A function or interface name of this model only: TensorFlow keeps a process-wide
+    function library, where another model's ``SaveFn`` could be selected (and save there)."""
+    import hashlib
+
+    return f"{name}_{hashlib.sha256(canary.encode()).hexdigest()[:12]}"
+
+
+def _swapped_for_a_save(where: str):
+    """The save tensor calls SaveFn (save role: allowed to save), and ``where`` (the restore
+    op or an init op) calls PureFn, for which Grappler substitutes SaveFn."""
+
+    def wire(names):
+        def edit(meta):
+            graph = meta.graph_def
+            graph.library.function.extend(_interface_functions(names["canary"]))
+            const = graph.node.add(name="two", op="Const")
+            const.attr["dtype"].type = 1
+            const.attr["value"].tensor.dtype = 1
+            const.attr["value"].tensor.float_val.append(2.0)
+            const.attr["value"].tensor.tensor_shape.SetInParent()
+            for node_name, function in (("save/extra", "SaveFn"), ("pure_call", "PureFn")):
+                call = graph.node.add(name=node_name, op="StatefulPartitionedCall", input=["two"])
+                call.attr["f"].func.name = _unique(function, names["canary"])
+                call.device = "/device:CPU:0"  # where the selector prefers SaveFn
+                call.attr["Tin"].list.type.append(1)
+                call.attr["Tout"].list.type.append(1)
+                for key in ("config", "config_proto", "executor_type"):
+                    call.attr[key].s = b""
+            save = meta.saver_def.save_tensor_name.split(":")[0]
+            next(n for n in graph.node if n.name == save).input.append("^save/extra")
+            if where == "restore":
+                restore = meta.saver_def.restore_op_name
+                next(n for n in graph.node if n.name == restore).input.append("^pure_call")
+            else:
+                meta.collection_def["saved_model_main_op"].node_list.value.append("pure_call")
+
+        return edit
+
+    return wire
+
+
 CASES = {
     "saver_restores_with_a_save": (_save_to, _saver_of_one_op),
     "saver_restores_with_a_saving_function": (_call_saving_function, _saver_of_one_op),
@@ -163,6 +239,14 @@ CASES = {
     ),
     "init_signature_runs_the_save": (lambda folder: {}, _init_signature_runs_save),
     "init_op_writes_an_asset_path": (_write_asset, _asset),
+    "restore_op_calls_a_function_grappler_swaps_for_a_save": (
+        _canary_path,
+        _swapped_for_a_save("restore"),
+    ),
+    "init_op_calls_a_function_grappler_swaps_for_a_save": (
+        _canary_path,
+        _swapped_for_a_save("init"),
+    ),
 }
 
 

@@ -228,14 +228,36 @@ def _node_name(ref: str) -> str:
 
 
 def _function_calls(node: Any, library: dict[str, Any]) -> Iterator[str]:
-    """Names of the library functions a node calls (directly, or through a ``func`` attr)."""
+    """Names of the library functions a node calls (directly, or through a ``func`` attr,
+    the functions a ``func`` attr passes on to the called one included)."""
     if node.op in library:
         yield node.op
-    for value in node.attr.values():
-        if value.HasField("func"):
-            yield value.func.name
-        for func in value.list.func:
+    yield from _attr_functions(node.attr.values())
+
+
+def _attr_functions(values: Iterable[Any]) -> Iterator[str]:
+    """Every function name in ``AttrValue``s, at any depth of ``NameAttrList`` attrs."""
+    for value in values:
+        funcs = [value.func] if value.HasField("func") else []
+        for func in [*funcs, *value.list.func]:
             yield func.name
+            yield from _attr_functions(func.attr.values())
+
+
+def _substitutable(library: dict[str, Any]) -> set[str]:
+    """The functions TensorFlow may run in place of one another, or name from attributes.
+
+    Grappler's implementation selector swaps a call to a function carrying an
+    ``api_implements`` attribute for any other function of the library implementing the
+    same interface (the one preferred on the device at hand); ``forward_function_name`` and
+    ``backward_function_name`` pair such functions. The call's role says nothing about which
+    of them runs, so each is judged as serving code, as is any function named in another
+    function's attributes.
+    """
+    swapped = {name for name, f in library.items() if "api_implements" in f.attr}
+    attrs = [value for f in library.values() for value in f.attr.values()]
+    named = {value.s.decode(errors="replace") for value in attrs} | set(_attr_functions(attrs))
+    return swapped | (named & set(library))
 
 
 def _closure(roots: Iterable[str], edges: dict[str, set[str]]) -> set[str]:
@@ -315,6 +337,7 @@ def _meta_graph_refusals(meta_graph: Any) -> set[str]:
     roots = {f for name in serving for f in _function_calls(nodes[name], library)}
     roots |= {f for f in library if f not in callers or f.encode() in mentioned}
     roots |= {f for called in callers if called in library for f in calls[called]}
+    roots |= _substitutable(library)
     serving_functions = _closure(roots, calls)
     with_calls = SERVING_OPS | frozenset(library)
     refused = _refused((nodes[name] for name in serving), with_calls, set())
