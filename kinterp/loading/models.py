@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from kinterp.loading.deferredsize import check_deferred_memory
 from kinterp.errors import KinterpError
 from kinterp.loading.graphscan import check_keras_config, check_savedmodel
 from kinterp.loading.modelfile import classify, read_config, sha256_of
@@ -321,7 +322,7 @@ def load_model(spec: str, options: LoadOptions | None = None) -> LoadedModel:
     if fmt != "savedmodel":
         config = read_config(path, fmt)
         check_keras_config(config, path, options.unsafe)
-        check_parameter_memory(path, fmt, config)
+        unknown = check_parameter_memory(path, fmt, config)
     quiet_tensorflow()
     if options.unsafe:
         print(
@@ -333,6 +334,8 @@ def load_model(spec: str, options: LoadOptions | None = None) -> LoadedModel:
         check_savedmodel(path, options.unsafe)
         model = _load_savedmodel(path)
     else:
+        if unknown:
+            _check_deferred(path, fmt, config, options, unknown)
         model = _load_keras(path, options)
     info = describe(model, name=name, path=path, fmt=fmt, card=card, options=options)
     return LoadedModel(model, info)
@@ -373,6 +376,25 @@ def _custom_objects(specs: tuple[str, ...]) -> dict[str, Any]:
         objects[attr] = obj
         objects[keras.saving.get_registered_name(obj)] = obj
     return objects
+
+
+def _check_deferred(
+    path: Path, fmt: str, config: dict, options: LoadOptions, unknown: list[str]
+) -> None:
+    """Count the parameters the config walk could not (layer types ``unknown`` to it) by
+    building the model's structure without weights; refuse it if they do not fit.
+
+    Raises:
+        KinterpError: over the cap, or the message a real load would give if Keras cannot
+            build the model.
+    """
+    custom = _custom_objects(options.custom_objects)
+    try:
+        check_deferred_memory(path, fmt, config, custom or None, not options.unsafe, unknown)
+    except KinterpError:
+        raise
+    except Exception as exc:
+        raise KinterpError(_explain_load_error(path, exc)) from None
 
 
 def _load_keras(path: Path, options: LoadOptions) -> Any:

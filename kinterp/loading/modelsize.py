@@ -18,9 +18,21 @@ from pathlib import Path
 from typing import Any
 
 from kinterp.errors import KinterpError
+from kinterp.loading.layersize import (
+    FIX,
+    UNKNOWN,
+    Shape,
+    _channel_axis,
+    _dims,
+    _int,
+    _ints,
+    _spatial,
+    attention,
+    conv_lstm,
+    einsum_dense,
+)
 from kinterp.loading.limits import parameter_cap, size_text
 
-Shape = tuple[int | None, ...]
 MODELS = ("Functional", "Model", "Sequential")
 SAME_SHAPE = frozenset(
     [
@@ -58,20 +70,7 @@ SAME_SHAPE = frozenset(
 MERGES = frozenset(["Add", "Average", "Maximum", "Minimum", "Multiply", "Subtract"])
 ITEM_BYTES = {"float16": 2, "bfloat16": 2, "float64": 8}
 """Bytes of a variable by the layer's dtype policy (mixed policies keep float32 weights)."""
-FIX = "re-save it with Keras 3 (model.save('model.keras')), or check that it is the model you meant"
-
-
-def _int(value: Any, what: str) -> int:
-    """A non-negative integer from the config, or a one-line refusal."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise KinterpError(f"the model config gives {what} as {value!r}, not a count; {FIX}")
-    return value
-
-
-def _ints(value: Any, rank: int, what: str) -> tuple[int, ...]:
-    """``kernel_size``-style values: one integer for every axis, or a list of ``rank``."""
-    values = value if isinstance(value, list | tuple) else [value] * rank
-    return tuple(_int(v, what) for v in values)
+ATTENTION = ("MultiHeadAttention", "GroupQueryAttention", "GroupedQueryAttention")
 
 
 def _shape(value: Any) -> Shape | None:
@@ -83,31 +82,6 @@ def _shape(value: Any) -> Shape | None:
     ):
         return None
     return tuple(value)
-
-
-def _channel_axis(config: dict, shape: Shape) -> int:
-    return 1 if config.get("data_format") == "channels_first" else len(shape) - 1
-
-
-def _dims(config: dict, shape: Shape) -> Shape:
-    """The spatial dims of a shape (all but the batch and channel axes)."""
-    axis = _channel_axis(config, shape)
-    return tuple(d for i, d in enumerate(shape[1:], 1) if i != axis)
-
-
-def _spatial(config: dict, shape: Shape, size: tuple[int, ...], strides: tuple[int, ...]) -> Shape:
-    """Output spatial dims of a convolution or pooling window (``padding`` valid or same)."""
-    dims = _dims(config, shape)
-    dilation = _ints(config.get("dilation_rate", 1), len(dims), "dilation_rate")
-    out = []
-    for d, k, s, r in zip(dims, size, strides, dilation, strict=False):
-        if d is None or s == 0:
-            out.append(None)
-        elif config.get("padding") == "same":
-            out.append(-(-d // s))
-        else:
-            out.append(max(0, (d - (k - 1) * r - 1) // s + 1))
-    return tuple(out)
 
 
 def _transposed(
@@ -211,7 +185,8 @@ def _reshape(config: dict, shape: Shape) -> Shape:
 
 
 def _layer(kind: str, config: dict, shapes: list[Shape]) -> tuple[Shape | None, int]:
-    """(output shape, parameters) of a layer on its input shapes; None: cannot follow it."""
+    """(output shape, parameters) of a layer on its input shapes; None: cannot follow it;
+    ``UNKNOWN`` parameters: a layer kinterp cannot count (see :func:`check_parameter_memory`)."""
     shape = shapes[0]
     if kind in MERGES:
         return shape, 0
@@ -226,6 +201,10 @@ def _layer(kind: str, config: dict, shapes: list[Shape]) -> tuple[Shape | None, 
         units = _int(config.get("units", 0), "units")
         bias = units * bool(config.get("use_bias", True))
         return (*shape[:-1], units), (shape[-1] or 0) * units + bias
+    if kind == "EinsumDense":
+        return einsum_dense(config, shape)
+    if kind.startswith("ConvLSTM"):
+        return conv_lstm(config, shape)
     if kind == "Embedding":
         count = _int(config.get("input_dim", 0), "input_dim")
         dims = _int(config.get("output_dim", 0), "output_dim")
@@ -236,7 +215,9 @@ def _layer(kind: str, config: dict, shapes: list[Shape]) -> tuple[Shape | None, 
         return _pool(kind, config, shape), 0
     if kind in ("SimpleRNN", "LSTM", "GRU") and len(shape) == 3:
         return _recurrent(kind, config, shape)
-    return _reshaping(kind, config, shape), 0
+    if _weightless(kind):
+        return _reshaping(kind, config, shape), 0
+    return None, UNKNOWN
 
 
 def _reshaping(kind: str, config: dict, shape: Shape) -> Shape | None:
@@ -278,29 +259,13 @@ def _padded(kind: str, config: dict, shape: Shape) -> Shape:
     return _with_channels(config, shape, spatial, shape[_channel_axis(config, shape)])
 
 
-def _inner(config: dict) -> tuple[str, dict]:
-    layer = config.get("layer") or config.get("forward_layer") or {}
-    return str(layer.get("class_name", "")), layer.get("config") or {}
-
-
-def _wrapped(kind: str, config: dict, shapes: list[Shape]) -> tuple[Shape | None, int]:
-    """Bidirectional and TimeDistributed: the wrapped layer, twice or on each time step."""
-    inner_kind, inner = _inner(config)
-    shape = shapes[0]
-    if kind == "TimeDistributed":
-        out, params = _layer(inner_kind, inner, [(shape[0], *shape[2:])])
-        return (None if out is None else (shape[0], shape[1], *out[1:])), params
-    out, params = _layer(inner_kind, inner, shapes)
-    if out is not None and config.get("merge_mode", "concat") == "concat" and out[-1] is not None:
-        out = (*out[:-1], 2 * out[-1])
-    return out, 2 * params
-
-
 class Estimate:
     """Walks a model config, counting each layer's parameter bytes once (by layer path)."""
 
     def __init__(self) -> None:
         self.bytes: dict[str, int] = {}
+        self.unknown: set[str] = set()
+        """The layer types met whose weights the walk could not count."""
 
     def model(self, config: dict, path: str, given: list[Shape] | None) -> Shape | None:
         """Count a (nested) model's layers; its output shape (None: unknown).
@@ -332,14 +297,21 @@ class Estimate:
         name = f"{path}/{_name(layer)}"
         if kind == "InputLayer":
             return _shape(config.get("batch_shape") or config.get("batch_input_shape"))
-        built = _shape((layer.get("build_config") or {}).get("input_shape"))
+        build = layer.get("build_config") if isinstance(layer.get("build_config"), dict) else {}
+        built = _shape(build.get("input_shape") or build.get("query_shape"))
         if kind in MODELS or "layers" in config:
             return self.model(config, name, shapes or ([built] if built else None))
         given, rest = (shapes[0], shapes[1:]) if shapes else (None, [])
-        count = _wrapped if kind in ("Bidirectional", "TimeDistributed") else _layer
         output, most = None, 0
         for shape in dict.fromkeys(s for s in (given, built) if s):
-            out, params = count(kind, config, [shape, *rest])
+            if kind in ("Bidirectional", "TimeDistributed"):
+                out, params = self.wrapped(kind, config, name, shape), 0
+            elif kind in ATTENTION:
+                out, params = attention(kind, layer, config, [shape, *rest])
+            else:
+                out, params = _layer(kind, config, [shape, *rest])
+            if params == UNKNOWN:
+                self.unknown.add(kind)
             output, most = output or out, max(most, params)
         if given is None and built is None and not _weightless(kind):
             raise KinterpError(
@@ -349,6 +321,20 @@ class Estimate:
         bytes_ = most * ITEM_BYTES.get(_dtype(config), 4)
         self.bytes[name] = max(self.bytes.get(name, 0), bytes_)
         return output
+
+    def wrapped(self, kind: str, config: dict, path: str, shape: Shape) -> Shape | None:
+        """Count a ``TimeDistributed`` layer (its layer on each time step) or a
+        ``Bidirectional`` one (its forward and backward layers), whatever they wrap."""
+        inner = config.get("layer") if isinstance(config.get("layer"), dict) else {}
+        if kind == "TimeDistributed":
+            out = self.layer(inner, path, [(shape[0], *shape[2:])])
+            return None if out is None else (shape[0], shape[1], *out[1:])
+        backward = config.get("backward_layer")
+        out = self.layer(inner, f"{path}/forward", [shape])
+        self.layer(backward if isinstance(backward, dict) else inner, f"{path}/backward", [shape])
+        if out is not None and config.get("merge_mode", "concat") == "concat" and out[-1]:
+            out = (*out[:-1], 2 * out[-1])
+        return out
 
 
 def _weightless(kind: str) -> bool:
@@ -410,12 +396,22 @@ def parameter_bytes(config: dict) -> int:
         KinterpError: a config value is not a count or is malformed, or a weighted layer's
             input size cannot be derived.
     """
+    return sum(walk(config).bytes.values())
+
+
+def walk(config: dict) -> Estimate:
+    """Walk a Keras model config, counting each layer's parameter bytes (see
+    :func:`parameter_bytes`); the result also names the layer types it could not count.
+
+    Raises:
+        KinterpError: as :func:`parameter_bytes`.
+    """
     estimate = Estimate()
     try:
         estimate.layer(config, "", None)
     except (TypeError, ValueError, IndexError, AttributeError, RecursionError) as exc:
         raise KinterpError(f"the model config is malformed ({type(exc).__name__}); {FIX}") from None
-    return sum(estimate.bytes.values())
+    return estimate
 
 
 def stored_weight_bytes(path: Path, fmt: str) -> int:
@@ -427,22 +423,37 @@ def stored_weight_bytes(path: Path, fmt: str) -> int:
         return sum(info.file_size for info in archive.infolist() if info.filename.endswith(".h5"))
 
 
-def check_parameter_memory(path: Path, fmt: str, config: dict) -> None:
+def check_parameter_memory(path: Path, fmt: str, config: dict) -> list[str]:
     """Refuse a ``.keras`` or ``.h5`` model whose parameters would not fit, before building.
 
     The estimate is the larger of :func:`parameter_bytes` and the stored weights' size.
+
+    Returns:
+        The layer types whose weights the walk could not count (for
+        :func:`kinterp.deferredsize.check_deferred_memory` to count); empty: all counted.
 
     Raises:
         KinterpError: one line with the estimate, the cap and the fix.
     """
     try:
-        need = max(parameter_bytes(config), stored_weight_bytes(path, fmt))
+        estimate = walk(config)
+        need = max(sum(estimate.bytes.values()), stored_weight_bytes(path, fmt))
     except KinterpError as exc:
         raise KinterpError(f"{path}: {exc}") from None
+    refuse_over_cap(path, need, "estimated from its config")
+    return sorted(estimate.unknown)
+
+
+def refuse_over_cap(path: Path, need: int, how: str) -> None:
+    """Refuse ``path`` if ``need`` bytes of parameters are over kinterp's cap.
+
+    Raises:
+        KinterpError: one line with the estimate (found ``how``), the cap and the fix.
+    """
     cap, source = parameter_cap()
     if need > cap:
         raise KinterpError(
             f"{path}: building this model would allocate about {size_text(need)} of "
-            f"parameters (estimated from its config), over kinterp's limit of "
+            f"parameters ({how}), over kinterp's limit of "
             f"{size_text(cap)} ({source}); use a smaller model or a machine with more memory"
         )
