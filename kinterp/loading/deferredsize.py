@@ -1,6 +1,6 @@
 """Count a model's parameters by building its structure with deferred variables.
 
-The config walk of :mod:`kinterp.modelsize` counts the layer types it knows. For any other
+The config walk of :mod:`kinterp.loading.modelsize` counts the layer types it knows. For any other
 weighted layer, Keras itself is asked: the model is deserialised inside a
 ``keras.StatelessScope(initialize_variables=False)``, where every variable a layer's
 ``build`` creates records its shape and initializer but allocates no value (Keras defers
@@ -15,10 +15,10 @@ import math
 from pathlib import Path
 from typing import Any
 
-from kinterp.modelsize import ITEM_BYTES, refuse_over_cap
+from kinterp.loading.modelsize import ITEM_BYTES, refuse_over_cap
 
 SMALL_ITEMS = {"int8": 1, "uint8": 1, "bool": 1, "int16": 2, "uint16": 2, "int64": 8}
-"""Bytes of a variable by dtype, beyond :data:`kinterp.modelsize.ITEM_BYTES` (default 4)."""
+"""Bytes of a variable by dtype, beyond :data:`kinterp.loading.modelsize.ITEM_BYTES` (default 4)."""
 
 
 def deferred_parameter_bytes(

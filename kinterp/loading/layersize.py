@@ -1,4 +1,4 @@
-"""Config values and parameter counts of single Keras 3 layers, for :mod:`kinterp.modelsize`
+"""Config values and parameter counts of single Keras 3 layers, for :mod:`kinterp.loading.modelsize`
 (which walks a model): counts, shapes and windows read from a layer's config, and the
 einsum, attention and convolutional-recurrent layers counted from their input shapes.
 

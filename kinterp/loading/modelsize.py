@@ -430,7 +430,7 @@ def check_parameter_memory(path: Path, fmt: str, config: dict) -> list[str]:
 
     Returns:
         The layer types whose weights the walk could not count (for
-        :func:`kinterp.deferredsize.check_deferred_memory` to count); empty: all counted.
+        :func:`kinterp.loading.deferredsize.check_deferred_memory` to count); empty: all counted.
 
     Raises:
         KinterpError: one line with the estimate, the cap and the fix.
