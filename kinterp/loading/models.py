@@ -16,8 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from kinterp.loading.deferredsize import check_deferred_memory
 from kinterp.errors import KinterpError
+from kinterp.loading.deferredsize import check_deferred_memory
 from kinterp.loading.graphscan import check_keras_config, check_savedmodel
 from kinterp.loading.modelfile import classify, read_config, sha256_of
 from kinterp.loading.modelsize import check_parameter_memory
