@@ -74,8 +74,8 @@ def _hostile_data(tmp_path, case: str):
     digits = np.zeros((3, 28, 28), dtype=np.uint8)
     if case == "label":
         return _npz(tmp_path / "label.npz", digits, np.array([0, 1, 10**12]))
-    if case == "folder":
-        for name in ("1", "99999999999"):
+    if case in ("folder", "signed"):
+        for name in ("1", "99999999999") if case == "folder" else ("-1", "0"):
             (tmp_path / "imgs" / name).mkdir(parents=True)
             Image.new("L", (28, 28), 200).save(tmp_path / "imgs" / name / "a.png")
         return tmp_path / "imgs"
@@ -87,6 +87,7 @@ def _hostile_data(tmp_path, case: str):
 HOSTILE = {
     "label": "test label 1,000,000,000,000 (image 2) is not a class of",
     "folder": "test label 99,999,999,999 (image 1) is not a class of",
+    "signed": "-1: a class folder must be a class index 0, 1, 2, ...",
     "nan": "image 1 has NaN or infinite pixels",
     "inf": "image 1 has NaN or infinite pixels",
 }

@@ -46,6 +46,7 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
 SMALLER = "split it into smaller files or pass fewer images"
 LARGEST_LABEL = 2**62  # labels are int64; anything near that is no class index
 DIGITS_ONLY = re.compile(r"[0-9]+")
+SIGNED_NUMBER = re.compile(r"[+-][0-9]+")
 
 
 @dataclass(frozen=True, eq=False)
@@ -362,6 +363,12 @@ def load_image_folder(path: str | os.PathLike[str], size: tuple[int, int] | None
         raise KinterpError(f"{folder}: not a folder; pass a folder of images or an .npz file")
     classes = sorted(sub.name for sub in folder.iterdir() if sub.is_dir() and _image_files(sub))
     numbered = bool(classes) and all(DIGITS_ONLY.fullmatch(name) for name in classes)
+    signed = [name for name in classes if SIGNED_NUMBER.fullmatch(name)]
+    if signed and all(DIGITS_ONLY.fullmatch(n) or SIGNED_NUMBER.fullmatch(n) for n in classes):
+        raise KinterpError(
+            f"{folder / signed[0]}: a class folder must be a class index 0, 1, 2, ...; "
+            "rename it (sorted names would silently shift every label)"
+        )
     if numbered:
         classes = sorted(classes, key=lambda name: _folder_label(folder, name))
     if classes:
