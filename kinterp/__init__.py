@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from kinterp.data.datasets import Dataset, DatasetFormat, DatasetSpec
     from kinterp.data.modeldata import ModelData
     from kinterp.loading.models import LoadedModel, ModelInfo
+    from kinterp.reporting.blocks import ReportBlock
     from kinterp.reporting.report import ReportBuilder
     from kinterp.runner import RunResult
     from kinterp.serve.client import Client
@@ -42,6 +43,7 @@ _LAZY = {
     "ModelData": "kinterp.data.modeldata",
     "LoadedModel": "kinterp.loading.models",
     "ModelInfo": "kinterp.loading.models",
+    "ReportBlock": "kinterp.reporting.blocks",
     "ReportBuilder": "kinterp.reporting.report",
     "RunResult": "kinterp.runner",
     "RunSpec": "kinterp.spec.runspec",
@@ -59,6 +61,7 @@ __all__ = [
     "LoadedModel",
     "ModelData",
     "ModelInfo",
+    "ReportBlock",
     "ReportBuilder",
     "RunContext",
     "RunResult",

@@ -30,6 +30,7 @@ from kinterp import hookspecs
 from kinterp._version import __version__
 from kinterp.data.datasets import DatasetFormat
 from kinterp.errors import error_line
+from kinterp.reporting.blocks import ReportBlock
 from kinterp.spec.params import param_specs
 from kinterp.technique import Technique
 from kinterp.toolkit.perturb import Family
@@ -38,6 +39,7 @@ ENTRY_POINT_GROUP = "kinterp"
 CORE_PLUGINS = (
     "kinterp.data.datasets",
     "kinterp.toolkit.perturb",
+    "kinterp.reporting.builtin_blocks",
     "kinterp.predict",
 )
 CORE_COMMANDS = frozenset(
@@ -60,6 +62,7 @@ class PluginRecord:
     commands: list[str] = field(default_factory=list)
     families: list[str] = field(default_factory=list)
     formats: list[str] = field(default_factory=list)
+    report_blocks: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -76,6 +79,7 @@ class Registry:
     commands: dict[str, tuple[Any, PluginRecord]] = field(default_factory=dict)
     families: dict[str, tuple[Family, PluginRecord]] = field(default_factory=dict)
     formats: dict[str, tuple[DatasetFormat, PluginRecord]] = field(default_factory=dict)
+    report_blocks: dict[str, tuple[ReportBlock, PluginRecord]] = field(default_factory=dict)
 
 
 def strict() -> bool:
@@ -177,6 +181,7 @@ KINDS = {
     "register_datasets": _Kind("dataset", "datasets", lambda obj: None),
     "register_perturbation_families": _Kind("family", "families", _instance_of(Family)),
     "register_dataset_formats": _Kind("dataset format", "formats", _instance_of(DatasetFormat)),
+    "register_report_blocks": _Kind("report block", "report_blocks", _instance_of(ReportBlock)),
 }
 
 
@@ -286,11 +291,13 @@ def registry() -> Registry:
     datasets: dict[str, tuple[Any, PluginRecord]] = {}
     formats: dict[str, tuple[DatasetFormat, PluginRecord]] = {}
     commands: dict[str, tuple[Any, PluginRecord]] = {}
+    report_blocks: dict[str, tuple[ReportBlock, PluginRecord]] = {}
     _collect(pm, "register_techniques", records, techniques)
     _collect(pm, "register_datasets", records, datasets)
     _collect(pm, "register_dataset_formats", records, formats)
+    _collect(pm, "register_report_blocks", records, report_blocks)
     _collect_commands(pm, records, commands)
-    for found in (techniques, datasets, commands, families_found, formats):
+    for found in (techniques, datasets, commands, families_found, formats, report_blocks):
         _drop_broken(found)
     return Registry(
         list(records.values()),
@@ -299,4 +306,5 @@ def registry() -> Registry:
         commands,
         families_found,
         formats,
+        report_blocks,
     )

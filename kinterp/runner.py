@@ -25,7 +25,7 @@ from kinterp.data.modeldata import ModelData, dataset_name
 from kinterp.errors import KinterpError
 from kinterp.loading.modelfile import sha256_of
 from kinterp.loading.models import LoadedModel, load_model, resolve
-from kinterp.plugins import PluginRecord, one_line
+from kinterp.plugins import PluginRecord, one_line, registry
 from kinterp.registry import find_technique, load_dataset, preload_dataset
 from kinterp.reporting.html import write_report
 from kinterp.reporting.report import SCHEMA_VERSION, ReportBuilder, read_report
@@ -168,7 +168,8 @@ def execute(spec: RunSpec, model: LoadedModel | None = None, quiet: bool = True)
     keras.utils.set_random_seed(spec.seed)
     run_dir = RunDirectory(root, technique.name, loaded.info.name)
     try:
-        builder = ReportBuilder(run_dir.path)
+        blocks = {name: block for name, (block, _) in registry().report_blocks.items()}
+        builder = ReportBuilder(run_dir.path, blocks)
         opener = _data_opener(spec, loaded, preloaded)
         ctx = RunContext(loaded, builder, seed=spec.seed, quiet=quiet, open_data=opener)
         started, clock = now(), time.perf_counter()
@@ -195,7 +196,7 @@ def execute(spec: RunSpec, model: LoadedModel | None = None, quiet: bool = True)
             **builder.as_dict(),
         }
         report["summary"] = final_summary(builder.summary, block, builder.metrics, error)
-        write_report(run_dir.path, report)
+        write_report(run_dir.path, report, blocks)
         path = run_dir.commit()
     except BaseException:  # bad input, Ctrl-C, an unwritable report: leave nothing behind
         run_dir.discard()
