@@ -3,8 +3,10 @@
 The public API, for notebooks and plugin authors. Importing kinterp does not import
 TensorFlow; loading a model or running a technique does. The types a plugin receives
 (``RunContext``, ``LoadedModel``, ``ModelInfo``, ``ReportBuilder``, ``ModelData``,
-``Dataset``, ``Classification``) and ``RunSpec`` are exported here and imported on first use.
-See docs/plugins.md for which names are stable.
+``Dataset``, ``Classification``), ``RunSpec`` and the model helpers a technique uses
+(``load_alongside``, ``zoo_models``, ``activation_name``) are exported here and imported on
+first use. docs/plugins.md documents every name in ``__all__``; the technique toolkit is
+:mod:`kinterp.toolkit`.
 """
 
 from __future__ import annotations
@@ -22,7 +24,14 @@ from kinterp.technique import DemoPreset, Technique
 if TYPE_CHECKING:
     from kinterp.data.datasets import Dataset, DatasetFormat, DatasetSpec
     from kinterp.data.modeldata import ModelData
-    from kinterp.loading.models import LoadedModel, ModelInfo
+    from kinterp.loading.models import (
+        LayerRow,
+        LoadedModel,
+        ModelInfo,
+        activation_name,
+        load_alongside,
+    )
+    from kinterp.loading.zoo import ZooModel, zoo_models
     from kinterp.reporting.blocks import ReportBlock
     from kinterp.reporting.report import ReportBuilder
     from kinterp.runner import RunResult
@@ -41,8 +50,13 @@ _LAZY = {
     "DatasetFormat": "kinterp.data.datasets",
     "DatasetSpec": "kinterp.data.datasets",
     "ModelData": "kinterp.data.modeldata",
+    "LayerRow": "kinterp.loading.models",
     "LoadedModel": "kinterp.loading.models",
     "ModelInfo": "kinterp.loading.models",
+    "activation_name": "kinterp.loading.models",
+    "load_alongside": "kinterp.loading.models",
+    "ZooModel": "kinterp.loading.zoo",
+    "zoo_models": "kinterp.loading.zoo",
     "ReportBlock": "kinterp.reporting.blocks",
     "ReportBuilder": "kinterp.reporting.report",
     "RunResult": "kinterp.runner",
@@ -58,6 +72,7 @@ __all__ = [
     "DatasetSpec",
     "DemoPreset",
     "KinterpError",
+    "LayerRow",
     "LoadedModel",
     "ModelData",
     "ModelInfo",
@@ -67,20 +82,28 @@ __all__ = [
     "RunResult",
     "RunSpec",
     "Technique",
+    "ZooModel",
     "__version__",
+    "activation_name",
     "execute",
     "format_number",
     "hookimpl",
+    "load_alongside",
     "load_model",
     "perturbation_families",
     "run",
     "sweep",
     "techniques",
+    "zoo_models",
 ]
 
 
 def __getattr__(name: str) -> Any:
-    """Import the exported types on first use (they pull in numpy, Pillow and Jinja2)."""
+    """Import the exported types and helpers on first use (they pull in numpy, Pillow, Jinja2).
+
+    Raises:
+        AttributeError: ``name`` is not exported.
+    """
     if name in _LAZY:
         return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'kinterp' has no attribute {name!r}")

@@ -29,7 +29,6 @@ from typing import Any
 import numpy as np
 
 import kinterp
-from kinterp.loading.models import CONV_TYPES
 
 GRADIENT_METHODS = ("saliency", "smoothgrad")
 CAM_METHODS = ("gradcam", "gradcam++", "scorecam", "layercam")
@@ -274,7 +273,7 @@ class Attribution(kinterp.Technique):
 
 def choose_methods(requested: list[str] | None, info: kinterp.ModelInfo) -> list[str]:
     """The methods to run; CAM methods only on a model with a conv layer (else KinterpError)."""
-    has_conv = any(row.type.startswith(CONV_TYPES) for row in info.layers)
+    has_conv = any(row.is_conv for row in info.layers)
     if requested is None:
         return list(METHODS if has_conv else GRADIENT_METHODS)
     methods = [m for m in METHODS if m in requested]  # canonical order, no repeats
@@ -299,10 +298,10 @@ def choose_layer(model: kinterp.LoadedModel, name: str, methods: list[str]) -> s
             )
         return None
     if not name:
-        return [row.name for row in model.info.layers if row.type.startswith(CONV_TYPES)][-1]
+        return [row.name for row in model.info.layers if row.is_conv][-1]
     shape = tuple(model.layer(name).output.shape)
     if len(shape) != 4:
-        convs = [row.name for row in model.info.layers if row.type.startswith(CONV_TYPES)]
+        convs = [row.name for row in model.info.layers if row.is_conv]
         raise kinterp.KinterpError(
             f"layer {name!r} outputs {shape}, not a (height, width, channels) map, so the CAM "
             f"methods cannot read it; pick a conv or pooling layer such as {convs[-1]}"

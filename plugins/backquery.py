@@ -19,7 +19,8 @@ from typing import Any, Literal
 import numpy as np
 
 import kinterp
-from kinterp.loading.models import activation_name
+from kinterp import activation_name
+from kinterp.toolkit.optimize import check_indices
 
 BOOK_RANGE = (0.01, 0.99)
 MAX_OUTPUTS = 100_000  # the most output nodes a back query takes (labels, --target values)
@@ -335,12 +336,7 @@ class Backquery(kinterp.Technique):
                 raise kinterp.KinterpError(f"{option} {value:g} must lie inside {where}")
         if params.target_high <= params.target_low:
             raise kinterp.KinterpError("--target-high must be larger than --target-low")
-        labels = list(range(n_out)) if params.labels is None else params.labels
-        bad = [c for c in labels if not 0 <= c < n_out]
-        if bad:
-            raise kinterp.KinterpError(
-                f"--labels {bad[0]} is out of range; this model's classes are 0..{n_out - 1}"
-            )
+        labels = check_indices(params.labels, n_out, f"classes of {info.name}", "--labels")
         targets = np.full((len(labels), n_out), params.target_low, dtype="float64")
         targets[np.arange(len(labels)), labels] = params.target_high
         names = [info.class_name(c) for c in labels]

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 import kinterp
-from kinterp.toolkit.pixelstats import pixel_histogram, variogram
+from kinterp.toolkit import pixel_histogram, variogram
 
 LOGISTIC_LR = 1.0  # step size on whitened components (their covariance is the identity)
 LOGISTIC_L2 = 1e-4

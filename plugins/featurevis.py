@@ -15,29 +15,27 @@ from typing import Literal
 import numpy as np
 
 import kinterp
+from kinterp.toolkit import Budget, budget
 from kinterp.toolkit.optimize import (
     BatchGrid,
     Engine,
     Settings,
-    layer_targets,
-    layer_units,
-    load_starts,
-    parse_lp,
-    penalty,
-    view_transforms,
-)
-from kinterp.toolkit.optimize.census import (
     UnitStats,
     census,
     high_frequency_energy,
+    layer_targets,
+    layer_units,
+    load_starts,
+    parameterisation,
+    parse_lp,
+    penalty,
+    rotate_scale,
+    rows_per_call,
     spectrum_consistency,
+    unit_objective,
+    view_transforms,
 )
-from kinterp.toolkit.optimize.memory import Budget, budget, rows_per_call
-from kinterp.toolkit.optimize.parameterize import parameterisation
-from kinterp.toolkit.optimize.targets import unit_objective
-from kinterp.toolkit.optimize.transforms import rotate_scale
 
-LAYER_KINDS = ("Conv", "Dense")  # "all" means every layer whose class name contains one
 USABLE = 0.75  # a TV weight counts if the layer keeps this share of its best activation
 CONSISTENT = 0.7  # a layer's maps are consistent from the TV weight where the mean reaches this
 SHOWN_UNITS = 16  # units shown in the sweep and real-example grids (all are in the tables)
@@ -131,9 +129,7 @@ class FeatureVisParams:
 def chosen_layers(model: kinterp.LoadedModel, names: list[str]) -> list[str]:
     """The named layers (``all``: every conv and dense layer), checked against the model."""
     if "all" in names:
-        everything = [
-            row.name for row in model.info.layers if any(kind in row.type for kind in LAYER_KINDS)
-        ]
+        everything = [row.name for row in model.info.layers if row.is_conv or row.is_dense]
         if not everything:
             raise kinterp.KinterpError(
                 f"{model.info.name} has no conv or dense layers; name one with --layer"
@@ -146,12 +142,8 @@ def chosen_layers(model: kinterp.LoadedModel, names: list[str]) -> list[str]:
 
 def activations(model: kinterp.LoadedModel, layer: str, images: np.ndarray) -> np.ndarray:
     """(N, units) each image's activation of every unit of ``layer`` (conv: mean over space)."""
-    network = model.feature_model(layer)
-    outs = []
-    for start in range(0, len(images), 256):
-        out = np.asarray(network(model.to_input(images[start : start + 256]), training=False))
-        outs.append(out.reshape(len(out), -1, out.shape[-1]).mean(axis=1))
-    return np.concatenate(outs) if outs else np.zeros((0, 0))
+    out = model.features(layer, model.to_input(images))
+    return out.mean(axis=tuple(range(1, out.ndim - 1)))  # over space; a dense output as it is
 
 
 @dataclass

@@ -17,12 +17,18 @@ from typing import Literal
 import numpy as np
 
 import kinterp
-from kinterp.loading.models import load_alongside
-from kinterp.loading.zoo import zoo_models
-from kinterp.toolkit import cppn
-from kinterp.toolkit.evolve import breeding_bytes, next_generation
-from kinterp.toolkit.optimize.memory import Budget, budget, fitting_batch
-from kinterp.toolkit.pixelstats import pixel_histogram, variogram
+from kinterp import load_alongside, zoo_models
+from kinterp.toolkit import (
+    Budget,
+    breeding_bytes,
+    budget,
+    cppn,
+    fitting_batch,
+    next_generation,
+    pixel_histogram,
+    variogram,
+)
+from kinterp.toolkit.optimize import check_indices
 
 LAGS = 14  # variogram lags 1..14, as in the blog
 HISTOGRAM_BINS = 32
@@ -196,7 +202,9 @@ class Fooling(kinterp.Technique):
                 f"--elite {params.elite} leaves no room to breed in a population of "
                 f"{params.population}; use a smaller --elite or a larger --population"
             )
-        classes = kinterp_classes(info, params.classes)
+        classes = check_indices(
+            params.classes, info.num_outputs, f"classes of {info.name}", "--classes"
+        )
         room = population_budget(params, len(classes) * params.count, shape, info.num_outputs)
         batch = fitting_batch(model, params.batch_size, room)
         stats, missing = class_statistics(ctx, info.num_outputs, params.prior == "stats")
@@ -264,17 +272,6 @@ def population_bytes(params: FoolingParams, groups: int, shape, classes: int) ->
     draw = PRIOR_DRAW_BYTES if prior_draws else NOISE_DRAW_BYTES
     breed = 4 * count * genes + breeding_bytes(count, genes, draw)
     return kept + decoded + probs + max(render, classify, score, breed)
-
-
-def kinterp_classes(info: kinterp.ModelInfo, classes: list[int] | None) -> list[int]:
-    """The classes to fool, checked against the model's outputs."""
-    chosen = list(range(info.num_outputs)) if classes is None else list(dict.fromkeys(classes))
-    bad = [c for c in chosen if c >= info.num_outputs]
-    if bad:
-        raise kinterp.KinterpError(
-            f"--classes {bad[0]} is out of range; {info.name} has classes 0..{info.num_outputs - 1}"
-        )
-    return chosen
 
 
 def transfer_models(model: kinterp.LoadedModel, specs: list[str] | None) -> dict:

@@ -19,11 +19,13 @@ import numpy as np
 
 import kinterp
 from kinterp.toolkit.optimize import (
+    ANIMATION_FRAMES,
     BatchGrid,
     OptimisationParams,
     Result,
     Scores,
     Targets,
+    check_memory,
     class_targets,
     layer_targets,
     load_starts,
@@ -35,7 +37,6 @@ from kinterp.toolkit.optimize import (
     settings,
     zero_border,
 )
-from kinterp.toolkit.optimize.params import ANIMATION_FRAMES, check_memory
 
 BORDER_WIDTHS = (1, 2)
 MAX_INDEX = 1_000_000  # the largest class or unit index an option takes

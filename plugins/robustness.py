@@ -17,9 +17,8 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 import kinterp
-from kinterp.loading.models import load_alongside
-from kinterp.toolkit.optimize.memory import budget, fitting_batch
-from kinterp.toolkit.perturb import FAMILIES, Digits, Family, border_mask, stamp
+from kinterp import load_alongside
+from kinterp.toolkit import FAMILIES, Digits, Family, border_mask, budget, fitting_batch, stamp
 
 BREAK_FRACTION = 0.9  # a family breaks at its first level below 90% of clean accuracy
 REJECT_BELOW = 0.5

@@ -199,7 +199,7 @@ def test_relu_and_conv_models_are_refused(tmp_path: Path) -> None:
 def test_bad_labels_and_targets_are_refused(tmp_path: Path) -> None:
     model = Path(str(kinterp.load_model("mnist-mlp").info.path))
     message = _refused(tmp_path, model, "--labels", "3,10")
-    assert "--labels 10" in message and "0..9" in message
+    assert "--labels 10 is out of range: there are 10 classes" in message and "(0-9)" in message
     with pytest.raises(kinterp.KinterpError, match="10 outputs"):
         kinterp.run("backquery", "mnist-mlp", out=str(tmp_path / "o"), target=[0.5, 0.5])
     with pytest.raises(kinterp.KinterpError, match="open range"):

@@ -24,7 +24,7 @@ from kinterp.loading.modelsize import check_parameter_memory
 from kinterp.loading.zoo import zoo_models
 from kinterp.toolkit.classification import Classification, class_name, softmax
 
-CONV_TYPES = ("Conv", "DepthwiseConv", "SeparableConv")
+CONV_TYPES = ("Conv", "DepthwiseConv", "SeparableConv")  # class-name prefixes of convolutions
 DENSE_TYPES = {
     "Dense",
     "Flatten",
@@ -61,6 +61,16 @@ class LayerRow:
     activation: str
     size: str
     params: int
+
+    @property
+    def is_conv(self) -> bool:
+        """True for a convolution layer (a class name starting with one of ``CONV_TYPES``)."""
+        return self.type.startswith(CONV_TYPES)
+
+    @property
+    def is_dense(self) -> bool:
+        """True for a ``Dense`` layer."""
+        return self.type == "Dense"
 
 
 @dataclass(frozen=True)
@@ -134,7 +144,7 @@ class LoadedModel:
         self.info = info
         self._logits: Any = None
         self._features: dict[str, Any] = {}
-        self._forward: Any = None
+        self._calls: dict[str | None, Any] = {}
 
     def require_image(self) -> tuple[int, int, int]:
         """The (H, W, C) image geometry, or a one-line error if the input is not image-like."""
@@ -170,21 +180,42 @@ class LoadedModel:
         One ``tf.function`` (traced once, any batch size) instead of eager calls: on the
         zoo's CNNs eager calls spend as long in Python as in the model.
         """
-        forward = self._compiled_forward()
-        outs = [
-            np.asarray(forward(inputs[i : i + batch_size]))
-            for i in range(0, len(inputs), batch_size)
-        ]
+        outs = _batched(self._compiled(None), inputs, batch_size)
         return np.concatenate(outs) if outs else np.zeros((0, self.info.num_outputs), "float32")
 
-    def _compiled_forward(self) -> Any:
-        if self._forward is None:
+    def features(self, layer: str, inputs: np.ndarray, batch_size: int = 256) -> np.ndarray:
+        """Layer ``layer``'s outputs for a batch of model inputs, compiled and batched like
+        :meth:`predict`.
+
+        Args:
+            layer: a layer name (see :meth:`layer`).
+            inputs: model inputs (N, *input_shape).
+            batch_size: rows per compiled call.
+
+        Returns:
+            (N, *layer output shape) float32 activations (conv: (N, H, W, filters)).
+
+        Raises:
+            KinterpError: an unknown layer (naming close matches), or a SavedModel.
+        """
+        outs = _batched(self._compiled(layer), np.asarray(inputs, dtype="float32"), batch_size)
+        if outs:
+            return np.concatenate(outs)
+        shape = self.layer(layer).output.shape[1:]
+        return np.zeros((0, *[d or 0 for d in shape]), "float32")
+
+    def _compiled(self, layer: str | None) -> Any:
+        """One ``tf.function`` from the input to layer ``layer``'s output (None: the model's
+        output), traced once for any batch size and cached."""
+        if layer not in self._calls:
             import tensorflow as tf
 
-            model = self.keras_model
+            network = self.keras_model if layer is None else self.feature_model(layer)
             spec = tf.TensorSpec([None, *self.info.input_shape], tf.float32)
-            self._forward = tf.function(lambda x: model(x, training=False), input_signature=[spec])
-        return self._forward
+            self._calls[layer] = tf.function(
+                lambda x: network(x, training=False), input_signature=[spec]
+            )
+        return self._calls[layer]
 
     @property
     def has_logits(self) -> bool:
@@ -260,6 +291,11 @@ class LoadedModel:
             hint = f"did you mean {', '.join(close)}?" if close else f"layers: {', '.join(names)}"
             raise KinterpError(f"unknown layer {name!r}; {hint} (see: kinterp inspect MODEL)")
         return self.keras_model.get_layer(name)
+
+
+def _batched(call: Any, inputs: np.ndarray, batch_size: int) -> list[np.ndarray]:
+    """``call`` applied to ``inputs`` in chunks of ``batch_size`` rows, as numpy arrays."""
+    return [np.asarray(call(inputs[i : i + batch_size])) for i in range(0, len(inputs), batch_size)]
 
 
 def resolve(spec: str) -> tuple[str, Path, dict[str, Any] | None]:
@@ -515,10 +551,9 @@ def _layer_table(model: Any) -> tuple[LayerRow, ...]:
 def _kind(layers: tuple[LayerRow, ...], fmt: str) -> str:
     if fmt == "savedmodel":
         return "other"
-    types = {row.type for row in layers}
-    if any(t.startswith(CONV_TYPES) for t in types):
+    if any(row.is_conv for row in layers):
         return "conv"
-    return "dense" if types <= DENSE_TYPES else "other"
+    return "dense" if {row.type for row in layers} <= DENSE_TYPES else "other"
 
 
 def describe(

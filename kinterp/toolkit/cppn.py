@@ -3,12 +3,15 @@
 Each pixel's (x, y, distance from centre, 1) goes through two hidden layers with periodic,
 Gaussian and sigmoidal activations and a sigmoid output: regular, symmetric patterns rather
 than pixel noise (Nguyen et al. 2015). Many genomes are rendered at once with einsum, in
-chunks whose working memory is bounded.
+chunks whose working memory is bounded. A public module: its ``__all__`` is documented in
+docs/plugins.md.
 """
 
 from __future__ import annotations
 
 import numpy as np
+
+__all__ = ["HIDDEN", "genome_size", "render", "render_bytes", "work_bytes"]
 
 HIDDEN = 8
 INPUTS = 4  # x, y, r, bias

@@ -8,9 +8,12 @@ differentiable graph and are never written back; :mod:`inits` make and load star
 :mod:`grid` lays out the batch as named axes (targets x TV weights x inits x restarts);
 :mod:`params` holds the options every such technique shares; :mod:`engine` runs the whole
 batch through one compiled ``tf.function`` that takes several steps per call; :mod:`measures`
-scores the results (consistency across restarts, the border test).
+scores the results (consistency across restarts, the border test); :mod:`parameterize`
+optimises pixels or a colour-decorrelated spectrum; :mod:`memory` sizes rows to a budget;
+:mod:`census` sorts a unit's maps into structured, noise, flat or dead.
 
-Nothing here imports TensorFlow at import time.
+A public module: the names in ``__all__`` are documented in docs/plugins.md. Nothing here
+imports TensorFlow at import time.
 
 Example, a TV sweep of 4 weights x 10 classes in one compiled call::
 
@@ -25,6 +28,12 @@ Example, a TV sweep of 4 weights x 10 classes in one compiled call::
     result = optimize(goal, init_images, Settings(steps=128), penalty=weights)
 """
 
+from kinterp.toolkit.optimize.census import (
+    UnitStats,
+    census,
+    high_frequency_energy,
+    spectrum_consistency,
+)
 from kinterp.toolkit.optimize.engine import Engine, Result, Settings, compile_steps, optimize
 from kinterp.toolkit.optimize.grid import BatchGrid
 from kinterp.toolkit.optimize.inits import (
@@ -43,7 +52,19 @@ from kinterp.toolkit.optimize.measures import (
 )
 from kinterp.toolkit.optimize.memory import bytes_per_row, rows_per_call
 from kinterp.toolkit.optimize.objectives import Objective, channel
-from kinterp.toolkit.optimize.params import OptimisationParams, check_memory, penalty_of, settings
+from kinterp.toolkit.optimize.parameterize import (
+    Parameterisation,
+    fourier,
+    parameterisation,
+    pixels,
+)
+from kinterp.toolkit.optimize.params import (
+    ANIMATION_FRAMES,
+    OptimisationParams,
+    check_memory,
+    penalty_of,
+    settings,
+)
 from kinterp.toolkit.optimize.regularizers import l2, lp, parse_lp, penalty, tv
 from kinterp.toolkit.optimize.targets import (
     Targets,
@@ -52,27 +73,34 @@ from kinterp.toolkit.optimize.targets import (
     layer_targets,
     layer_units,
     objective,
+    unit_objective,
 )
-from kinterp.toolkit.optimize.transforms import blur, jitter, view_transforms
+from kinterp.toolkit.optimize.transforms import blur, jitter, rotate_scale, view_transforms
 
 __all__ = [
+    "ANIMATION_FRAMES",
     "INIT_NAMES",
     "BatchGrid",
     "Engine",
     "Objective",
     "OptimisationParams",
+    "Parameterisation",
     "Result",
     "Scores",
     "Settings",
     "StartImages",
     "Targets",
+    "UnitStats",
     "blur",
     "bytes_per_row",
-    "check_memory",
+    "census",
     "channel",
     "check_indices",
+    "check_memory",
     "class_targets",
     "compile_steps",
+    "fourier",
+    "high_frequency_energy",
     "init_batch",
     "jitter",
     "l2",
@@ -83,15 +111,20 @@ __all__ = [
     "mean_pairwise_correlation",
     "objective",
     "optimize",
+    "parameterisation",
     "parse_init",
     "parse_lp",
     "penalty",
     "penalty_of",
+    "pixels",
     "restart_consistency",
+    "rotate_scale",
     "rows_per_call",
     "score_maps",
     "settings",
+    "spectrum_consistency",
     "tv",
+    "unit_objective",
     "view_transforms",
     "zero_border",
 ]

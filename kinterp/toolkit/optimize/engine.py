@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -62,7 +63,9 @@ class Result:
     seconds: float
 
 
-def compile_steps(objective: Objective, settings: Settings, penalty: Objective | None = None):
+def compile_steps(
+    objective: Objective, settings: Settings, penalty: Objective | None = None
+) -> Callable[..., Any]:
     """Build the compiled chunk function ``run(x, m, v, t, k) -> (x, m, v, t, history)``.
 
     ``x`` is the batch of parameters (the images in [0, 1] for pixels), ``m``/``v`` the Adam

@@ -17,6 +17,7 @@ from kinterp.errors import KinterpError
 from kinterp.loading.models import LoadedModel
 from kinterp.toolkit.optimize.engine import Settings
 from kinterp.toolkit.optimize.memory import budget_bytes, bytes_per_row
+from kinterp.toolkit.optimize.objectives import Objective
 from kinterp.toolkit.optimize.regularizers import Weight, parse_lp, penalty
 from kinterp.toolkit.optimize.transforms import view_transforms
 
@@ -26,6 +27,8 @@ ANIMATION_FRAMES = 24  # about this many frames (one per compiled chunk) for the
 
 @dataclass
 class OptimisationParams:
+    """The options every input-optimising technique shares; inherit it in your ``Params``."""
+
     init: list[str] = field(
         default_factory=lambda: ["uniform"],
         metadata={
@@ -96,7 +99,9 @@ def settings(
     )
 
 
-def penalty_of(params: OptimisationParams, tv_weight: Weight | None = None):
+def penalty_of(
+    params: OptimisationParams, tv_weight: Weight | None = None
+) -> tuple[Objective | None, str]:
     """The penalty of ``--tv``, ``--l2`` and ``--lp`` and its name (``tv_weight`` overrides
     ``--tv``, e.g. one weight per row for a sweep).
 

@@ -70,7 +70,9 @@ def parse_lp(text: str) -> tuple[float, float] | None:
     return power, weight
 
 
-def penalty(tv_weight: Weight = 0.0, l2_weight: Weight = 0.0, lp_term: tuple | None = None):
+def penalty(
+    tv_weight: Weight = 0.0, l2_weight: Weight = 0.0, lp_term: tuple | None = None
+) -> tuple[Objective | None, str]:
     """The sum of the TV, L2 and Lp penalties that are on, and its name; (None, "none") if off.
 
     Weights are numbers, or arrays with one weight per batch row: a sweep over penalty

@@ -44,17 +44,31 @@ class Targets:
         return self.layer is None
 
 
-def check_indices(values: Sequence[int] | None, count: int, what: str) -> list[int]:
-    """``values`` without duplicates (all of 0..count-1 if None).
+def check_indices(
+    values: Sequence[int] | None, count: int, what: str, option: str = ""
+) -> list[int]:
+    """``values`` without duplicates, in order (all of 0..count-1 if None).
+
+    The one check of class, unit and filter indices.
+
+    Args:
+        values: the indices asked for, or None for all.
+        count: how many there are.
+        what: what they index, plural, e.g. "classes of mnist-cnn".
+        option: the option that gave them (e.g. "--classes"), named in the error.
+
+    Returns:
+        The indices, duplicates dropped.
 
     Raises:
-        KinterpError: a value outside 0..count-1, naming ``what`` and the range.
+        KinterpError: a value outside 0..count-1, naming the option, ``what`` and the range.
     """
     if values is None:
         return list(range(count))
     for value in values:
         if not 0 <= value < count:
-            raise KinterpError(f"{value} is out of range: there are {count} {what} (0-{count - 1})")
+            given = f"{option} {value}" if option else str(value)
+            raise KinterpError(f"{given} is out of range: there are {count} {what} (0-{count - 1})")
     return list(dict.fromkeys(values))
 
 
@@ -90,7 +104,7 @@ def class_targets(
         raise KinterpError(
             f"{info.name} has {info.num_outputs} classes; pick some with {option} 0,5,7"
         )
-    chosen = check_indices(classes, info.num_outputs, f"classes of {info.name}")
+    chosen = check_indices(classes, info.num_outputs, f"classes of {info.name}", option)
     return Targets(chosen, [f"class {info.class_name(c)}" for c in chosen], None, "class")
 
 
@@ -107,7 +121,7 @@ def layer_targets(
         KinterpError: an unknown layer, an index out of range, or too many units to take all.
     """
     count, kind = layer_units(model, layer)
-    chosen = check_indices(units, count, f"{kind}s of layer {layer}")
+    chosen = check_indices(units, count, f"{kind}s of layer {layer}", option)
     if units is None and most is not None and count > most:
         raise KinterpError(f"layer {layer} has {count} {kind}s; pick some with {option} 0,5,7")
     return Targets(chosen, [f"{layer} {kind} {u}" for u in chosen], layer, kind)

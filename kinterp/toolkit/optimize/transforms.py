@@ -49,7 +49,9 @@ def blur(sigma: float, channels: int) -> Transform:
     return fn
 
 
-def rotate_scale(max_degrees: float, max_scale: float, shape: tuple[int, int, int], seed: int = 0):
+def rotate_scale(
+    max_degrees: float, max_scale: float, shape: tuple[int, int, int], seed: int = 0
+) -> Transform:
     """Rotate by up to ``max_degrees`` and scale by up to ``1 +- max_scale`` about the centre,
     a new random draw every step (bilinear, edges reflected)."""
     height, width = shape[:2]
