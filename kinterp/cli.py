@@ -234,7 +234,7 @@ def print_table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
 
 @app.command()
 def plugins(as_json: Json = False) -> None:
-    """List plugins, their techniques and datasets, and any that are broken."""
+    """List plugins, what each provides, and any that are broken."""
     from kinterp.plugins import registry
 
     reg = registry()
@@ -253,7 +253,14 @@ def plugins(as_json: Json = False) -> None:
             p.name,
             f"{p.distribution} {p.version}".strip(),
             p.status,
-            ", ".join(p.techniques + p.datasets + [f"command {c}" for c in p.commands]),
+            ", ".join(
+                p.techniques
+                + p.datasets
+                + [f"command {c}" for c in p.commands]
+                + [f"family {f}" for f in p.families]
+                + [f"format {f}" for f in p.formats]
+                + [f"block {b}" for b in p.report_blocks]
+            ),
             p.reason,
         ]
         for p in reg.plugins

@@ -425,6 +425,13 @@ class RobustnessReport:
             ],
             formats=[None, "float", "pct", "prob", "prob", "pct", "pct"],
         )
+        if spec.block:
+            self.report.block(
+                title,
+                spec.block,
+                levels=[spec.level_text(level) for level in curves[0].levels],
+                values=curves[0].accuracy.tolist(),
+            )
         self.strips(title, family, curves[0])
 
     def strips(self, title: str, family: str, curve: Curve) -> None:

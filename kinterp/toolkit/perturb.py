@@ -271,6 +271,9 @@ class Family:
         whole: levels are whole numbers (pixels).
         most: the largest level images of a given ``(H, W, C)`` can take, when that is less than
             ``high`` (a border wider than half the frame), or None.
+        block: the name of a registered report block that robustness adds to the family's
+            section, filled with ``levels`` (each level as text, with its unit) and ``values``
+            (the run's model's accuracy at each level, in [0, 1]); None: none.
 
     Raises:
         ValueError: a bad name, no default levels, or a default or identity level that breaks
@@ -287,6 +290,7 @@ class Family:
     unit: str
     whole: bool = False
     most: Callable[[tuple[int, int, int]], float] | None = None
+    block: str | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not NAME.fullmatch(self.name):

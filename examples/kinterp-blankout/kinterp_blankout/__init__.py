@@ -31,6 +31,7 @@ BLANK = Family(
     low=0,
     high=1,
     unit="fraction",
+    block="level-bars",
 )
 
 
