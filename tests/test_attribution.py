@@ -240,6 +240,6 @@ def test_params_outside_the_bounds_are_refused(name, beyond, below) -> None:
 def test_bad_noise_and_unknown_methods_are_refused(noise, word) -> None:
     with pytest.raises(kinterp.KinterpError, match="--smooth-noise"):
         parse_params(AttributionParams, {"smooth_noise": noise})
-    if word not in METHODS:
+    if word not in (*METHODS, "none", "all"):  # none / all: the default (every method)
         with pytest.raises(kinterp.KinterpError, match="--methods"):
             parse_params(AttributionParams, {"methods": word})
