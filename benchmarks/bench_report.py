@@ -48,7 +48,7 @@ def write_digits(folder: Path, count: int) -> Path:
 def bench_predict(rounds: int) -> None:
     from kinterp.loading.models import load_model
     from kinterp.runner import execute
-    from kinterp.spec.runspec import RunSpec
+    from kinterp.settings.runspec import RunSpec
 
     with tempfile.TemporaryDirectory() as tmp:
         digits = write_digits(Path(tmp) / "digits", IMAGES)
@@ -108,7 +108,7 @@ class ReportClock:
 def bench_shares(full: bool) -> None:
     from kinterp.registry import installed_techniques
     from kinterp.runner import execute
-    from kinterp.spec.runspec import RunSpec
+    from kinterp.settings.runspec import RunSpec
 
     print(f"\nreport-writing share of each demo preset ({'full' if full else 'quick'}):")
     with tempfile.TemporaryDirectory() as tmp:

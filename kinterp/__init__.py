@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from kinterp.reporting.report import ReportBuilder
     from kinterp.runner import RunResult
     from kinterp.serve.client import Client
-    from kinterp.spec.runspec import RunSpec
+    from kinterp.settings.runspec import RunSpec
     from kinterp.sweeps import sweep
     from kinterp.technique.context import RunContext
     from kinterp.toolkit.classification import Classification
@@ -60,7 +60,7 @@ _LAZY = {
     "ReportBlock": "kinterp.reporting.blocks",
     "ReportBuilder": "kinterp.reporting.report",
     "RunResult": "kinterp.runner",
-    "RunSpec": "kinterp.spec.runspec",
+    "RunSpec": "kinterp.settings.runspec",
     "sweep": "kinterp.sweeps",
 }
 
@@ -123,7 +123,7 @@ def load_model(model: str, **options: Any) -> LoadedModel:
     """
     from kinterp.loading.models import load_model as _load
     from kinterp.reporting.notebook import NotebookModel
-    from kinterp.spec.loadspec import checked_load
+    from kinterp.settings.loadspec import checked_load
 
     loaded = _load(_path_text(model, "model"), checked_load(options))
     return NotebookModel(loaded.keras_model, loaded.info)
@@ -173,7 +173,7 @@ def run(
     """
     from kinterp.loading.models import LoadedModel
     from kinterp.runner import execute as _execute
-    from kinterp.spec.runspec import RunSpec
+    from kinterp.settings.runspec import RunSpec
 
     out = None if out is None else _path_text(out, "out")
     data = None if data is None else _path_text(data, "data")
@@ -193,7 +193,7 @@ def execute(spec: RunSpec, quiet: bool = True) -> RunResult:
         KinterpError: ``spec`` is not a RunSpec, or bad input (nothing is written).
     """
     from kinterp.runner import execute as _execute
-    from kinterp.spec.runspec import RunSpec
+    from kinterp.settings.runspec import RunSpec
 
     if not isinstance(spec, RunSpec):
         raise KinterpError(

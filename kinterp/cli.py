@@ -16,7 +16,7 @@ from typer.core import TyperGroup
 from kinterp.errors import KinterpError, RunFailed, error_line
 from kinterp.interrupts import InterruptWatch, Terminated, hand_over
 from kinterp.reporting.formatting import format_number
-from kinterp.spec.params import ParamSpec, param_specs
+from kinterp.settings.params import ParamSpec, param_specs
 
 if TYPE_CHECKING:
     from kinterp.loading.models import LoadOptions
@@ -347,7 +347,7 @@ def predict(
 ) -> None:
     """Top-k classes for your own images; labelled sub-folders also give the accuracy."""
     from kinterp.runner import execute
-    from kinterp.spec.runspec import RunSpec
+    from kinterp.settings.runspec import RunSpec
 
     params = {"inputs": [str(p) for p in images], "top": top, "mnistify": mnistify}
     spec = RunSpec(
@@ -403,7 +403,7 @@ def replay(
     from dataclasses import replace as replaced
 
     from kinterp.runner import execute
-    from kinterp.spec.runspec import RunSpec
+    from kinterp.settings.runspec import RunSpec
 
     given = load_options(unsafe, custom_objects, image_shape, input_range)
     opted_in = given.unsafe or bool(given.custom_objects)
@@ -733,7 +733,7 @@ def run_command(
 ) -> None:
     """Run a technique from the CLI (or on a server) and report where the results are."""
     from kinterp.runner import execute
-    from kinterp.spec.runspec import RunSpec
+    from kinterp.settings.runspec import RunSpec
 
     spec = RunSpec(
         technique,

@@ -9,7 +9,7 @@ from kinterp.errors import KinterpError, RunFailed
 from kinterp.registry import installed_techniques
 from kinterp.reporting.html import write_index
 from kinterp.runner import execute
-from kinterp.spec.runspec import RunSpec
+from kinterp.settings.runspec import RunSpec
 
 
 def run_demo(out: Path, quick: bool, quiet: bool, echo: Callable[[str], None]) -> Path:

@@ -31,7 +31,7 @@ from kinterp._version import __version__
 from kinterp.data.datasets import DatasetFormat
 from kinterp.errors import error_line
 from kinterp.reporting.blocks import ReportBlock
-from kinterp.spec.params import param_specs
+from kinterp.settings.params import param_specs
 from kinterp.technique import Technique
 from kinterp.toolkit.perturb import Family
 

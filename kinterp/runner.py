@@ -1,4 +1,4 @@
-"""Execute a :class:`~kinterp.spec.runspec.RunSpec`: the one path every run takes.
+"""Execute a :class:`~kinterp.settings.runspec.RunSpec`: the one path every run takes.
 
 The CLI's ``run``, ``predict``, ``demo`` and ``replay``, :func:`kinterp.run`, and any worker
 process all call :func:`execute`. Bad input raises :class:`KinterpError` before anything is
@@ -31,8 +31,8 @@ from kinterp.reporting.html import write_report
 from kinterp.reporting.report import SCHEMA_VERSION, ReportBuilder, read_report
 from kinterp.reporting.rundir import DEFAULT_ROOT, RunDirectory, check_root
 from kinterp.reporting.verdict import final_summary
-from kinterp.spec.params import params_to_dict, parse_params
-from kinterp.spec.runspec import RunSpec
+from kinterp.settings.params import params_to_dict, parse_params
+from kinterp.settings.runspec import RunSpec
 from kinterp.technique import Technique
 from kinterp.technique.context import RunContext
 

@@ -13,7 +13,7 @@ import pytest
 import kinterp
 from kinterp.cli import app
 from kinterp.errors import KinterpError
-from kinterp.spec.runspec import RunSpec
+from kinterp.settings.runspec import RunSpec
 from tests.conftest import all_entries
 
 

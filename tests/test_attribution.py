@@ -24,7 +24,7 @@ from kinterp_plugins.attribution import (
 
 import kinterp
 from kinterp.cli import app
-from kinterp.spec.params import parse_params
+from kinterp.settings.params import parse_params
 from tests.conftest import all_entries, assert_valid_report, run_dirs
 
 QUICK = ["--per-class", "1", "--smooth-samples", "4", "--deletion-steps", "10"]

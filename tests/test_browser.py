@@ -79,7 +79,7 @@ def reports(tmp_path_factory) -> Path:
     from kinterp.demo import run_demo
     from kinterp.reporting.html import write_index
     from kinterp.runner import execute
-    from kinterp.spec.runspec import RunSpec
+    from kinterp.settings.runspec import RunSpec
 
     out = tmp_path_factory.mktemp("browser-demo")
     run_demo(out, quick=True, quiet=True, echo=lambda _: None)

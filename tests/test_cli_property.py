@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from kinterp.cli import app
 from kinterp.plugins import registry
-from kinterp.spec.params import ParamSpec, param_specs
+from kinterp.settings.params import ParamSpec, param_specs
 from tests.conftest import all_entries, assert_valid_report, run_dirs
 
 MODEL = "mnist-mlp"

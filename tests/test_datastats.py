@@ -14,7 +14,7 @@ from kinterp_plugins.datastats import DatastatsParams, fit_pca, logistic_regress
 import kinterp
 from kinterp.cli import app
 from kinterp.data.datasets import BUILTIN_DATASETS
-from kinterp.spec.params import parse_params
+from kinterp.settings.params import parse_params
 from kinterp.toolkit.pixelstats import pixel_histogram, variogram
 from tests.conftest import all_entries, assert_valid_report, run_dirs
 

@@ -15,7 +15,13 @@ PACKAGES = {"kinterp": ROOT / "kinterp", "kinterp_plugins": ROOT / "plugins"}
 
 # The groups below the run core: what loads a model, reads data, writes reports, optimises or
 # perturbs inputs, and describes a run as a value. None of them imports the run core.
-LOWER = ("kinterp.loading", "kinterp.data", "kinterp.reporting", "kinterp.toolkit", "kinterp.spec")
+LOWER = (
+    "kinterp.loading",
+    "kinterp.data",
+    "kinterp.reporting",
+    "kinterp.toolkit",
+    "kinterp.settings",
+)
 # Top-level modules any group may import: leaves that import nothing of kinterp's
 # (``hookspecs`` for the ``hookimpl`` marker of a core plugin such as kinterp.data.datasets).
 LEAVES = {"kinterp.errors", "kinterp._version", "kinterp.hookspecs"}
@@ -152,13 +158,13 @@ def test_the_checker_sees_an_upward_arrow():
         "kinterp.toolkit.perturb": {"kinterp.errors", "kinterp.loading.models"},
         "kinterp.loading.models": {"kinterp.runner"},
         "kinterp.data.datasets": {"kinterp.hookspecs", "kinterp"},
-        "kinterp.spec.params": {"kinterp.technique"},
+        "kinterp.settings.params": {"kinterp.technique"},
         "kinterp.runner": {"kinterp.loading.models"},
     }
     assert _upward(graph) == [
         "kinterp.data.datasets -> kinterp",
         "kinterp.loading.models -> kinterp.runner",
-        "kinterp.spec.params -> kinterp.technique",
+        "kinterp.settings.params -> kinterp.technique",
     ]
 
 

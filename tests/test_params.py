@@ -9,7 +9,7 @@ import pytest
 
 from kinterp.cli import app
 from kinterp.errors import KinterpError
-from kinterp.spec.params import param_specs, parse_params
+from kinterp.settings.params import param_specs, parse_params
 
 
 @dataclass
@@ -125,7 +125,7 @@ def test_technique_help_shows_params_and_defaults(runner, occlusion_plugin):
 
 def test_core_run_options_are_reserved_names():
     from kinterp.cli import _common_run_parameters
-    from kinterp.spec.params import RESERVED
+    from kinterp.settings.params import RESERVED
 
     assert {p.name for p in _common_run_parameters()} <= RESERVED
 

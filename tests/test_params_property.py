@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from kinterp.errors import KinterpError
 from kinterp.plugins import registry
-from kinterp.spec.params import ParamSpec, convert, param_specs
+from kinterp.settings.params import ParamSpec, convert, param_specs
 
 SPECS = [
     pytest.param(spec, id=f"{name}.{spec.name}")

@@ -15,7 +15,7 @@ import kinterp
 from kinterp.cli import app
 from kinterp.errors import KinterpError
 from kinterp.loading.models import LoadOptions
-from kinterp.spec.runspec import RunSpec
+from kinterp.settings.runspec import RunSpec
 from tests.conftest import all_entries, assert_valid_report, run_dirs
 
 

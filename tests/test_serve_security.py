@@ -27,7 +27,7 @@ from kinterp.registry import installed_techniques
 from kinterp.serve.admission import LOCAL_ONLY
 from kinterp.serve.filestore import FileStore, StoreFull
 from kinterp.serve.origins import host_name
-from kinterp.spec.params import param_specs
+from kinterp.settings.params import param_specs
 from tests.test_serve import KINTERP, LONG, Server, finished, free_port, raw_get
 
 OTHER_ORIGIN = "http://ok.example:8000"

@@ -26,8 +26,8 @@ from kinterp.serve.config import ServeConfig
 from kinterp.serve.fileparams import stored_files
 from kinterp.serve.filestore import FileStore
 from kinterp.serve.security import Forbidden, unsafe_refusal
-from kinterp.spec.params import parse_params
-from kinterp.spec.runspec import RunSpec
+from kinterp.settings.params import parse_params
+from kinterp.settings.runspec import RunSpec
 
 LOCAL_ONLY = {"predict": "it reads image files named by path; use kinterp predict locally"}
 

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from kinterp.errors import KinterpError
 
 if TYPE_CHECKING:
-    from kinterp.spec.runspec import RunSpec
+    from kinterp.settings.runspec import RunSpec
 
 TOKEN_ENV = "KINTERP_TOKEN"
 FINISHED = ("ok", "failed", "cancelled", "refused")

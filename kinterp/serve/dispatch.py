@@ -30,7 +30,7 @@ from kinterp.serve.store import (
     Job,
     JobStore,
 )
-from kinterp.spec.runspec import RunSpec
+from kinterp.settings.runspec import RunSpec
 from kinterp.sweeps.cluster import connect
 from kinterp.sweeps.outcome import existing
 

@@ -1,6 +1,6 @@
 """File params over HTTP: a run names uploads and zoo models there, never a server path.
 
-A technique's file params (``metadata["file"]``, see :mod:`kinterp.spec.params`) take a path
+A technique's file params (``metadata["file"]``, see :mod:`kinterp.settings.params`) take a path
 locally. On the server a ``model`` param takes a zoo name or an uploaded model's sha256, and
 an ``image`` param an uploaded image's sha256 (after the param's prefix: ``image:SHA256``).
 :func:`stored_files` maps those names to the stored files' paths for the worker and refuses
@@ -15,7 +15,7 @@ from typing import Any
 from kinterp.errors import KinterpError
 from kinterp.loading.zoo import zoo_models
 from kinterp.serve.filestore import FileStore
-from kinterp.spec.params import ParamSpec, convert, param_specs
+from kinterp.settings.params import ParamSpec, convert, param_specs
 
 UPLOAD_ROUTES = {"model": "POST /models", "image": "POST /images"}
 

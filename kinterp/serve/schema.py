@@ -1,6 +1,6 @@
 """Technique parameters as JSON Schema, for ``GET /techniques`` and the web UI's form.
 
-A file param (see :mod:`kinterp.spec.params`) says so: ``x-file`` is the kind of file
+A file param (see :mod:`kinterp.settings.params`) says so: ``x-file`` is the kind of file
 (``model``, ``image``), ``x-file-prefix`` the prefix of the values that name one, and its
 description what it takes over HTTP (an upload's sha256 or a zoo name, never a path).
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from kinterp.serve.fileparams import accepted
-from kinterp.spec.params import ParamSpec, param_specs
+from kinterp.settings.params import ParamSpec, param_specs
 from kinterp.technique import Technique
 
 _TYPES = {

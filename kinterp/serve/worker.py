@@ -139,7 +139,7 @@ def _load_everything() -> None:
     from kinterp.loading.modelfile import sha256_of
     from kinterp.loading.zoo import zoo_models
     from kinterp.plugins import registry
-    from kinterp.spec.runspec import RunSpec
+    from kinterp.settings.runspec import RunSpec
     from kinterp.sweeps.worker import cached_model
 
     registry()

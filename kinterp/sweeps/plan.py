@@ -17,8 +17,8 @@ from typing import Any
 from kinterp._version import __version__
 from kinterp.errors import KinterpError
 from kinterp.registry import find_technique
-from kinterp.spec.params import params_to_dict, parse_params
-from kinterp.spec.runspec import RunSpec
+from kinterp.settings.params import params_to_dict, parse_params
+from kinterp.settings.runspec import RunSpec
 from kinterp.sweeps.spec import RunBlock, SweepSpec
 
 KEY_DIGITS = 16  # the run folder's name: 64 bits of the key

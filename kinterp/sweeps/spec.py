@@ -23,9 +23,9 @@ from kinterp.loading.modelfile import classify, sha256_of
 from kinterp.loading.zoo import zoo_models
 from kinterp.plugins import registry
 from kinterp.registry import find_technique
-from kinterp.spec.nesting import check_depth
-from kinterp.spec.params import parse_params
-from kinterp.spec.runspec import SEED_LIMIT
+from kinterp.settings.nesting import check_depth
+from kinterp.settings.params import parse_params
+from kinterp.settings.runspec import SEED_LIMIT
 from kinterp.sweeps.locate import Locator
 from kinterp.sweeps.size import DEFAULT_MAX_RUNS, block_runs, check_max_runs, check_size
 

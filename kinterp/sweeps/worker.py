@@ -15,7 +15,7 @@ from typing import Any
 from kinterp.errors import KinterpError
 from kinterp.loading.modelfile import sha256_of
 from kinterp.loading.models import LoadedModel, resolve
-from kinterp.spec.runspec import RunSpec
+from kinterp.settings.runspec import RunSpec
 from kinterp.sweeps.outcome import Outcome, from_report
 
 MAX_CACHED_MODELS = 4

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from kinterp.spec.params import NoParams
+from kinterp.settings.params import NoParams
 
 if TYPE_CHECKING:
     from kinterp.loading.models import ModelInfo

@@ -16,8 +16,8 @@ from typing import Any
 
 from kinterp.errors import KinterpError
 from kinterp.loading.models import LoadOptions
-from kinterp.spec.loadspec import checked_load, refuse_unsafe
-from kinterp.spec.nesting import check_depth
+from kinterp.settings.loadspec import checked_load, refuse_unsafe
+from kinterp.settings.nesting import check_depth
 
 SEED_LIMIT = 2**32
 
