@@ -2,7 +2,9 @@
 
 Per class: the mean image, the per-pixel standard deviation (and a ranking of the classes by
 it), the pixel-value histogram and the neighbour differences (variograms, from
-:mod:`kinterp.toolkit.pixelstats`). Over the training split: a PCA by numpy SVD, its first
+:mod:`kinterp.toolkit.pixelstats`). Over the training split: a PCA by numpy SVD (of the
+smaller of the D x D scatter matrix and the N x D centred data, its memory estimated first
+and refused with the numbers when it cannot fit the budget), its first
 components as images (eigen-digits on MNIST), the explained-variance curve, and two baselines
 on the first k components (nearest class centroid, and multinomial logistic regression by plain
 gradient descent), scored on the held-out split beside the model's own accuracy there.
@@ -18,12 +20,19 @@ from typing import Any
 import numpy as np
 
 import kinterp
-from kinterp.toolkit import pixel_histogram, variogram
+from kinterp.toolkit import Budget, budget, pixel_histogram, variogram
 
 LOGISTIC_LR = 1.0  # step size on whitened components (their covariance is the identity)
 LOGISTIC_L2 = 1e-4
 BRIGHT = 0.5  # pixel values at or above this count as bright in the pixel-value table
 VARIANCE_LEVELS = (0.5, 0.9, 0.95, 0.99)
+FLOAT = 8  # bytes of a float64
+CHUNK = 8192  # rows accumulated or projected at a time
+# The centred data, LAPACK's copy of it, its V^T and numpy's copy of that: 4.1 N x D copies
+# measured at N = 2,000, D = 12,288 (peak resident growth); 5 leaves room.
+SVD_COPIES = 5
+SQUARE_COPIES = 6  # square matrices of the decomposition: input, factors, workspace
+MEMORY_FIX = "use fewer or smaller images, or raise --memory-limit"
 
 
 @dataclass(frozen=True)
@@ -53,6 +62,14 @@ class DatastatsParams:
         default=32,
         metadata={"help": "Bins of the pixel-value histograms.", "min": 2, "max": 256},
     )
+    memory_limit: int = field(
+        default=0,
+        metadata={
+            "help": "Memory (MB) the PCA may use; 0: half of the available memory.",
+            "min": 0,
+            "max": 10_000_000,
+        },
+    )
 
 
 # ---------------------------------------------------------------------------------- the maths
@@ -73,35 +90,95 @@ class Pca:
         total = self.variance.sum()
         return self.variance / total if total > 0 else np.zeros_like(self.variance)
 
-    def project(self, x: np.ndarray, k: int) -> np.ndarray:
-        """(N, k) the coordinates of flat samples on the first ``k`` components."""
-        return (np.asarray(x, dtype="float64") - self.mean) @ self.components[:k].T
+    def project(self, x: np.ndarray, k: int, chunk: int = CHUNK) -> np.ndarray:
+        """(N, k) the coordinates of flat samples on the first ``k`` components.
+
+        Taken ``chunk`` rows at a time, so the float64 copy is never the size of all of ``x``.
+        """
+        x, basis = np.asarray(x), self.components[:k].T
+        parts = [
+            (np.asarray(x[start : start + chunk], dtype="float64") - self.mean) @ basis
+            for start in range(0, len(x), chunk)
+        ]
+        return np.concatenate(parts) if parts else np.zeros((0, basis.shape[1]))
 
 
-def fit_pca(x: np.ndarray, chunk: int = 8192) -> Pca:
-    """The PCA of flat samples ``x`` (N, D) by numpy SVD of their D x D scatter matrix.
+def pca_bytes(samples: int, pixels: int, keep: int) -> int:
+    """Estimated peak bytes of :func:`fit_pca` on ``samples`` x ``pixels`` data.
 
-    The scatter matrix of the centred data is ``V S^2 V^T`` in terms of the data's own SVD, so
-    this gives the same components and variances without decomposing an N x D matrix (much
-    faster for N >> D); it is accumulated in float64, ``chunk`` rows at a time.
+    The scatter route (pixels <= samples) holds the D x D scatter matrix and the copies its
+    decomposition makes; the data route (samples < pixels) holds the centred N x D data, the
+    copies LAPACK's thin SVD makes of it and its factors, and N x N workspace. Both keep
+    ``keep`` components of D floats.
+    """
+    kept = keep * pixels * FLOAT
+    if pixels <= samples:
+        return SQUARE_COPIES * pixels**2 * FLOAT + 2 * min(samples, CHUNK) * pixels * FLOAT + kept
+    return (SVD_COPIES * samples * pixels + SQUARE_COPIES * samples**2) * FLOAT + kept
+
+
+def check_pca_memory(samples: int, pixels: int, keep: int, room: Budget) -> None:
+    """Refuse a PCA whose estimated memory does not fit ``room``, with the numbers.
+
+    Raises:
+        KinterpError: one line with the estimate, the budget and what to change.
+    """
+    what = f"the PCA of {samples:,} images of {pixels:,} values"
+    room.require(pca_bytes(samples, pixels, keep), what, MEMORY_FIX)
+
+
+def fit_pca(x: np.ndarray, keep: int | None = None, chunk: int = CHUNK) -> Pca:
+    """The PCA of flat samples ``x`` (N, D) by numpy SVD, keeping the first ``keep`` components
+    (None: all of them; every variance is kept either way).
+
+    With D <= N it decomposes the D x D scatter matrix, accumulated in float64 ``chunk`` rows at
+    a time: the centred data's SVD is ``U S V^T`` and the scatter ``V S^2 V^T``, so this gives
+    the same components and variances without decomposing an N x D matrix. With N < D (large
+    images, few of them) the scatter matrix would be larger than the data and rank-deficient,
+    so it takes the thin SVD of the N x D centred data instead and never forms a D x D matrix.
     """
     x = np.asarray(x)
+    samples, pixels = x.shape
     mean = x.mean(axis=0, dtype="float64")
+    if pixels <= samples:
+        squared, vt = scatter_svd(x, mean, chunk)
+    else:
+        singular, vt = data_svd(x, mean)
+        squared = singular**2
+    keep = len(vt) if keep is None else min(keep, len(vt))
+    components = np.ascontiguousarray(vt[:keep])
+    del vt
+    return Pca(mean, components, squared / max(samples - 1, 1), min(pixels, samples - 1))
+
+
+def scatter_svd(x: np.ndarray, mean: np.ndarray, chunk: int) -> tuple[np.ndarray, np.ndarray]:
+    """(D,) squared singular values and (D, D) V^T of the centred ``x`` from its scatter matrix."""
     scatter = np.zeros((x.shape[1], x.shape[1]))
     for start in range(0, len(x), chunk):
         part = x[start : start + chunk] - mean
         scatter += part.T @ part
     _, squared, vt = np.linalg.svd(scatter, hermitian=True)
-    return Pca(mean, vt, squared / max(len(x) - 1, 1), min(x.shape[1], len(x) - 1))
+    return squared, vt
+
+
+def data_svd(x: np.ndarray, mean: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(N,) singular values and (N, D) V^T of the centred ``x`` (N < D) by its thin SVD."""
+    centred = x.astype("float64")
+    centred -= mean
+    _, singular, vt = np.linalg.svd(centred, full_matrices=False)
+    return singular, vt
 
 
 def nearest_centroid(
     z_train: np.ndarray, y_train: np.ndarray, z_test: np.ndarray, classes: int
 ) -> np.ndarray:
-    """(M,) the class whose training centroid is nearest each test point (Euclidean)."""
+    """(M,) the class whose training centroid is nearest each test point (Euclidean).
+
+    One centroid at a time: (M, k) at once, never an (M, classes, k) array.
+    """
     present = np.unique(y_train)
     centroids = np.stack([z_train[y_train == c].mean(axis=0) for c in present])
-    distances = ((z_test[:, None, :] - centroids[None, :, :]) ** 2).sum(axis=-1)
+    distances = np.stack([((z_test - c) ** 2).sum(axis=-1) for c in centroids], axis=1)
     return present[np.argmin(distances, axis=1)]
 
 
@@ -170,16 +247,23 @@ class Datastats(kinterp.Technique):
         shape = model.require_image()
         fit, test, fitted_on = load_splits(ctx)
         check_params(params, shape, images=len(fit.images))
+        keep = max(params.eigen_images, *params.components)
+        check_pca_memory(len(fit.images), int(np.prod(shape)), keep, room(params))
         classes = int(max(fit.labels.max(), test.labels.max())) + 1
         names = [model.info.class_name(c) for c in range(classes)]
         report = ctx.report
         write_class_images(report, fit, names)
-        pca = fit_pca(fit.flat)
+        pca = fit_pca(fit.flat, keep)
         write_pca(report, pca, shape, params.eigen_images, fitted_on)
         model_accuracy = model.classify(model.to_input(test.images)).accuracy(test.labels)
         write_baselines(report, pca, fit, test, classes, params, model_accuracy, model.info.name)
         write_pixel_values(report, fit, names, params.bins)
         write_variograms(report, fit, names, params.max_lag)
+
+
+def room(params: DatastatsParams) -> Budget:
+    """The memory the PCA may use: ``--memory-limit``, never more than half of what is free."""
+    return budget(params.memory_limit, "--memory-limit")
 
 
 def load_splits(ctx: kinterp.RunContext) -> tuple[Split, Split, str]:
@@ -271,7 +355,8 @@ def write_pca(
     report.text(
         "Eigen-images",
         f"The first {count} principal components of the {on} images (numpy SVD of the pixels' "
-        "scatter matrix; eigen-digits on MNIST), each rescaled to [0, 1] (its smallest value "
+        "scatter matrix, or of the centred images when they are fewer than their pixels; "
+        "eigen-digits on MNIST), each rescaled to [0, 1] (its smallest value "
         "black, its largest white): bright and dark pixels pull in opposite directions, and "
         "the sign of a component is arbitrary.",
     )
@@ -283,6 +368,8 @@ def write_pca(
         ],
         name="eigen-images",
     )
+    report.array("pca-components", pca.components[:count])
+    report.array("pca-explained", explained)
     cumulative = np.cumsum(explained)
     needed = {level: components_for(explained, level) for level in VARIANCE_LEVELS}
     report.line_plot(
