@@ -20,7 +20,7 @@ import kinterp
 from kinterp import load_alongside
 from kinterp.toolkit import FAMILIES, Digits, Family, border_mask, budget, fitting_batch, stamp
 
-BREAK_FRACTION = 0.9  # a family breaks at its first level below 90% of clean accuracy
+BREAK_FRACTION = 0.9  # a family breaks at its level nearest the identity below 90% of clean
 REJECT_BELOW = 0.5
 STRIP_EXAMPLES = 2
 
@@ -122,10 +122,23 @@ class Curve:
     rejected: np.ndarray
     top1: np.ndarray  # (levels, N)
 
-    def breaking_point(self, clean: float) -> float | None:
-        """The first level whose accuracy is below 90% of ``clean`` (None: it never is)."""
-        below = np.flatnonzero(self.accuracy < BREAK_FRACTION * clean)
-        return self.levels[below[0]] if below.size else None
+    def breaking_point(self, clean: float, identity: float) -> float | None:
+        """Where this curve breaks: see :func:`breaking_point`."""
+        return breaking_point(self.levels, self.accuracy, clean, identity)
+
+
+def breaking_point(
+    levels: Sequence[float], accuracy: np.ndarray, clean: float, identity: float
+) -> float | None:
+    """The level nearest ``identity`` whose accuracy is below 90% of ``clean``, whatever the
+    order the levels were given in (None: no level is). Of two levels at the same distance
+    (-20 and 20 degrees), the lower one."""
+    below = [
+        level
+        for level, value in zip(levels, accuracy, strict=True)
+        if value < BREAK_FRACTION * clean
+    ]
+    return min(below, key=lambda level: (abs(level - identity), level), default=None)
 
 
 def _measure(result: kinterp.Classification, labels: np.ndarray, clean_top1: np.ndarray):
@@ -221,7 +234,13 @@ class Robustness(kinterp.Technique):
         kinterp.DemoPreset(
             "mnist-cnn",
             {"compare": ["mnist-mlp"]},
-            quick={"compare": None, "limit": 300, "sensitivity_images": 50, "stride": 4},
+            quick={
+                "compare": None,
+                "limit": 300,
+                "sensitivity_images": 50,
+                "blob": 4,
+                "stride": 4,
+            },
         ),
     )
 
@@ -231,6 +250,11 @@ class Robustness(kinterp.Technique):
         if params.blob > min(shape[:2]):
             raise kinterp.KinterpError(
                 f"--blob {params.blob} is wider than the {min(shape[:2])}px image"
+            )
+        if params.sensitivity_images and params.stride > params.blob:
+            raise kinterp.KinterpError(
+                f"--stride {params.stride} leaves pixels between {params.blob} px blobs "
+                f"untested; use --stride at most --blob ({params.blob})"
             )
         models = {ctx.model.info.name: ctx.model}
         models.update(load_alongside(ctx.model, params.compare or [], "--compare"))
@@ -249,8 +273,8 @@ class Robustness(kinterp.Technique):
         clean = {
             name: m.classify_images(digits.images, params.batch_size) for name, m in models.items()
         }
-        curves = self._sweep(ctx, params, plan, models, digits, labels, clean)
-        report = RobustnessReport(ctx, params, plan, digits, labels, clean, curves)
+        curves, repeats = self._sweep(ctx, params, plan, models, digits, labels, clean)
+        report = RobustnessReport(ctx, params, plan, digits, labels, clean, curves, repeats)
         report.summary()
         for sweep in plan:
             report.family(sweep.family.name)
@@ -258,15 +282,23 @@ class Robustness(kinterp.Technique):
             report.sensitivity(sensitivity_map(ctx.model, digits, labels, params))
         report.metrics()
 
-    def _sweep(self, ctx, params, plan, models, digits, labels, clean) -> dict[str, list[Curve]]:
-        """Every family at every level, each perturbed batch classified by every model."""
+    def _sweep(
+        self, ctx, params, plan, models, digits, labels, clean
+    ) -> tuple[dict[str, list[Curve]], dict[str, list[float | None]]]:
+        """Every family at every level, each perturbed batch classified by every model; and
+        per family and level, the previous level whose images it repeats exactly (a scale past
+        every digit's frame cap), else None."""
         total = sum(len(sweep.levels) for sweep in plan)
         curves: dict[str, list[Curve]] = {}
+        repeats: dict[str, list[float | None]] = {}
         with ctx.progress(total, "perturbing") as bar:
             for sweep in plan:
                 rows = {name: [] for name in models}
+                same, previous = repeats.setdefault(sweep.family.name, []), None
                 for level in sweep.levels:
                     batch = sweep.family.apply(digits, level)
+                    same.append(_repeated(previous, batch))
+                    previous = (level, batch)
                     for name, model in models.items():
                         result = model.classify_images(batch, params.batch_size)
                         rows[name].append((*_measure(result, labels, clean[name].top1), result))
@@ -274,7 +306,14 @@ class Robustness(kinterp.Technique):
                 curves[sweep.family.name] = [
                     _curve(name, sweep.levels, rows[name]) for name in models
                 ]
-        return curves
+        return curves, repeats
+
+
+def _repeated(previous: tuple[float, np.ndarray] | None, batch: np.ndarray) -> float | None:
+    """The previous level when ``batch`` repeats its images exactly, else None."""
+    if previous is None or not np.array_equal(previous[1], batch):
+        return None
+    return previous[0]
 
 
 def _curve(name: str, levels: list[float], rows: list[tuple]) -> Curve:
@@ -290,32 +329,42 @@ def _curve(name: str, levels: list[float], rows: list[tuple]) -> Curve:
 def sensitivity_map(
     model: kinterp.LoadedModel, digits: Digits, labels: np.ndarray, params: RobustnessParams
 ) -> np.ndarray:
-    """(H, W) accuracy lost when a blob of ink is stamped at each position of clean images."""
+    """(H, W) accuracy lost when a blob of ink is stamped on clean images: each pixel holds the
+    mean loss of the blob placements covering it (``--stride`` at most ``--blob`` and
+    :func:`blob_starts` cover every pixel, the last row and column included)."""
     count = min(params.sensitivity_images, len(labels))
     subset, truth = digits.take(np.arange(count)), labels[:count]
     height, width = digits.images.shape[1:3]
     clean = model.classify_images(subset.images, params.batch_size).accuracy(truth)
-    drop = np.zeros((height, width), dtype="float64")
-    for row in range(0, height - params.blob + 1, params.stride):
-        for col in range(0, width - params.blob + 1, params.stride):
-            stamped = stamp(subset, row, col, params.blob)
+    total = np.zeros((height, width), dtype="float64")
+    covers = np.zeros((height, width), dtype="float64")
+    size = params.blob
+    for row in blob_starts(height, size, params.stride):
+        for col in blob_starts(width, size, params.stride):
+            stamped = stamp(subset, row, col, size)
             accuracy = model.classify_images(stamped, params.batch_size).accuracy(truth)
-            centre = (row + params.blob // 2, col + params.blob // 2)
-            drop[centre[0] : centre[0] + params.stride, centre[1] : centre[1] + params.stride] = (
-                clean - accuracy
-            )
-    return drop
+            total[row : row + size, col : col + size] += clean - accuracy
+            covers[row : row + size, col : col + size] += 1
+    return total / covers
+
+
+def blob_starts(length: int, blob: int, stride: int) -> list[int]:
+    """Where blobs start along an axis of ``length`` px: every ``stride`` px from 0, and the
+    last start that fits (``length - blob``) when the stride steps past it."""
+    starts = list(range(0, length - blob + 1, stride))
+    return starts if starts[-1] == length - blob else [*starts, length - blob]
 
 
 class RobustnessReport:
     """Writes the run's sections: the summary first, then one per family, then sensitivity."""
 
-    def __init__(self, ctx, params, plan, digits, labels, clean, curves):
+    def __init__(self, ctx, params, plan, digits, labels, clean, curves, repeats):
         self.ctx, self.params, self.digits, self.labels = ctx, params, digits, labels
         self.families: dict[str, Family] = {sweep.family.name: sweep.family for sweep in plan}
         self.clean = {name: c.accuracy(labels) for name, c in clean.items()}
         self.main = ctx.model.info.name
         self.curves: dict[str, list[Curve]] = curves
+        self.repeats: dict[str, list[float | None]] = repeats
         self.report = ctx.report
 
     def level_text(self, value: float, family: str) -> str:
@@ -325,7 +374,9 @@ class RobustnessReport:
     def breaking_points(self, name: str) -> dict[str, float | None]:
         """Per family, where model ``name`` breaks."""
         return {
-            family: next(c for c in curves if c.model == name).breaking_point(self.clean[name])
+            family: next(c for c in curves if c.model == name).breaking_point(
+                self.clean[name], self.families[family].identity
+            )
             for family, curves in self.curves.items()
         }
 
@@ -342,6 +393,10 @@ class RobustnessReport:
             else f"No family brings accuracy below {fmt(BREAK_FRACTION, 'pct')} of clean at the "
             "levels tried."
         )
+        verdict += (
+            " A family breaks at its level nearest the clean one (its identity level) with "
+            "accuracy below that; of two at the same distance, the lower."
+        )
         self.report.text(title, verdict)
         self.report.verdict(
             f"{self.main}: {fmt(clean, 'pct')} correct on {len(self.labels):,} clean images; "
@@ -356,7 +411,7 @@ class RobustnessReport:
         for family, curves in self.curves.items():
             for c in curves:
                 worst = int(np.argmin(c.accuracy))
-                point = c.breaking_point(self.clean[c.model])
+                point = c.breaking_point(self.clean[c.model], self.families[family].identity)
                 rows.append(
                     [
                         family,
@@ -404,6 +459,7 @@ class RobustnessReport:
                 "top confidence",
                 "changed from clean",
                 "rejected",
+                "note",
             ],
             [
                 [
@@ -419,11 +475,12 @@ class RobustnessReport:
                             c.rejected,
                         )
                     ),
+                    self.repeat_note(family, i),
                 ]
                 for c in curves
                 for i, level in enumerate(c.levels)
             ],
-            formats=[None, "float", "pct", "prob", "prob", "pct", "pct"],
+            formats=[None, "float", "pct", "prob", "prob", "pct", "pct", "text"],
         )
         if spec.block:
             self.report.block(
@@ -433,6 +490,15 @@ class RobustnessReport:
                 values=curves[0].accuracy.tolist(),
             )
         self.strips(title, family, curves[0])
+
+    def repeat_note(self, family: str, index: int) -> str:
+        """The table's note for level ``index`` of ``family``: which level's images it repeats
+        exactly (a scale past every digit's frame cap), or ""."""
+        same = self.repeats.get(family, [])
+        previous = same[index] if index < len(same) else None
+        if previous is None:
+            return ""
+        return f"same images as {self.level_text(previous, family)} (no digit can change more)"
 
     def strips(self, title: str, family: str, curve: Curve) -> None:
         """The examples (correct when clean) that the family breaks at the lowest level."""

@@ -14,6 +14,7 @@ from kinterp.cli import app
 from kinterp.data.datasets import load_mnist_5k
 from kinterp.loading.zoo import zoo_models
 from kinterp.toolkit.perturb import FAMILIES, Digits, fit_factor
+from plugins.robustness import breaking_point
 from tests.conftest import assert_refused, assert_valid_report, run_dirs
 
 
@@ -89,6 +90,8 @@ def test_mnist_cnn_edge_reproduces_the_card_and_shrugs_off_two_pixels(runner, tm
         "0,45,90",
         "--sensitivity-images",
         "40",
+        "--blob",
+        "4",
         "--stride",
         "4",
     )
@@ -197,6 +200,7 @@ def test_compare_puts_two_models_on_one_curve(runner, tmp_path):
         (["--family", "melt"], "--family"),
         (["--compare", "no-such-model"], "no-such-model"),
         (["--scale", "0"], "--scale must be at least 0.05"),
+        (["--stride", "4"], "--stride 4 leaves pixels between 3 px blobs untested"),
     ],
 )
 def test_bad_levels_are_one_line_errors(runner, tmp_path, extra, message):
@@ -243,3 +247,139 @@ def test_json_summary(runner, tmp_path):
     assert result.exit_code == 0, result.output
     metrics = json.loads(result.stdout)["metrics"]
     assert metrics["invert_accuracy"]["1 fraction"] < metrics["invert_accuracy"]["0 fraction"]
+
+
+def section(report: dict, prefix: str) -> dict:
+    """The report section whose title starts with ``prefix``."""
+    return next(s for s in report["sections"] if s["title"].startswith(prefix))
+
+
+def expected_sensitivity(model_path: Path, data_path: Path, count: int, blob: int, stride: int):
+    """The border-sensitivity map computed here with Keras and numpy: every blob placement
+    (every ``stride`` px, and the last that fits), stamped with white ink on the first
+    ``count`` images; each pixel the mean accuracy lost over the placements covering it."""
+    import keras
+
+    model = keras.saving.load_model(model_path)
+    with np.load(data_path) as data:
+        x, y = data["x"][:count, :, :, None], data["y"][:count]
+
+    def accuracy(images: np.ndarray) -> float:
+        return float(np.mean(model.predict(images, verbose=0).argmax(axis=1) == y))
+
+    clean = accuracy(x)
+    starts = sorted({*range(0, 28 - blob + 1, stride), 28 - blob})
+    total, covers = np.zeros((28, 28)), np.zeros((28, 28))
+    for row in starts:
+        for col in starts:
+            stamped = x.copy()
+            stamped[:, row : row + blob, col : col + blob] = 1.0
+            total[row : row + blob, col : col + blob] += clean - accuracy(stamped)
+            covers[row : row + blob, col : col + blob] += 1
+    return total / covers
+
+
+@pytest.fixture(scope="module")
+def frame_reader(keras, tmp_path_factory) -> tuple[Path, Path]:
+    """A hand-built model that reads only the 4-px border: class 0 while the border is empty,
+    another class as soon as one border pixel holds ink; and digits-like data with ink only in
+    the centre, all class 0."""
+    root = tmp_path_factory.mktemp("frame")
+    border = np.zeros((28, 28), dtype=bool)
+    border[:4], border[-4:], border[:, :4], border[:, -4:] = True, True, True, True
+    weights = np.zeros((784, 10), dtype="float32")
+    weights[border.ravel(), 0] = -10.0
+    bias = np.zeros(10, dtype="float32")
+    bias[0] = 5.0
+    model = keras.Sequential(
+        [
+            keras.Input((28, 28, 1)),
+            keras.layers.Flatten(),
+            keras.layers.Dense(10, activation="softmax"),
+        ]
+    )
+    model.layers[-1].set_weights([weights, bias])
+    x = np.zeros((40, 28, 28), dtype="float32")
+    x[:, ~border] = np.random.default_rng(0).uniform(0, 1, size=(40, int((~border).sum())))
+    model.save(root / "frame.keras")
+    np.savez(root / "frame.npz", x=x, y=np.zeros(40, dtype="int64"))
+    return root / "frame.keras", root / "frame.npz"
+
+
+def test_the_sensitivity_map_covers_every_pixel_of_a_border_reader(runner, frame_reader, tmp_path):
+    model, data = frame_reader
+    args = ["--data", str(data), "--family", "edge", "--edge", "0,1"]
+    args += ["--sensitivity-images", "40", "--blob", "3", "--stride", "2"]
+    report, run_dir = run(runner, str(model), tmp_path, *args)
+    drop = np.load(run_dir / section(report, "Border sensitivity")["images"][0]["array"])[0]
+    expected = expected_sensitivity(model, data, 40, blob=3, stride=2)
+    assert np.allclose(drop, expected, atol=1e-6)
+    border = np.zeros((28, 28), dtype=bool)
+    border[:4], border[-4:], border[:, :4], border[:, -4:] = True, True, True, True
+    assert (drop[border] == 1.0).all()  # every blob there costs every image: none unwritten
+    metrics = report["metrics"]
+    assert metrics["sensitivity_border"] == pytest.approx(expected[border].mean())
+    assert metrics["sensitivity_centre"] == pytest.approx(expected[~border].mean())
+    assert metrics["sensitivity_border"] > metrics["sensitivity_centre"]
+
+
+def nearest_break(levels: list[float], accuracy: list[float], clean: float, identity: float):
+    """The breaking point by brute force: scan distances from the identity outwards, the
+    lower level first at each distance."""
+    for distance in sorted({abs(level - identity) for level in levels}):
+        for side in (identity - distance, identity + distance):
+            for level, value in zip(levels, accuracy, strict=True):
+                if level == side and value < 0.9 * clean:
+                    return level
+    return None
+
+
+@pytest.mark.parametrize(
+    ("levels", "accuracy", "identity", "expected"),
+    [
+        ([-30, -20, -10, 0, 10, 20, 30], [0.1, 0.5, 0.95, 1, 0.96, 0.95, 0.2], 0, -20),
+        ([-30, -20, -10, 0, 10, 20, 30], [0.1, 0.5, 0.95, 1, 0.96, 0.5, 0.2], 0, -20),
+        ([-30, -20, -10, 0, 10, 20, 30], [0.1, 0.95, 0.95, 1, 0.5, 0.5, 0.2], 0, 10),
+        ([2.0, 0.5, 1.0, 1.4, 0.7], [0.2, 0.3, 1.0, 0.5, 0.95], 1.0, 1.4),
+        ([0, 5, 10], [1.0, 0.95, 0.91], 0, None),
+    ],
+)
+def test_breaking_points_are_nearest_the_identity(levels, accuracy, identity, expected):
+    assert nearest_break(levels, accuracy, 1.0, identity) == expected
+    assert breaking_point(levels, np.array(accuracy), 1.0, identity) == expected
+
+
+def test_a_symmetric_rotate_sweep_breaks_nearest_zero(runner, tmp_path):
+    levels = [-60, -45, -30, -15, 0, 15, 30, 45, 60]
+    report, _ = run(
+        runner,
+        "mnist-cnn",
+        tmp_path,
+        "--family",
+        "rotate",
+        "--levels",
+        "rotate=" + ",".join(map(str, levels)),
+        "--limit",
+        "300",
+        "--sensitivity-images",
+        "0",
+    )
+    metrics = report["metrics"]
+    accuracy = [metrics["rotate_accuracy"][f"{level} degrees"] for level in levels]
+    expected = nearest_break(levels, accuracy, metrics["clean_accuracy"], 0)
+    assert expected is not None and abs(expected) < 60
+    assert metrics["breaking_point"]["rotate"] == expected
+    summary = section(report, "Summary")["tables"][0]["rows"][0]
+    assert summary[-1] == f"{expected} degrees"
+
+
+def test_a_scale_past_every_frame_cap_says_it_repeats_the_level_before(runner, tmp_path):
+    args = ["--family", "scale", "--scale", "1,4,8", "--limit", "50"]
+    report, _ = run(runner, "mnist-mlp", tmp_path, *args, "--sensitivity-images", "0")
+    x, _ = load_mnist_5k().test()
+    digits = Digits.of(x[:50], seed=0)
+    scale = FAMILIES["scale"]
+    assert np.array_equal(scale.apply(digits, 4), scale.apply(digits, 8))
+    assert not np.array_equal(scale.apply(digits, 1), scale.apply(digits, 4))
+    notes = [row[-1] for row in section(report, "scale")["tables"][0]["rows"]]
+    assert notes[:2] == ["", ""] and notes[2].startswith("same images as 4 x")
