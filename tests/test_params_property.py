@@ -38,7 +38,9 @@ def inside(spec: ParamSpec) -> st.SearchStrategy:
         return st.floats(spec.minimum, spec.maximum, allow_nan=False, allow_infinity=False)
     if spec.item_kind == "bool":
         return st.booleans()
-    return st.text(alphabet=st.characters(min_codepoint=97, max_codepoint=122), min_size=1)
+    words = st.text(alphabet=st.characters(min_codepoint=97, max_codepoint=122), min_size=1)
+    # "none" and "all" name an optional param's default (parse_params), not a value
+    return words.filter(lambda w: not (spec.optional and w in ("none", "all")))
 
 
 def as_text(value) -> str:
