@@ -144,7 +144,8 @@ class Predict(Technique):
             raise KinterpError(
                 f"none of the {len(predictions)} files is a usable image ({reasons})"
             )
-        result = loaded.classify_images(np.stack(pixels))
+        inputs = loaded.to_input(np.stack(pixels))  # what the model sees, in its input range
+        result = loaded.classify(inputs)
         indices, confidences = result.topk(params.top)
         for prediction, row, probs in zip(kept, indices, confidences, strict=True):
             prediction.top = [
@@ -162,6 +163,7 @@ class Predict(Technique):
         _write_sections(
             ctx.report, predictions, kept, pixels, thumbs, accuracy, loaded.info.class_names
         )
+        ctx.report.array("inputs", inputs)
 
 
 def _prepare(
@@ -257,21 +259,9 @@ def _write_sections(
         name="contact-sheet",
     )
     builder.key(title)
-    builder.array("inputs", np.stack(pixels))
     labelled = [p for p in kept if p.label is not None]
     if labelled:
-        matrix = np.zeros((len(class_names), len(class_names)), dtype=np.int64)
-        for p in labelled:
-            matrix[p.label, p.top[0]["class_index"]] += 1
-        used = sorted({p.label for p in labelled} | {p.top[0]["class_index"] for p in labelled})
-        builder.text("Confusion matrix", "Rows: the true class (sub-folder); columns: top class.")
-        builder.table(
-            "Confusion matrix",
-            ["true \\ predicted", *(class_names[c] for c in used)],
-            [[class_names[r], *(int(matrix[r, c]) for c in used)] for r in used],
-            formats=["text", *(["int"] * len(used))],
-        )
-        builder.array("confusion", matrix)
+        _confusion(builder, labelled, class_names)
     rows = [
         [
             Path(p.file).name,
@@ -282,3 +272,37 @@ def _write_sections(
         for p in predictions
     ]
     builder.table("Predictions", ["file", "label", "top classes", "preprocessing / skipped"], rows)
+
+
+def confusion_matrix(labelled: list[Prediction]) -> tuple[list[int], np.ndarray]:
+    """The classes that occur (as truth or top class), sorted, and their confusion counts.
+
+    Row i, column j counts images of true class ``used[i]`` whose top class is ``used[j]``;
+    classes with no image and no prediction get no row or column.
+    """
+    used = sorted({p.label for p in labelled} | {p.top[0]["class_index"] for p in labelled})
+    position = {c: i for i, c in enumerate(used)}
+    matrix = np.zeros((len(used), len(used)), dtype=np.int64)
+    for p in labelled:
+        matrix[position[p.label], position[p.top[0]["class_index"]]] += 1
+    return used, matrix
+
+
+def _confusion(
+    builder: ReportBuilder, labelled: list[Prediction], class_names: tuple[str, ...]
+) -> None:
+    """The confusion table and arrays, over the classes that occur only."""
+    used, matrix = confusion_matrix(labelled)
+    builder.text(
+        "Confusion matrix",
+        "Rows: the true class (sub-folder); columns: top class. Only classes that occur as a "
+        "true class or a top class are shown (arrays/confusion-classes.npy names them).",
+    )
+    builder.table(
+        "Confusion matrix",
+        ["true \\ predicted", *(class_names[c] for c in used)],
+        [[class_names[r], *(int(v) for v in row)] for r, row in zip(used, matrix, strict=True)],
+        formats=["text", *(["int"] * len(used))],
+    )
+    builder.array("confusion", matrix)
+    builder.array("confusion-classes", np.asarray(used, dtype=np.int64))

@@ -152,3 +152,58 @@ def test_report_opens_with_the_score_and_shows_errors_first(runner, user_folder,
     matrix = next(s for s in report["sections"] if s["title"] == "Confusion matrix")
     assert sum(sum(row[1:]) for row in matrix["tables"][0]["rows"]) == 100
     assert len([s for s in report["sections"] if s["images"]]) == 1  # each image shown once
+
+
+def _run_dir(out: Path) -> Path:
+    """The one run folder under ``out``."""
+    (run_dir,) = out.iterdir()
+    return run_dir
+
+
+def test_inputs_npy_is_what_the_mlp_received(runner, user_folder, tmp_path):
+    """mnist-mlp reads 0.01..1: inputs.npy holds those values, recomputed here from the file."""
+    import kinterp
+    from kinterp.data.preprocess import prepare_image
+
+    files = [sorted(user_folder.glob(f"{d}/*.png"))[0] for d in (1, 4, 7)]
+    out = tmp_path / "out"
+    result = runner.invoke(
+        app, ["predict", "mnist-mlp", *map(str, files), "--json", "--out", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    saved = np.load(_run_dir(out) / "arrays" / "inputs.npy")
+    model = kinterp.load_model("mnist-mlp")
+    low, high = model.info.input_range
+    assert (low, high) != (0.0, 1.0)
+    pixels = np.stack([prepare_image(f, 28, 28, 1, True).pixels for f in files])
+    expected = (low + (high - low) * pixels.astype("float64")).reshape(len(files), -1)
+    np.testing.assert_allclose(saved.reshape(len(files), -1), expected, atol=1e-6)
+    assert saved.min() >= low - 1e-6 and saved.min() < low + 1e-3
+    outputs = model.keras_model(saved.astype("float32"), training=False).numpy()
+    tops = [r["top"][0]["class_index"] for r in json.loads(result.stdout)["images"]]
+    assert outputs.argmax(axis=1).tolist() == tops
+
+
+def test_confusion_matrix_has_rows_only_for_classes_present(runner, user_folder, tmp_path):
+    """Images of 2 and 5 only: the matrix's classes are those and any predicted class."""
+    import shutil
+
+    folder = tmp_path / "digits"
+    for label in ("2", "5"):
+        shutil.copytree(user_folder / label, folder / label)
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["predict", "mnist-mlp", str(folder), "--json", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    records = json.loads(result.stdout)["images"]
+    present = sorted({r["label"] for r in records} | {r["top"][0]["class_index"] for r in records})
+    run_dir = _run_dir(out)
+    report = assert_valid_report(run_dir)
+    table = next(s for s in report["sections"] if s["title"] == "Confusion matrix")["tables"][0]
+    assert [row[0] for row in table["rows"]] == [str(c) for c in present]
+    matrix = np.load(run_dir / "arrays" / "confusion.npy")
+    classes = np.load(run_dir / "arrays" / "confusion-classes.npy")
+    assert classes.tolist() == present and matrix.shape == (len(present), len(present))
+    for r in records:
+        i, j = present.index(r["label"]), present.index(r["top"][0]["class_index"])
+        matrix[i, j] -= 1
+    assert not matrix.any()
