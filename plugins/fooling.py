@@ -1,4 +1,4 @@
-"""fooling: evolve unrecognisable images that the network labels with >= 99.99% confidence.
+"""fooling: evolve images that the network labels with >= 99.99% confidence.
 
 Nguyen, Yosinski & Clune (2015), "Deep Neural Networks are Easily Fooled", and the classic
 blog version: a population of noise images per class, the best kept, the rest bred by
@@ -6,6 +6,14 @@ uniform crossover and mutated, until the model is sure. Every class's population
 independent run of ``--count``) is one batch per generation (:mod:`kinterp.toolkit.evolve`). With
 ``--prior stats`` the search also pays for straying from the class's pixel-neighbour
 statistics (:mod:`kinterp.toolkit.pixelstats`) and draws pixels from the class's value histogram.
+
+An image counts as *fooling* only when its target confidence is >= ``--target`` and no other
+class's confidence is above ``RIVAL`` (0.5): on sigmoid outputs an image can push its target to
+0.9999 and another class past 0.5 at once, and that image is not labelled as the target alone.
+The report counts both (target reached; target reached with no rival) and the verdict uses the
+strict count. Whether an image looks unlike a real one is not judged: the report gives its RMS
+distance to the nearest real image of its class (with a dataset) and other models' confidence
+(``--also``), and claims no more.
 """
 
 from __future__ import annotations
@@ -44,6 +52,7 @@ COST_BYTES = 3 * 8  # per class with --fitness cost: the one-hot difference and 
 VARIOGRAM_BYTES = 3 * 8  # per pixel with the prior: float64 images and two lag differences
 NOISE_DRAW_BYTES = 16  # per gene: float64 Gaussian noise, as float32, the sum
 PRIOR_DRAW_BYTES = 52  # per pixel: ClassPrior.sample's draws, bin tests, values (measured 47)
+RIVAL = 0.5  # a fooling image has no other class above this confidence
 MARGIN = 2e-6  # a run stops this far past the target, so re-evaluating its image stays past it
 
 
@@ -187,7 +196,7 @@ class Fooling(kinterp.Technique):
     name = "fooling"
     summary = "Evolve noise images the network labels with >= 99.99% confidence"
     Params = FoolingParams
-    key_metric = "reached_fraction"
+    key_metric = "fooled_fraction"
     demo = (
         kinterp.DemoPreset(
             "mnist-cnn", {"generations": 60}, quick={"classes": [0, 1, 2], "generations": 20}
@@ -348,6 +357,29 @@ def evolve(ctx, params: FoolingParams, shape, classes, prior, batch: int) -> Evo
     return Evolution(targets, best_images, generation, seconds, np.stack(curve, axis=1), evaluated)
 
 
+def fooling_counts(
+    probs: np.ndarray, targets: np.ndarray, threshold: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Which images reach the target, and which also have no rival class above ``RIVAL``.
+
+    Args:
+        probs: (G, K) class confidences of the images.
+        targets: (G,) each image's target class.
+        threshold: the target confidence an image must reach (``--target``).
+
+    Returns:
+        (reached, fooled): (G,) booleans; ``fooled`` is ``reached`` with every other class's
+        confidence <= ``RIVAL``.
+    """
+    probs = np.asarray(probs, dtype="float64")
+    rows = np.arange(len(targets))
+    reached = probs[rows, targets] >= threshold
+    others = probs.copy()
+    others[rows, targets] = -np.inf
+    rival = others.max(axis=1) > RIVAL if probs.shape[1] > 1 else np.zeros(len(rows), bool)
+    return reached, reached & ~rival
+
+
 def decode(genomes: np.ndarray, encoding: str, shape) -> np.ndarray:
     """(G, P, H, W, C) images of genomes."""
     return cppn.render(genomes, shape) if encoding == "cppn" else genomes
@@ -388,7 +420,9 @@ class FoolingReport:
         self.missing = missing
         self.report = ctx.report
         # The confidences reported are the model's on the images as saved (float32).
-        self.conf = ctx.model.classify_images(evolution.images).of(evolution.targets)
+        probs = ctx.model.classify_images(evolution.images).probs
+        self.conf = probs[np.arange(len(evolution.targets)), evolution.targets]
+        self.reached, self.fooled = fooling_counts(probs, evolution.targets, params.target)
         self.names = [ctx.model.info.class_name(c) for c in evolution.targets]
 
     def write(self) -> None:
@@ -400,27 +434,32 @@ class FoolingReport:
         self.verdict()
 
     def verdict(self) -> None:
-        """The first line: how many images reached the target confidence, and how fast."""
-        reached = self.conf >= self.params.target
+        """The first line: how many images fool the model (target reached, no rival), how fast."""
         done = self.e.generation[self.e.generation > 0]
         speed = f", median {int(np.median(done))} generations" if len(done) else ""
         target = kinterp.format_number(self.params.target, "prob")
         self.report.verdict(
-            f"{int(reached.sum())}/{len(reached)} unrecognisable images labelled with "
-            f"confidence >= {target}{speed}",
-            tone="warn" if reached.any() else "good",
+            f"{int(self.fooled.sum())}/{len(self.fooled)} evolved images labelled with "
+            f"confidence >= {target} and no other class above {RIVAL:g} "
+            f"({int(self.reached.sum())} reach {target}){speed}",
+            tone="warn" if self.fooled.any() else "good",
         )
         self.report.key("Fooling images")
 
     def summary(self) -> None:
         e, p, title = self.e, self.params, "Fooling images"
-        reached = self.conf >= p.target
+        reached = self.reached
         done = e.generation[e.generation > 0]
         median = f"median {int(np.median(done))} generations" if len(done) else "none reached it"
         self.report.text(
             title,
             f"{int(reached.sum())}/{len(reached)} images reached {p.target:.2%} confidence "
-            f"({median}; {e.evaluated:,} images evaluated). Encoding {p.encoding}, fitness "
+            f"({median}; {e.evaluated:,} images evaluated); {int(self.fooled.sum())} of them "
+            f"with no other class above {RIVAL:g}. An image counts as fooling only when its "
+            f"target confidence is >= {p.target:.2%} and no other class's is above {RIVAL:g}. "
+            "How unlike real images they are is not judged here: see the per-class table's "
+            "distance to the nearest real image and other models' confidence. "
+            f"Encoding {p.encoding}, fitness "
             f"{p.fitness}, prior {p.prior}, population {p.population}, elite {p.elite}, "
             f"{p.selection} selection. Captions give the model's confidence in the target class "
             "for the image as saved.",
@@ -445,7 +484,14 @@ class FoolingReport:
         extra = {name: m.classify_images(e.images).of(e.targets) for name, m in self.also.items()}
         nearest = self.nearest_real() if self.stats is not None else None
         vario = self.stats.distance(e.images, e.targets) if self.stats is not None else None
-        columns = ["class", "reached", "median generations", "median seconds", "mean confidence"]
+        columns = [
+            "class",
+            "reached",
+            f"no rival > {RIVAL:g}",
+            "median generations",
+            "median seconds",
+            "mean confidence",
+        ]
         columns += [f"confidence on {name}" for name in extra]
         if self.stats is not None:
             columns += ["nearest real (RMS)", "variogram distance"]
@@ -455,7 +501,8 @@ class FoolingReport:
             hit = e.generation[mine] > 0
             row = [
                 self.ctx.model.info.class_name(c),
-                f"{int((self.conf[mine] >= self.params.target).sum())}/{int(mine.sum())}",
+                f"{int(self.reached[mine].sum())}/{int(mine.sum())}",
+                f"{int(self.fooled[mine].sum())}/{int(mine.sum())}",
                 float(np.median(e.generation[mine][hit])) if hit.any() else None,
                 float(np.median(e.seconds[mine][hit])) if hit.any() else None,
                 float(self.conf[mine].mean()),
@@ -464,7 +511,7 @@ class FoolingReport:
             if self.stats is not None:
                 row += [float(nearest[mine].mean()), float(vario[mine].mean())]
             rows.append(row)
-        formats = [None, None, "float", "float", "prob", *(["prob"] * len(extra))]
+        formats = [None, None, None, "float", "float", "prob", *(["prob"] * len(extra))]
         self.report.table(
             title, columns, rows, formats + ["float", "float"][: len(columns) - len(formats)]
         )
@@ -521,7 +568,8 @@ class FoolingReport:
 
     def metrics(self) -> None:
         e = self.e
-        self.report.metric("reached_fraction", float(np.mean(self.conf >= self.params.target)))
+        self.report.metric("reached_fraction", float(np.mean(self.reached)))
+        self.report.metric("fooled_fraction", float(np.mean(self.fooled)))
         self.report.metric("mean_confidence", float(self.conf.mean()))
         done = e.generation[e.generation > 0]
         self.report.metric("median_generations", float(np.median(done)) if len(done) else None)

@@ -41,7 +41,7 @@ def test_three_classes_are_fooled_and_the_saved_images_say_so(runner, tmp_path):
     grid = section(report, "Fooling images")["images"][0]
     assert [t["caption"] for t in grid["tiles"]] == [f"p {p:.6f}" for p in again]
     rows = section(report, "Per class")["tables"][0]
-    assert rows["columns"][5] == "confidence on mnist-mlp"  # the transfer test
+    assert rows["columns"][6] == "confidence on mnist-mlp"  # the transfer test
     assert [r[1] for r in rows["rows"]] == ["1/1", "1/1", "1/1"]
     curve = section(report, "Best confidence by generation")["plots"][0]
     assert curve["kind"] == "line"
@@ -224,3 +224,49 @@ def test_the_cppn_population_of_issue_20_is_refused_before_it_allocates(tmp_path
     assert len(run.stderr.strip().splitlines()) == 1, run.stderr
     assert run.peak_mb < 1200, f"peak resident memory {run.peak_mb:.0f} MB"
     assert all_entries(out) == []
+
+
+def test_fooling_counts_on_hand_made_probabilities():
+    """Target reached and no other class above 0.5; 0.5 itself is not a rival."""
+    from kinterp_plugins.fooling import fooling_counts
+
+    probs = np.array(
+        [
+            [0.99995, 0.1, 0.2],  # reached, no rival
+            [0.99995, 0.6, 0.0],  # reached, rival 0.6
+            [0.99995, 0.5, 0.5],  # reached, others at exactly 0.5
+            [0.9, 0.05, 0.05],  # not reached
+            [0.2, 0.99999, 0.95],  # target 1 reached, rival class 2
+        ]
+    )
+    reached, fooled = fooling_counts(probs, np.array([0, 0, 0, 0, 1]), 0.9999)
+    assert reached.tolist() == [True, True, True, False, True]
+    assert fooled.tolist() == [True, False, True, False, False]
+
+
+def test_mlp_verdict_counts_only_images_with_no_rival(runner, tmp_path):
+    """Recount from the saved images with the model: target >= 0.9999 and no other > 0.5."""
+    result = runner.invoke(app, ["run", "fooling", "mnist-mlp", "--out", str(tmp_path), "--quiet",
+                                 "--count", "2", "--generations", "40"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    (run_dir,) = run_dirs(tmp_path)
+    report = assert_valid_report(run_dir)
+    images = np.load(run_dir / "arrays" / "fooling-images.npy")
+    targets = np.load(run_dir / "arrays" / "fooling-targets.npy")
+    model = kinterp.load_model("mnist-mlp")
+    probs = model.keras_model(model.to_input(images), training=False).numpy().astype("float64")
+    rows = np.arange(len(targets))
+    reached = probs[rows, targets] >= 0.9999
+    others = probs.copy()
+    others[rows, targets] = 0.0
+    fooled = reached & (others.max(axis=1) <= 0.5)
+    assert fooled.sum() < reached.sum()  # this run has rivals, so the two counts differ
+    verdict = report["summary"]["verdict"]
+    assert verdict.startswith(f"{int(fooled.sum())}/{len(targets)} evolved images"), verdict
+    assert f"({int(reached.sum())} reach" in verdict and "unrecognisable" not in verdict
+    assert report["metrics"]["fooled_fraction"] == pytest.approx(fooled.mean())
+    assert report["metrics"]["reached_fraction"] == pytest.approx(reached.mean())
+    table = section(report, "Per class")["tables"][0]
+    assert table["columns"][2] == "no rival > 0.5"
+    strict = [int(r[2].split("/")[0]) for r in table["rows"]]
+    assert strict == [int(fooled[targets == c].sum()) for c in dict.fromkeys(targets.tolist())]
