@@ -11,7 +11,13 @@ weights layer by layer from the top and measures how far each method's maps move
 rank correlation with the trained model's maps): a method whose maps barely move explains
 the input, not the model. The deletion curve blacks out the most-attributed pixels first and
 follows the confidence in the predicted class: the faster it falls, the better the map finds
-the evidence (lower area under the curve), next to a random deletion order.
+the evidence (lower area under the curve), next to a random deletion order and an
+input-intensity order (brightest pixels first: on black-background digits any map that ranks
+ink first beats random, so intensity is the baseline a map must beat to show more than ink).
+
+The verdict names the best map only among the methods that pass the sanity check (lowest
+deletion AUC, i.e. the largest margin below the intensity order), in green only when it also
+beats the intensity and random orders; when no method passes it warns and names the closest.
 
 Keras, TensorFlow and tf-keras-vis are imported inside functions only, so ``kinterp --help``
 stays TensorFlow-free.
@@ -123,6 +129,17 @@ def deletion_positions(maps: np.ndarray, rng: np.random.Generator) -> np.ndarray
     """
     flat = np.reshape(maps, (len(maps), -1))
     order = np.lexsort((rng.random(flat.shape), -flat), axis=-1)
+    return np.argsort(order, axis=-1)
+
+
+def intensity_positions(images: np.ndarray) -> np.ndarray:
+    """(N, P) each pixel's place in the input-intensity deletion order, brightest first.
+
+    Intensity is the mean over channels; ties keep pixel order (a stable sort), so the order
+    is reproducible from the images alone.
+    """
+    flat = np.reshape(images.mean(axis=-1), (len(images), -1))
+    order = np.argsort(-flat, axis=-1, kind="stable")
     return np.argsort(order, axis=-1)
 
 
@@ -381,18 +398,34 @@ def write_maps(
     report.array("maps", np.stack([found.maps[m] for m in methods], axis=1))
 
 
-def write_deletion(ctx: kinterp.RunContext, found: Explained, steps: int) -> dict[str, float]:
-    """The "Deletion" curves and table; returns each method's area under its curve."""
-    model, report = ctx.model, ctx.report
-    fractions = np.linspace(0.0, 1.0, steps + 1)
-    orders = {LABELS[m]: deletion_positions(maps, ctx.rng) for m, maps in found.maps.items()}
-    orders["random order"] = deletion_positions(np.zeros(found.images.shape[:3]), ctx.rng)
+RANDOM, INTENSITY = "random order", "intensity order"
+
+
+def deletion_curves(
+    model: kinterp.LoadedModel,
+    images: np.ndarray,
+    predicted: np.ndarray,
+    orders: dict[str, np.ndarray],
+    fractions: np.ndarray,
+) -> dict[str, list[float]]:
+    """Per order, the mean confidence in ``predicted`` at each fraction of pixels deleted."""
     curves: dict[str, list[float]] = {}
     for name, positions in orders.items():
-        batch = deleted(found.images, positions, fractions, background=0.0)
-        flat = batch.reshape((-1, *found.images.shape[1:]))
-        confidence = model.classify_images(flat).of(np.tile(found.predicted, len(fractions)))
+        batch = deleted(images, positions, fractions, background=0.0)
+        flat = batch.reshape((-1, *images.shape[1:]))
+        confidence = model.classify_images(flat).of(np.tile(predicted, len(fractions)))
         curves[name] = confidence.reshape(len(fractions), -1).mean(axis=1).tolist()
+    return curves
+
+
+def write_deletion(ctx: kinterp.RunContext, found: Explained, steps: int) -> dict[str, float]:
+    """The "Deletion" curves and table; returns each method's (and baseline's) curve area."""
+    report = ctx.report
+    fractions = np.linspace(0.0, 1.0, steps + 1)
+    orders = {LABELS[m]: deletion_positions(maps, ctx.rng) for m, maps in found.maps.items()}
+    orders[RANDOM] = deletion_positions(np.zeros(found.images.shape[:3]), ctx.rng)
+    orders[INTENSITY] = intensity_positions(found.images)
+    curves = deletion_curves(ctx.model, found.images, found.predicted, orders, fractions)
     aucs = {name: float(np.trapezoid(curve, fractions)) for name, curve in curves.items()}
     title = "Deletion"
     report.text(
@@ -400,7 +433,10 @@ def write_deletion(ctx: kinterp.RunContext, found: Explained, steps: int) -> dic
         "Pixels set to black (the low end of the model's input range), most attributed "
         "first, and the mean confidence in the originally predicted class at each fraction "
         "deleted. A map that finds the evidence makes the curve fall fast: a lower area under "
-        "the curve (AUC) is better. The random order is the baseline a map must beat.",
+        "the curve (AUC) is better. Two baselines: a random order, and the intensity order "
+        "(brightest pixels first, ties in pixel order). On dark-background images any map "
+        "that ranks ink first beats random, so the margin that counts is the one below the "
+        "intensity order (negative: the map finds evidence intensity alone does not).",
     )
     report.line_plot(
         title,
@@ -411,11 +447,12 @@ def write_deletion(ctx: kinterp.RunContext, found: Explained, steps: int) -> dic
     )
     report.table(
         title,
-        ["method", "deletion AUC", "vs random order"],
-        [[n, auc, auc - aucs["random order"]] for n, auc in aucs.items()],
-        formats=[None, "float", "float"],
+        ["method", "deletion AUC", "vs intensity order", "vs random order"],
+        [[n, auc, auc - aucs[INTENSITY], auc - aucs[RANDOM]] for n, auc in aucs.items()],
+        formats=[None, "float", "float", "float"],
     )
-    return {m: aucs[LABELS[m]] for m in found.maps} | {"random": aucs["random order"]}
+    methods = {m: aucs[LABELS[m]] for m in found.maps}
+    return methods | {"random": aucs[RANDOM], "intensity": aucs[INTENSITY]}
 
 
 def write_sanity(
@@ -433,11 +470,19 @@ def write_sanity(
         "whose maps stay close to 1 shows the input, not what the model learned.",
     )
     means = {m: values.mean(axis=1) for m, values in cascade.items()}
+    report.text(
+        title,
+        f"A method passes when its rank correlation with every layer randomised (the last "
+        f"column) is below {SANITY_PASS:g}; only methods that pass can be named the best map.",
+    )
     report.table(
         title,
-        ["method", *[f"+ {n}" for n in names]],
-        [[LABELS[m], *v.tolist()] for m, v in means.items()],
-        formats=[None, *["float"] * len(names)],
+        ["method", *[f"+ {n}" for n in names], "sanity check"],
+        [
+            [LABELS[m], *v.tolist(), "pass" if passes(float(v[-1])) else "fail"]
+            for m, v in means.items()
+        ],
+        formats=[None, *["float"] * len(names), None],
     )
     report.line_plot(
         title,
@@ -450,31 +495,88 @@ def write_sanity(
     return {m: float(v[-1]) for m, v in means.items()}
 
 
+def passes(correlation: float) -> bool:
+    """Whether a fully randomised rank correlation passes the sanity check."""
+    return correlation < SANITY_PASS
+
+
+@dataclass(frozen=True)
+class Choice:
+    """The method the verdict names, and why: its tone and its one-line text."""
+
+    method: str
+    tone: str
+    text: str
+
+
+def choose_best(aucs: dict[str, float], correlations: dict[str, float] | None) -> Choice:
+    """The verdict: the best map among the methods that pass the sanity check.
+
+    ``aucs`` holds each method's deletion AUC plus ``random`` and ``intensity`` (the
+    baselines); ``correlations`` each method's fully randomised rank correlation (None: no
+    sanity check run). Among the candidates (the passing methods; all when the check was not
+    run) the best has the lowest AUC, i.e. the largest margin below the intensity order. The
+    tone is good only when it passes and beats both baselines; when no method passes the
+    verdict warns and names the method closest to passing (lowest correlation).
+    """
+    methods = {m: v for m, v in aucs.items() if m not in ("random", "intensity")}
+    fmt = kinterp.format_number
+    if correlations is None:
+        best = min(methods, key=methods.__getitem__)
+        checked = "; sanity check not run"
+        return Choice(best, tone_of(methods[best], aucs), line(best, methods, aucs) + checked)
+    passed = [m for m in methods if passes(correlations[m])]
+    rule = f"rank correlation < {SANITY_PASS:g} once every layer is randomised"
+    if not passed:
+        closest = min(methods, key=correlations.__getitem__)
+        return Choice(
+            closest,
+            "warn",
+            f"No method passes the sanity check ({rule}): every map shows the input more than "
+            f"the model; closest: {LABELS[closest]} (correlation "
+            f"{fmt(correlations[closest], 'float')}), deletion AUC "
+            f"{fmt(methods[closest], 'float')}",
+        )
+    best = min(passed, key=methods.__getitem__)
+    counted = f"; {len(passed)}/{len(methods)} methods pass the sanity check ({rule})"
+    return Choice(best, tone_of(methods[best], aucs), line(best, methods, aucs) + counted)
+
+
+def tone_of(auc: float, aucs: dict[str, float]) -> str:
+    """good when ``auc`` is below both baselines' (intensity and random order), else warn."""
+    return "good" if auc < min(aucs["random"], aucs["intensity"]) else "warn"
+
+
+def line(best: str, methods: dict[str, float], aucs: dict[str, float]) -> str:
+    """The verdict's text for ``best``: its deletion AUC beside both baselines'."""
+    fmt = kinterp.format_number
+    worse = (
+        " (no better than deleting the brightest pixels first)"
+        if methods[best] >= aucs["intensity"]
+        else ""
+    )
+    return (
+        f"Best map: {LABELS[best]}, deletion AUC {fmt(methods[best], 'float')} vs "
+        f"{fmt(aucs['intensity'], 'float')} for the intensity order{worse} and "
+        f"{fmt(aucs['random'], 'float')} for a random order"
+    )
+
+
 def write_metrics(
     report: kinterp.ReportBuilder, aucs: dict[str, float], correlations: dict[str, float] | None
 ) -> None:
-    """Deletion AUC per method (and its best), and the fully randomised rank correlations."""
-    methods = {m: v for m, v in aucs.items() if m != "random"}
-    best = min(methods, key=methods.__getitem__)
+    """Deletion AUC per method and baseline, the verdict's method, and the sanity results."""
+    methods = {m: v for m, v in aucs.items() if m not in ("random", "intensity")}
+    choice = choose_best(aucs, correlations)
     report.metric("deletion_auc", methods)
     report.metric("deletion_auc_random", aucs["random"])
-    report.metric("best_deletion_auc", methods[best])
-    report.metric("best_method", best)
+    report.metric("deletion_auc_intensity", aucs["intensity"])
+    report.metric("best_deletion_auc", methods[choice.method])
+    report.metric("best_method", choice.method)
     report.metric("sanity_rank_correlation", correlations)
-    fmt = kinterp.format_number
-    beats = methods[best] < aucs["random"]
-    sanity = ""
-    if correlations:
-        passed = [LABELS[m] for m, r in correlations.items() if r < SANITY_PASS]
-        sanity = (
-            f"; {len(passed)}/{len(correlations)} methods pass the sanity check (rank "
-            f"correlation < {SANITY_PASS:g} once every layer is randomised)"
-        )
-    report.verdict(
-        f"Best map: {LABELS[best]}, deletion AUC {fmt(methods[best], 'float')} vs "
-        f"{fmt(aucs['random'], 'float')} for a random order{sanity}",
-        tone="good" if beats else "warn",
-    )
+    passed = {m: passes(r) for m, r in correlations.items()} if correlations else None
+    report.metric("sanity_pass", passed)
+    report.verdict(choice.text, tone=choice.tone)
     report.key("Attribution maps")
 
 

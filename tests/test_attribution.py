@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -13,10 +14,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from kinterp_plugins.attribution import (
     METHODS,
+    SANITY_PASS,
     AttributionParams,
     attribution_maps,
+    choose_best,
     deleted,
+    deletion_curves,
     deletion_positions,
+    intensity_positions,
     rank_correlation,
     to_map_shape,
     working_copy,
@@ -73,19 +78,20 @@ def test_all_six_methods_on_mnist_cnn(cnn_run) -> None:
     metrics = report["metrics"]
     assert set(metrics["deletion_auc"]) == set(METHODS)
     assert all(0.0 <= v <= 1.0 for v in metrics["deletion_auc"].values())
-    assert metrics["best_deletion_auc"] == min(metrics["deletion_auc"].values())
+    assert metrics["best_deletion_auc"] == metrics["deletion_auc"][metrics["best_method"]]
     # every method finds evidence better than deleting pixels at random
     assert max(metrics["deletion_auc"].values()) < metrics["deletion_auc_random"]
     assert report["technique"]["key_metric"] == "best_deletion_auc"
     deletion = section(report, "Deletion")
-    assert len(deletion["tables"][0]["rows"]) == len(METHODS) + 1
+    assert len(deletion["tables"][0]["rows"]) == len(METHODS) + 2  # + random and intensity
+    assert "intensity order" in deletion["tables"][0]["columns"][2]
     assert deletion["plots"][0]["kind"] == "line"
 
 
 def test_randomised_weights_change_the_maps(cnn_run) -> None:
     report, _ = cnn_run
     table = section(report, "Sanity check")["tables"][0]
-    assert table["columns"][1:] == ["+ predictions_logits", "+ dense1", "+ conv2", "+ conv1"]
+    assert table["columns"][1:-1] == ["+ predictions_logits", "+ dense1", "+ conv2", "+ conv1"]
     correlations = report["metrics"]["sanity_rank_correlation"]
     assert set(correlations) == set(METHODS)
     assert correlations["saliency"] < 0.9  # a trained map's correlation with itself is 1
@@ -110,6 +116,77 @@ def test_saliency_maps_of_a_randomised_copy_differ(digits) -> None:
     keras.utils.set_random_seed(1)
     work.set_weights(keras.models.clone_model(work).get_weights())
     assert rank_correlation(trained, saliency()).mean() < 0.9
+
+
+def test_the_verdict_names_only_a_method_that_passes_the_sanity_check(cnn_run) -> None:
+    """The run's verdict, recomputed from its own recorded numbers (issue #23 item 5)."""
+    report, _ = cnn_run
+    metrics, summary = report["metrics"], report["summary"]
+    correlations, aucs = metrics["sanity_rank_correlation"], metrics["deletion_auc"]
+    passed = [m for m in METHODS if correlations[m] < SANITY_PASS]
+    assert metrics["sanity_pass"] == {m: m in passed for m in METHODS}
+    best = metrics["best_method"]
+    if passed:
+        assert best == min(passed, key=lambda m: aucs[m])
+    else:
+        assert summary["tone"] == "warn" and "No method passes" in summary["verdict"]
+        assert best == min(METHODS, key=lambda m: correlations[m])
+    assert correlations[best] < SANITY_PASS or summary["tone"] == "warn"
+    rows = section(report, "Sanity check")["tables"][0]["rows"]
+    assert [row[-1] for row in rows] == ["pass" if m in passed else "fail" for m in METHODS]
+    assert "below 0.5" in section(report, "Sanity check")["text"]
+    assert metrics["deletion_auc_intensity"] is not None
+
+
+BASELINES = {"random": 0.5, "intensity": 0.3}
+
+
+def test_the_best_deletion_score_failing_sanity_is_not_recommended() -> None:
+    aucs = {"layercam": 0.05, "gradcam": 0.10, "saliency": 0.20} | BASELINES
+    correlations = {"layercam": 0.81, "gradcam": 0.2, "saliency": 0.1}
+    choice = choose_best(aucs, correlations)
+    assert (choice.method, choice.tone) == ("gradcam", "good")
+    assert "Grad-CAM" in choice.text and "LayerCAM" not in choice.text
+    assert "2/3 methods pass" in choice.text
+
+
+def test_no_method_passing_is_a_warning_naming_the_closest() -> None:
+    aucs = {"layercam": 0.05, "gradcam": 0.10, "saliency": 0.20} | BASELINES
+    correlations = {"layercam": 0.81, "gradcam": 0.6, "saliency": 0.7}
+    choice = choose_best(aucs, correlations)
+    assert (choice.method, choice.tone) == ("gradcam", "warn")
+    assert "No method passes" in choice.text and "Grad-CAM" in choice.text
+    assert "Best map" not in choice.text
+
+
+def test_a_passing_map_no_better_than_intensity_is_a_warning() -> None:
+    aucs = {"layercam": 0.05, "saliency": 0.35} | BASELINES
+    choice = choose_best(aucs, {"layercam": 0.9, "saliency": 0.1})
+    assert (choice.method, choice.tone) == ("saliency", "warn")
+    assert "no better than deleting the brightest pixels first" in choice.text
+
+
+def test_intensity_order_deletion_auc_matches_numpy(digits) -> None:
+    """Delete the brightest pixels first by hand, run the model, integrate: the same AUC."""
+    model = kinterp.load_model("mnist-cnn")
+    images = digits[0][:6].astype("float32")
+    predicted = model.classify_images(images).top1
+    fractions = np.linspace(0.0, 1.0, 9)
+    (curve,) = deletion_curves(
+        model, images, predicted, {"i": intensity_positions(images)}, fractions
+    ).values()
+    expected = []
+    for fraction in fractions:
+        count = int(np.rint(fraction * 28 * 28))
+        batch = images.reshape(len(images), -1).copy()
+        for row in batch:
+            row[np.argsort(-row, kind="stable")[:count]] = 0.0
+        probs = model.classify_images(batch.reshape(images.shape)).probs
+        expected.append(probs[np.arange(len(images)), predicted].mean())
+    auc = sum((a + b) / 2 * (fractions[1] - fractions[0]) for a, b in pairwise(expected))
+    np.testing.assert_allclose(curve, expected, atol=1e-6)
+    np.testing.assert_allclose(np.trapezoid(curve, fractions), auc, atol=1e-6)
+    assert expected[-1] < expected[0]
 
 
 def test_rank_correlation_is_spearman() -> None:
@@ -149,6 +226,7 @@ def test_a_dense_model_gets_the_gradient_methods(runner, tiny_dense, tmp_path) -
     assert section(report, "Sanity check")["tables"][0]["columns"][1:] == [
         "+ output_logits",
         "+ hidden",
+        "sanity check",
     ]
 
 
