@@ -14,6 +14,7 @@ follows the confidence in the predicted class: the faster it falls, the better t
 the evidence (lower area under the curve), next to a random deletion order and an
 input-intensity order (brightest pixels first: on black-background digits any map that ranks
 ink first beats random, so intensity is the baseline a map must beat to show more than ink).
+Insertion curves (the same orders, pixels shown on a black image) sit beside them.
 
 The verdict names the best map only among the methods that pass the sanity check (lowest
 deletion AUC, i.e. the largest margin below the intensity order), in green only when it also
@@ -147,10 +148,23 @@ def deleted(
     images: np.ndarray, positions: np.ndarray, fractions: np.ndarray, background: float
 ) -> np.ndarray:
     """(S, N, H, W, C) the images with the first ``fraction`` of their pixels set to background."""
-    count = np.rint(fractions * positions.shape[1]).astype("int64")
-    hidden = positions[None, :, :] < count[:, None, None]  # (S, N, P)
-    hidden = hidden.reshape((len(fractions), *images.shape[:3], 1))
+    hidden = first_pixels(images, positions, fractions)
     return np.where(hidden, np.float32(background), images[None]).astype("float32")
+
+
+def first_pixels(images: np.ndarray, positions: np.ndarray, fractions: np.ndarray) -> np.ndarray:
+    """(S, N, H, W, 1) True where a pixel is among the first ``fraction`` of its order."""
+    count = np.rint(fractions * positions.shape[1]).astype("int64")
+    first = positions[None, :, :] < count[:, None, None]  # (S, N, P)
+    return first.reshape((len(fractions), *images.shape[:3], 1))
+
+
+def inserted(
+    images: np.ndarray, positions: np.ndarray, fractions: np.ndarray, background: float
+) -> np.ndarray:
+    """(S, N, H, W, C) background images showing only the first ``fraction`` of their pixels."""
+    shown = first_pixels(images, positions, fractions)
+    return np.where(shown, images[None], np.float32(background)).astype("float32")
 
 
 def overlay(images: np.ndarray, maps: np.ndarray, alpha: float = 0.5) -> np.ndarray:
@@ -407,11 +421,15 @@ def deletion_curves(
     predicted: np.ndarray,
     orders: dict[str, np.ndarray],
     fractions: np.ndarray,
+    insert: bool = False,
 ) -> dict[str, list[float]]:
-    """Per order, the mean confidence in ``predicted`` at each fraction of pixels deleted."""
+    """Per order, the mean confidence in ``predicted`` at each fraction of pixels deleted.
+
+    With ``insert``, at each fraction of pixels shown on a black image instead.
+    """
     curves: dict[str, list[float]] = {}
     for name, positions in orders.items():
-        batch = deleted(images, positions, fractions, background=0.0)
+        batch = (inserted if insert else deleted)(images, positions, fractions, background=0.0)
         flat = batch.reshape((-1, *images.shape[1:]))
         confidence = model.classify_images(flat).of(np.tile(predicted, len(fractions)))
         curves[name] = confidence.reshape(len(fractions), -1).mean(axis=1).tolist()
@@ -419,17 +437,15 @@ def deletion_curves(
 
 
 def write_deletion(ctx: kinterp.RunContext, found: Explained, steps: int) -> dict[str, float]:
-    """The "Deletion" curves and table; returns each method's (and baseline's) curve area."""
-    report = ctx.report
+    """The "Deletion" and "Insertion" sections; returns each deletion AUC, baselines too."""
     fractions = np.linspace(0.0, 1.0, steps + 1)
     orders = {LABELS[m]: deletion_positions(maps, ctx.rng) for m, maps in found.maps.items()}
     orders[RANDOM] = deletion_positions(np.zeros(found.images.shape[:3]), ctx.rng)
     orders[INTENSITY] = intensity_positions(found.images)
     curves = deletion_curves(ctx.model, found.images, found.predicted, orders, fractions)
-    aucs = {name: float(np.trapezoid(curve, fractions)) for name, curve in curves.items()}
-    title = "Deletion"
-    report.text(
-        title,
+    aucs = write_curves(
+        ctx.report,
+        "Deletion",
         "Pixels set to black (the low end of the model's input range), most attributed "
         "first, and the mean confidence in the originally predicted class at each fraction "
         "deleted. A map that finds the evidence makes the curve fall fast: a lower area under "
@@ -437,22 +453,63 @@ def write_deletion(ctx: kinterp.RunContext, found: Explained, steps: int) -> dic
         "(brightest pixels first, ties in pixel order). On dark-background images any map "
         "that ranks ink first beats random, so the margin that counts is the one below the "
         "intensity order (negative: the map finds evidence intensity alone does not).",
+        curves,
+        fractions,
     )
+    write_insertion(ctx, found, orders, fractions)
+    methods = {m: aucs[LABELS[m]] for m in found.maps}
+    return methods | {"random": aucs[RANDOM], "intensity": aucs[INTENSITY]}
+
+
+def write_curves(
+    report: kinterp.ReportBuilder,
+    title: str,
+    text: str,
+    curves: dict[str, list[float]],
+    fractions: np.ndarray,
+) -> dict[str, float]:
+    """A deletion-style section (text, curves, AUC table beside both baselines); its AUCs."""
+    aucs = {name: float(np.trapezoid(curve, fractions)) for name, curve in curves.items()}
+    verb = title.lower()
+    report.text(title, text)
     report.line_plot(
         title,
         curves,
-        xlabel="fraction of pixels deleted",
+        xlabel=f"fraction of pixels {'deleted' if verb == 'deletion' else 'shown'}",
         ylabel="confidence in the predicted class",
         x=fractions.tolist(),
     )
     report.table(
         title,
-        ["method", "deletion AUC", "vs intensity order", "vs random order"],
+        ["method", f"{verb} AUC", "vs intensity order", "vs random order"],
         [[n, auc, auc - aucs[INTENSITY], auc - aucs[RANDOM]] for n, auc in aucs.items()],
         formats=[None, "float", "float", "float"],
     )
-    methods = {m: aucs[LABELS[m]] for m in found.maps}
-    return methods | {"random": aucs[RANDOM], "intensity": aucs[INTENSITY]}
+    return aucs
+
+
+def write_insertion(
+    ctx: kinterp.RunContext,
+    found: Explained,
+    orders: dict[str, np.ndarray],
+    fractions: np.ndarray,
+) -> None:
+    """The "Insertion" section and metrics: the deletion orders, pixels shown instead."""
+    curves = deletion_curves(ctx.model, found.images, found.predicted, orders, fractions, True)
+    aucs = write_curves(
+        ctx.report,
+        "Insertion",
+        "The same orders the other way round: a black image, the most attributed pixels shown "
+        "first, and the mean confidence in the originally predicted class at each fraction "
+        "shown. A map that finds the evidence makes the curve rise fast: a higher AUC is "
+        "better, beside the random and intensity orders. Shown for comparison; the verdict "
+        "uses deletion.",
+        curves,
+        fractions,
+    )
+    ctx.report.metric("insertion_auc", {m: aucs[LABELS[m]] for m in found.maps})
+    ctx.report.metric("insertion_auc_random", aucs[RANDOM])
+    ctx.report.metric("insertion_auc_intensity", aucs[INTENSITY])
 
 
 def write_sanity(

@@ -21,6 +21,7 @@ from kinterp_plugins.attribution import (
     deleted,
     deletion_curves,
     deletion_positions,
+    inserted,
     intensity_positions,
     rank_correlation,
     to_map_shape,
@@ -187,6 +188,30 @@ def test_intensity_order_deletion_auc_matches_numpy(digits) -> None:
     np.testing.assert_allclose(curve, expected, atol=1e-6)
     np.testing.assert_allclose(np.trapezoid(curve, fractions), auc, atol=1e-6)
     assert expected[-1] < expected[0]
+
+
+def test_insertion_curves_sit_beside_deletion(cnn_run) -> None:
+    report, _ = cnn_run
+    metrics = report["metrics"]
+    assert set(metrics["insertion_auc"]) == set(METHODS)
+    assert all(0.0 <= v <= 1.0 for v in metrics["insertion_auc"].values())
+    insertion = section(report, "Insertion")
+    assert len(insertion["tables"][0]["rows"]) == len(METHODS) + 2
+    # showing the ink first brings back a digit sooner than showing pixels at random
+    assert metrics["insertion_auc_intensity"] > metrics["insertion_auc_random"]
+
+
+def test_insertion_shows_the_most_attributed_pixels_first() -> None:
+    rng = np.random.default_rng(2)
+    images = rng.random((3, 4, 5, 1)).astype("float32") + 0.5
+    maps = rng.random((3, 4, 5))
+    batch = inserted(images, deletion_positions(maps, rng), np.array([0.0, 0.25, 1.0]), 0.0)
+    assert not batch[0].any()
+    np.testing.assert_array_equal(batch[2], images)
+    for i in range(3):
+        shown = (batch[1, i, ..., 0] != 0.0).ravel()
+        assert shown.sum() == 5
+        assert maps[i].ravel()[shown].min() > maps[i].ravel()[~shown].max()
 
 
 def test_rank_correlation_is_spearman() -> None:
