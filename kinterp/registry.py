@@ -36,10 +36,13 @@ def technique_summaries() -> dict[str, str]:
     return {name: tech.summary for name, (tech, _) in sorted(registry().techniques.items())}
 
 
-def load_dataset(name_or_path: str, size: tuple[int, int] | None = None) -> Dataset:
+def load_dataset(
+    name_or_path: str, size: tuple[int, int] | None = None, channels: int | None = None
+) -> Dataset:
     """A registered dataset by name, or a dataset file/folder by path.
 
-    ``size`` (height, width) resizes the images of an image folder, which may hold any sizes.
+    ``size`` (height, width) and ``channels`` fit the images of an image folder, which may
+    hold any sizes, grey or RGB, to a model (see ``load_image_folder``).
 
     Raises:
         KinterpError: unknown name, or a path that is not a dataset.
@@ -47,8 +50,9 @@ def load_dataset(name_or_path: str, size: tuple[int, int] | None = None) -> Data
     datasets = registry().datasets
     if name_or_path in datasets:
         return datasets[name_or_path][0].load()
-    if Path(name_or_path).exists():
-        return dataset_from_path(Path(name_or_path), size=size, formats=dataset_formats())
+    path = Path(name_or_path)
+    if path.exists():
+        return dataset_from_path(path, size=size, formats=dataset_formats(), channels=channels)
     raise _unknown_dataset(name_or_path)
 
 

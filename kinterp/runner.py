@@ -225,8 +225,9 @@ def _data_opener(spec: RunSpec, loaded: LoadedModel, preloaded: Dataset | None):
 
     def open_data() -> ModelData:
         name = dataset_name(spec.data, loaded)
-        size = loaded.require_image()[:2]
-        return ModelData(name, preloaded or load_dataset(name, size=size), loaded)
+        height, width, channels = loaded.require_image()
+        dataset = preloaded or load_dataset(name, size=(height, width), channels=channels)
+        return ModelData(name, dataset, loaded)
 
     return open_data
 

@@ -119,7 +119,8 @@ def test_robustness_sweeps_the_plugin_family_over_data_in_the_plugin_format(
     clean = model.classify_images(images).accuracy(labels)
     blank = model.classify_images(np.zeros_like(images)).accuracy(labels)  # MNIST: black frame
     assert report["metrics"]["blank_accuracy"] == {"0 fraction": clean, "1 fraction": blank}
-    assert report["data"] == {"name": str(path), "split": "all 60 rows of digits.csv", "count": 60}
+    split = "all 60 rows of digits.csv"
+    assert report["data"] == {"name": str(path), "split": split, "count": 60, "conversion": None}
     section = report["sections"][1]
     assert section["title"] == "blank: image faded into its background"
     assert section["blocks"] == [

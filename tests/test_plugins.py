@@ -89,7 +89,8 @@ def test_third_party_plugin_runs_through_the_cli(site, tiny_conv, tmp_path):
     (run_dir,) = run_dirs(out)
     report = assert_valid_report(run_dir)
     assert report["technique"]["distribution"] == "kinterp-occlusion"
-    assert report["data"] == {"name": "mnist-5k", "split": report["data"]["split"], "count": 2}
+    split = report["data"]["split"]
+    assert report["data"] == {"name": "mnist-5k", "split": split, "count": 2, "conversion": None}
 
 
 def test_strict_mode_reraises_for_plugin_authors(site):

@@ -16,6 +16,7 @@ import os
 import re
 import zipfile
 import zlib
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,7 +54,9 @@ SIGNED_NUMBER = re.compile(r"[+-][0-9]+")
 class Dataset:
     """Images as float32 ``(N, H, W, C)`` in [0, 1] with int64 labels (or None), split in two.
 
-    Either part may be empty (``N == 0``); ``split`` says in words what the test part is.
+    Either part may be empty (``N == 0``); ``split`` says in words what the test part is, and
+    ``conversion`` what loading did to fit the images to the size and channels asked for
+    (resizing, letterboxing, grey/RGB conversion), or None when nothing was done.
     """
 
     name: str
@@ -63,6 +66,7 @@ class Dataset:
     y_test: np.ndarray | None
     class_names: Sequence[str]
     split: str
+    conversion: str | None = None
 
     def test(self) -> tuple[np.ndarray, np.ndarray | None]:
         """The held-out images and labels: the data to inspect a model on."""
@@ -341,26 +345,74 @@ def _folder_label(folder: Path, name: str) -> int:
     return int(digits)
 
 
-def load_image_folder(path: str | os.PathLike[str], size: tuple[int, int] | None = None) -> Dataset:
+def load_image_folder(
+    path: str | os.PathLike[str],
+    size: tuple[int, int] | None = None,
+    channels: int | None = None,
+) -> Dataset:
     """Load a folder of PNG, JPEG or BMP images, all held out.
 
     With sub-folders, each sub-folder is a class and images directly in the folder are
     ignored. Sub-folders named by numbers (``3/``, ``7/``) label their images with that class
     index; otherwise sorted names give the indices, as in
     ``keras.utils.image_dataset_from_directory``. Without sub-folders the images are
-    unlabelled. Transparency is composited onto white; the images are grey (C = 1) when every
-    one of them is, RGB otherwise. Nothing is inverted.
+    unlabelled. Transparency is composited onto white. Nothing is inverted.
+
+    An image of another size is resized to ``size`` keeping its aspect ratio and letterboxed:
+    centred on a canvas of its background colour, the per-channel median of its outermost
+    one-pixel border (:func:`border_colour`). Without ``channels`` the images are grey (C = 1)
+    when every one of them is (equal red, green and blue), RGB otherwise; with it, grey images
+    are repeated to RGB and RGB images turned grey by ITU-R BT.601 luma (0.299R + 0.587G +
+    0.114B). What was done is the dataset's ``conversion``.
 
     Args:
         path: the folder.
-        size: ``(height, width)`` to resize every image to; needed when their sizes differ.
+        size: ``(height, width)`` to fit every image to; needed when their sizes differ.
+        channels: 1 (grey) or 3 (RGB) to convert every image to, or None.
 
     Raises:
-        KinterpError: no images, an unreadable image, or sizes that differ without ``size``.
+        KinterpError: no images, an unreadable image, sizes that differ without ``size``, or
+            ``channels`` neither 1 nor 3.
     """
     folder = Path(path)
     if not folder.is_dir():
         raise KinterpError(f"{folder}: not a folder; pass a folder of images or an .npz file")
+    if channels not in (None, 1, 3):
+        raise KinterpError(
+            f"{folder}: image folders give grey or RGB images, not {channels} channels; "
+            "pass --data as an .npz file of the model's shape"
+        )
+    files, classes, numbered = _labelled_files(folder)
+    rgb, resized = _read_images([file for file, _ in files], size)
+    shapes = sorted({image.shape[:2] for image in rgb})
+    if len(shapes) > 1:
+        raise KinterpError(
+            f"{folder}: images differ in size ({', '.join(f'{h}x{w}' for h, w in shapes[:3])}...); "
+            "resize them to one size or pass the size to load at"
+        )
+    x, converted = to_channels(np.stack(rgb), channels)
+    labels = np.array([index for _, index in files], dtype=np.int64) if classes else None
+    done = [step for step in (resized, converted) if step]
+    return Dataset(
+        name=folder.name,
+        x_train=np.zeros((0, *x.shape[1:]), dtype=np.float32),
+        y_train=None if labels is None else labels[:0],
+        x_test=x,
+        y_test=labels,
+        class_names=NumberedClasses(int(classes[-1]) + 1) if numbered else tuple(classes),
+        split=f"all {len(x):,} images in {folder.name}/"
+        + (f" ({len(classes)} class sub-folders)" if classes else " (unlabelled)"),
+        conversion="; ".join(done) or None,
+    )
+
+
+def _labelled_files(folder: Path) -> tuple[list[tuple[Path, int]], list[str], bool]:
+    """The folder's image files with their class index (-1: unlabelled), the class
+    sub-folder names in index order, and whether they are numbers.
+
+    Raises:
+        KinterpError: no images, or class folders that are signed or huge numbers.
+    """
     classes = sorted(sub.name for sub in folder.iterdir() if sub.is_dir() and _image_files(sub))
     numbered = bool(classes) and all(DIGITS_ONLY.fullmatch(name) for name in classes)
     signed = [name for name in classes if SIGNED_NUMBER.fullmatch(name)]
@@ -384,8 +436,20 @@ def load_image_folder(path: str | os.PathLike[str], size: tuple[int, int] | None
             f"{folder}: no .png, .jpg or .bmp images in it or in its class sub-folders; "
             "check the path"
         )
-    images = []
-    for file, _ in files:
+    return files, classes, numbered
+
+
+def _read_images(
+    files: list[Path], size: tuple[int, int] | None
+) -> tuple[list[np.ndarray], str | None]:
+    """Each file as RGB uint8 ``(H, W, 3)``, letterboxed to ``size`` when it differs, and a
+    description of the resizing (None if no image was resized).
+
+    Raises:
+        KinterpError: a file that is not a usable image.
+    """
+    images, sources, padded = [], [], 0
+    for file in files:
         try:
             with open_image(file) as image:
                 rgb, _ = flatten_alpha(image)
@@ -394,28 +458,97 @@ def load_image_folder(path: str | os.PathLike[str], size: tuple[int, int] | None
                 f"{file}: {exc}; remove it or replace it with a valid image"
             ) from exc
         if size is not None and rgb.size != (size[1], size[0]):
-            rgb = rgb.resize((size[1], size[0]), resample=Image.Resampling.BILINEAR)
+            sources.append((rgb.height, rgb.width))
+            rgb, was_padded = letterbox(rgb, size)
+            padded += was_padded
         images.append(np.asarray(rgb, dtype=np.uint8))
-    shapes = sorted({image.shape[:2] for image in images})
-    if len(shapes) > 1:
-        raise KinterpError(
-            f"{folder}: images differ in size ({', '.join(f'{h}x{w}' for h, w in shapes[:3])}...); "
-            "resize them to one size or pass the size to load at"
-        )
-    x = np.stack(images)
-    if np.array_equal(x[..., 0], x[..., 1]) and np.array_equal(x[..., 0], x[..., 2]):
-        x = x[..., :1]
-    labels = np.array([index for _, index in files], dtype=np.int64) if classes else None
-    return Dataset(
-        name=folder.name,
-        x_train=np.zeros((0, *x.shape[1:]), dtype=np.float32),
-        y_train=None if labels is None else labels[:0],
-        x_test=x.astype(np.float32) / 255.0,
-        y_test=labels,
-        class_names=NumberedClasses(int(classes[-1]) + 1) if numbered else tuple(classes),
-        split=f"all {len(x):,} images in {folder.name}/"
-        + (f" ({len(classes)} class sub-folders)" if classes else " (unlabelled)"),
+    if not sources or size is None:
+        return images, None
+    return images, _resize_text(sources, size, padded)
+
+
+def border_colour(rgb: np.ndarray) -> tuple[int, ...]:
+    """An image's background colour: the per-channel median of its outermost one-pixel border
+    (top and bottom rows, left and right columns), rounded to integers.
+
+    Args:
+        rgb: ``(H, W, C)`` uint8 pixels.
+    """
+    border = np.concatenate([rgb[0], rgb[-1], rgb[1:-1, 0], rgb[1:-1, -1]])
+    return tuple(int(v) for v in np.round(np.median(border, axis=0)))
+
+
+def letterbox(image: Image.Image, size: tuple[int, int]) -> tuple[Image.Image, bool]:
+    """``image`` resized to fit ``size`` (height, width) with its aspect ratio kept (bilinear,
+    antialiased when shrinking), centred on a canvas of its :func:`border_colour`.
+
+    Returns:
+        The RGB image of exactly ``size``, and whether any padding was added.
+    """
+    height, width = size
+    image = image if image.mode == "RGB" else image.convert("RGB")
+    scale = min(height / image.height, width / image.width)
+    inner = (
+        min(width, max(1, round(image.width * scale))),
+        min(height, max(1, round(image.height * scale))),
     )
+    resized = image.resize(inner, resample=Image.Resampling.BILINEAR)
+    if inner == (width, height):
+        return resized, False
+    background = border_colour(np.asarray(image, dtype=np.uint8))
+    canvas = Image.new("RGB", (width, height), background)
+    canvas.paste(resized, ((width - inner[0]) // 2, (height - inner[1]) // 2))
+    return canvas, True
+
+
+def _resize_text(sources: list[tuple[int, int]], size: tuple[int, int], padded: int) -> str:
+    """``resized 3 images from 40x60 to 32x32 keeping aspect, letterboxed with ...``."""
+    counts = Counter(sources)
+    distinct = sorted(counts, key=lambda hw: (-counts[hw], hw))
+    named = [f"{h}x{w}" for h, w in distinct[:3]]
+    if len(distinct) > 3:
+        named.append(f"{len(distinct) - 3:,} other sizes")
+    origin = named[0] if len(named) == 1 else f"{', '.join(named[:-1])} and {named[-1]}"
+    text = (
+        f"resized {_count(len(sources), 'image')} from {origin} to {size[0]}x{size[1]} "
+        "keeping aspect"
+    )
+    if padded:
+        which = "" if padded == len(sources) else f"{padded:,} of them "
+        text += f", letterboxed {which}with each image's border colour"
+    return text
+
+
+def _count(n: int, noun: str) -> str:
+    """``1 image``, ``3 images``."""
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
+
+
+LUMA = (0.299, 0.587, 0.114)
+"""ITU-R BT.601 luma weights of red, green and blue."""
+LUMA_TEXT = "0.299R+0.587G+0.114B"
+
+
+def to_channels(rgb: np.ndarray, channels: int | None) -> tuple[np.ndarray, str | None]:
+    """RGB uint8 ``(N, H, W, 3)`` images as float32 in [0, 1] with ``channels`` channels.
+
+    Grey images (equal red, green and blue) stay exact; RGB images become grey by
+    :data:`LUMA`. Without ``channels``: 1 when every image is grey, else 3.
+
+    Returns:
+        The images and what was converted (None if nothing).
+    """
+    grey = (rgb == rgb[..., :1]).reshape(len(rgb), -1).all(axis=1)
+    pixels = rgb.astype(np.float32) / 255.0
+    if (channels or (1 if grey.all() else 3)) == 3:
+        repeated = int(np.count_nonzero(grey))
+        text = f"converted {_count(repeated, 'grey image')} to RGB (channel repeated)"
+        return pixels, text if repeated else None
+    luma = pixels @ np.asarray(LUMA, dtype=np.float32)
+    luma[grey] = pixels[grey, ..., 0]
+    coloured = len(rgb) - int(np.count_nonzero(grey))
+    text = f"converted {_count(coloured, 'RGB image')} to grey (ITU-R BT.601 luma {LUMA_TEXT})"
+    return luma[..., None], text if coloured else None
 
 
 IDX_NAME = re.compile(r"^(?P<part>.+?)[-_.](?P<kind>images|labels)[-_.]idx(?P<dims>[13])")
@@ -475,6 +608,8 @@ class DatasetFormat:
         resizes: ``load`` resizes the images to ``size``, so a run loads the data only once the
             model (and its image size) is known; a format that does not resize is loaded
             before the model, so a bad file fails first.
+        converts: ``load`` also takes ``channels=`` (the model's channel count) and converts
+            the images to it; only such a format is passed ``channels``.
     """
 
     name: str
@@ -482,6 +617,7 @@ class DatasetFormat:
     detects: Callable[[Path], bool]
     load: Callable[..., Dataset]
     resizes: bool = False
+    converts: bool = False
 
 
 def _is_npz(path: Path) -> bool:
@@ -516,6 +652,7 @@ BUILTIN_FORMATS: tuple[DatasetFormat, ...] = (
         Path.is_dir,
         load_image_folder,
         resizes=True,
+        converts=True,
     ),
 )
 """The built-in formats, in the order they are tried (the image folder takes any folder, so it
@@ -541,6 +678,7 @@ def dataset_from_path(
     path: str | os.PathLike[str],
     size: tuple[int, int] | None = None,
     formats: Sequence[DatasetFormat] = BUILTIN_FORMATS,
+    channels: int | None = None,
 ) -> Dataset:
     """Load a dataset file or folder with the first of ``formats`` that detects it.
 
@@ -549,12 +687,17 @@ def dataset_from_path(
         size: ``(height, width)`` to resize images to (image folders).
         formats: the formats to try, in order: the built-in ones unless given
             (``kinterp.registry`` passes every registered format).
+        channels: the channel count to convert images to, passed only to a format that
+            ``converts`` (image folders); others keep theirs.
 
     Raises:
         KinterpError: the path is missing or in no known format, or its loader refuses it.
     """
     path = Path(path)
-    return find_format(path, formats).load(path, size=size)
+    fmt = find_format(path, formats)
+    if channels is not None and fmt.converts:
+        return fmt.load(path, size=size, channels=channels)
+    return fmt.load(path, size=size)
 
 
 @functools.cache

@@ -49,6 +49,12 @@ class ModelData:
         self.used: dict[str, Any] | None = None
 
     @property
+    def conversion(self) -> str | None:
+        """What loading did to fit the images to the model (resized, letterboxed, grey/RGB
+        converted), or None."""
+        return self.dataset.conversion
+
+    @property
     def class_names(self) -> tuple[str, ...]:
         """The dataset's class names."""
         return tuple(self.dataset.class_names)
@@ -92,7 +98,12 @@ class ModelData:
         if limit is not None:
             x, y = x[:limit], (None if y is None else y[:limit])
         described = self.dataset.split if split == "test" else "train"
-        self.used = {"name": self.name, "split": described, "count": int(len(x))}
+        self.used = {
+            "name": self.name,
+            "split": described,
+            "count": int(len(x)),
+            "conversion": self.conversion,
+        }
         return self.model.to_input(x), y
 
 

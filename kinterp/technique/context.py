@@ -55,7 +55,8 @@ class RunContext:
         return self._data
 
     def note_data(self, name: str, split: str, count: int) -> None:
-        """Record data the technique read from elsewhere (say, the user's files)."""
+        """Record data the technique read from elsewhere (say, the user's files), or which
+        part of the run's dataset it read (it keeps that dataset's ``conversion``)."""
         self._used = {"name": name, "split": split, "count": int(count)}
 
     @property
@@ -66,9 +67,11 @@ class RunContext:
     @property
     def data_used(self) -> dict[str, Any] | None:
         """Which dataset split the technique read, for the report (None if none)."""
-        if self._used is not None:
-            return self._used
-        return self._data.used if self._data is not None else None
+        if self._used is None:
+            return self._data.used if self._data is not None else None
+        if self._data is not None and self._used["name"] == self._data.name:
+            return {**self._used, "conversion": self._data.conversion}
+        return self._used
 
     def progress(self, total: int, description: str) -> AbstractContextManager[Progress]:
         """A progress bar for ``total`` units of work (quiet under --quiet or --json)."""
