@@ -9,7 +9,12 @@ explains the predicted class on the registry's logits view, given to tf-keras-vi
 Two checks tell the maps apart. The sanity check of Adebayo et al. (2018) randomises the
 weights layer by layer from the top and measures how far each method's maps move (Spearman
 rank correlation with the trained model's maps): a method whose maps barely move explains
-the input, not the model. The deletion curve blacks out the most-attributed pixels first and
+the input, not the model. A deep model's cascade samples at most ``--sanity-stages`` (8)
+stages evenly spaced through its weighted layers, the top one first and the last stage always
+every layer, so its cost does not grow with depth. Score-CAM switches to Faster Score-CAM by
+itself on a layer with more than ``--score-cam-fast-above`` (128) channels, and its batch
+sizes come from the memory estimate; the report's ``score_cam`` and ``sanity_stages``
+metrics record both choices. The deletion curve blacks out the most-attributed pixels first and
 follows the confidence in the predicted class: the faster it falls, the better the map finds
 the evidence (lower area under the curve), next to a random deletion order and an
 input-intensity order (brightest pixels first: on black-background digits any map that ranks
@@ -27,6 +32,7 @@ stays TensorFlow-free.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import importlib
 import io
 from collections.abc import Callable
@@ -56,7 +62,10 @@ TF_KERAS_VIS = {
     "scorecam": "tf_keras_vis.scorecam:Scorecam",
     "layercam": "tf_keras_vis.layercam:Layercam",
 }
-PREDICT_BATCH = 256
+PREDICT_BATCH = 256  # rows per Score-CAM predict call, fewer when the memory estimate says so
+SCORE_CAM_FAST_ABOVE = 128  # channels; MobileNetV2's last conv layer has 1,280
+SANITY_STAGES = 8  # cascade stages at most: MobileNetV2 has 105 weighted layers
+MASK_COPIES = 4  # Score-CAM's masked inputs: tiled images, tiled masks, their product, a tensor
 LOGITS = {"softmax": "the output before its softmax", "sigmoid": "the output before its sigmoid"}
 
 
@@ -89,15 +98,37 @@ class AttributionParams:
     )
     score_cam_fast: bool = field(
         default=False,
-        metadata={"help": "Faster Score-CAM: mask with the most varied channels only."},
+        metadata={"help": "Faster Score-CAM on any layer: mask with the most varied channels."},
+    )
+    score_cam_fast_above: int = field(
+        default=SCORE_CAM_FAST_ABOVE,
+        metadata={
+            "help": "Score-CAM switches to Faster Score-CAM by itself on a layer with more "
+            "channels than this.",
+            "min": 1,
+            "max": 65_536,
+        },
     )
     score_cam_channels: int = field(
         default=16,
-        metadata={"help": "Channels kept by --score-cam-fast.", "min": 1, "max": 4096},
+        metadata={
+            "help": "Channels Faster Score-CAM keeps per image (the most varied).",
+            "min": 1,
+            "max": 4096,
+        },
     )
     sanity: bool = field(
         default=True,
         metadata={"help": "Run the cascading weight-randomisation sanity check."},
+    )
+    sanity_stages: int = field(
+        default=SANITY_STAGES,
+        metadata={
+            "help": "Most stages of the sanity cascade: weighted layers evenly spaced from the "
+            "top one to the bottom one (all of them when there are fewer).",
+            "min": 2,
+            "max": 4096,
+        },
     )
     deletion_steps: int = field(
         default=20,
@@ -198,15 +229,145 @@ def working_copy(model: Any) -> Any:
     return copy
 
 
+@dataclass(frozen=True)
+class CamLayer:
+    """The layer the CAM methods read, as users name it and as tf-keras-vis finds it.
+
+    Attributes:
+        name: the name users give and reports show (``--layer``, the layer table).
+        keras_name: the Keras name of the same layer in the flattened Keras model handed to
+            tf-keras-vis (``model.logits_model`` and its working copy).
+        channels: its output channels.
+    """
+
+    name: str
+    keras_name: str
+    channels: int
+
+
+def cam_layer(model: kinterp.LoadedModel, name: str) -> CamLayer:
+    """The one translation from a layer name users give to the layer tf-keras-vis reads.
+
+    :meth:`kinterp.LoadedModel.layer` resolves the name (a one-line error for an unknown one)
+    and returns the Keras layer, whose ``.name`` is what the flattened model calls it.
+    """
+    layer = model.layer(name)
+    return CamLayer(name, layer.name, int(layer.output.shape[-1]))
+
+
+@dataclass(frozen=True)
+class ScoreCamPlan:
+    """How Score-CAM runs: every channel or the faster variant, and its batch sizes.
+
+    Attributes:
+        keep: Faster Score-CAM's channels per image (tf-keras-vis ``max_N``); None: every
+            channel of the layer (Score-CAM itself).
+        why: in words, why this variant (for the report).
+        switched: what switched the faster variant on: ``auto`` (the layer has more channels
+            than ``--score-cam-fast-above``), ``--score-cam-fast``, or "" (full Score-CAM).
+        batch_size: rows per predict call over the masked images.
+        images_per_call: images explained per tf-keras-vis call (all of them unless their
+            masked copies would not fit the memory budget).
+    """
+
+    keep: int | None
+    why: str
+    switched: str
+    batch_size: int = PREDICT_BATCH
+    images_per_call: int | None = None
+
+    @property
+    def variant(self) -> str:
+        """``faster`` or ``full``."""
+        return "full" if self.keep is None else "faster"
+
+
+def score_cam_variant(cam: CamLayer, params: AttributionParams) -> ScoreCamPlan:
+    """Score-CAM over every channel of ``cam``, or Faster Score-CAM when asked for or when the
+    layer has more channels than ``--score-cam-fast-above`` (no batch sizes yet)."""
+    keep = min(params.score_cam_channels, cam.channels)
+    most = f"the {keep:,} most varied of {cam.name}'s {cam.channels:,} channels per image"
+    if params.score_cam_fast:
+        return ScoreCamPlan(
+            keep, f"Faster Score-CAM (--score-cam-fast): {most}", "--score-cam-fast"
+        )
+    if cam.channels > params.score_cam_fast_above:
+        return ScoreCamPlan(
+            keep,
+            f"Faster Score-CAM, switched on by itself because {cam.name} has more than "
+            f"{params.score_cam_fast_above:,} channels (--score-cam-fast-above): {most}",
+            "auto",
+        )
+    return ScoreCamPlan(None, f"Score-CAM over all {cam.channels:,} channels of {cam.name}", "")
+
+
+def plan_score_cam(
+    model: kinterp.LoadedModel, cam: CamLayer, params: AttributionParams, images: int
+) -> ScoreCamPlan:
+    """:func:`score_cam_variant` with batch sizes from the memory estimate.
+
+    Half of the budget goes to the predict calls over the masked images (rows from
+    :func:`kinterp.toolkit.fitting_batch`), half to the masked images themselves:
+    ``MASK_COPIES`` float32 copies of every image under every kept channel (the faster
+    variant keeps the union of each image's most varied channels: at most ``keep`` per
+    image). Images are split over several calls when they would not fit at once.
+
+    Raises:
+        KinterpError: not even one image's masked copies fit, with the numbers and the fix.
+    """
+    from kinterp.toolkit import Budget, budget, fitting_batch
+
+    plan = score_cam_variant(cam, params)
+    whole = budget()
+    half = Budget(whole.bytes // 2, f"for Score-CAM's masked images (half of {whole.source})")
+    batch = fitting_batch(model, PREDICT_BATCH, Budget(whole.bytes - half.bytes, whole.source))
+    pixels = int(np.prod(model.require_image()))
+
+    def need(count: int) -> int:
+        channels = cam.channels if plan.keep is None else min(cam.channels, count * plan.keep)
+        return MASK_COPIES * 4 * pixels * count * channels
+
+    fix = "pass --score-cam-fast, a smaller --score-cam-channels, or an earlier --layer"
+    half.require(need(1), f"Score-CAM of one image on {cam.name}", fix)
+    fits = next(count for count in range(images, 0, -1) if need(count) <= half.bytes)
+    return dataclasses.replace(plan, batch_size=batch, images_per_call=fits)
+
+
 def attribution_maps(
     model: Any,
     method: str,
     inputs: np.ndarray,
     classes: np.ndarray,
-    layer: str | None,
+    cam: CamLayer | None,
     params: AttributionParams,
+    plan: ScoreCamPlan | None = None,
 ) -> np.ndarray:
-    """(N, H, W) maps in [0, 1] of ``method`` for each input's class (image geometry of H, W)."""
+    """(N, H, W) maps in [0, 1] of ``method`` for each input's class (image geometry of H, W).
+
+    ``model`` is the Keras model tf-keras-vis reads (the flattened logits view or its working
+    copy); ``cam`` the CAM methods' layer; ``plan`` how Score-CAM runs (default: the variant
+    ``params`` choose, every image in one call).
+    """
+    if method == "scorecam" and cam is not None:
+        plan = plan or score_cam_variant(cam, params)
+    step = (plan.images_per_call if method == "scorecam" and plan else None) or len(inputs)
+    maps = [
+        explain_once(model, method, inputs[i : i + step], classes[i : i + step], cam, params, plan)
+        for i in range(0, len(inputs), step)
+    ]
+    return np.concatenate(maps).astype("float32")
+
+
+def explain_once(
+    model: Any,
+    method: str,
+    inputs: np.ndarray,
+    classes: np.ndarray,
+    cam: CamLayer | None,
+    params: AttributionParams,
+    plan: ScoreCamPlan | None,
+) -> np.ndarray:
+    """One tf-keras-vis call: the maps of ``method`` for these inputs."""
     from tf_keras_vis.utils.scores import CategoricalScore
 
     score = CategoricalScore([int(c) for c in classes])
@@ -214,23 +375,28 @@ def attribution_maps(
     with contextlib.redirect_stdout(io.StringIO()):
         module, name = TF_KERAS_VIS[method].split(":")
         explainer = getattr(importlib.import_module(module), name)(model, model_modifier=None)
-        maps = explainer(score, inputs, **method_options(model, method, layer, params))
+        maps = explainer(score, inputs, **method_options(method, cam, params, plan))
     return np.asarray(maps, dtype="float32")
 
 
 def method_options(
-    model: Any, method: str, layer: str | None, params: AttributionParams
+    method: str, cam: CamLayer | None, params: AttributionParams, plan: ScoreCamPlan | None
 ) -> dict[str, Any]:
     """The tf-keras-vis keyword arguments of ``method`` besides the score and the inputs."""
     if method in GRADIENT_METHODS:
         samples = params.smooth_samples if method == "smoothgrad" else 0
         return {"smooth_samples": samples, "smooth_noise": params.smooth_noise, "keepdims": True}
-    options: dict[str, Any] = {"penultimate_layer": layer, "seek_penultimate_conv_layer": False}
+    if cam is None:
+        raise ValueError(f"{method} needs a CAM layer")
+    options: dict[str, Any] = {
+        "penultimate_layer": cam.keras_name,
+        "seek_penultimate_conv_layer": False,
+    }
     if method == "scorecam":
-        options["batch_size"] = PREDICT_BATCH
-        if params.score_cam_fast:
-            channels = model.get_layer(layer).output.shape[-1]
-            options["max_N"] = min(params.score_cam_channels, channels)
+        plan = plan or score_cam_variant(cam, params)
+        options["batch_size"] = plan.batch_size
+        if plan.keep is not None:
+            options["max_N"] = plan.keep
     return options
 
 
@@ -282,24 +448,36 @@ class Attribution(kinterp.Technique):
             raise kinterp.KinterpError(f"{ctx.data().name} has no held-out images; pass --data")
         classification = model.classify(inputs)
         predicted = classification.top1
+        cam = cam_layer(model, layer) if layer else None
+        plan = (
+            plan_score_cam(model, cam, params, len(inputs))
+            if cam and "scorecam" in methods
+            else None
+        )
         work = working_copy(model.logits_model)
         layers = weighted_layers(work) if params.sanity else []
-        steps = len(methods) * (1 + len(layers))
+        stages = cascade_stages(len(layers), params.sanity_stages)
+        steps = len(methods) * (1 + len(stages))
         with ctx.progress(steps, f"attribution: {len(methods)} methods") as bar:
 
             def explain(method: str) -> np.ndarray:
-                maps = attribution_maps(work, method, inputs, predicted, layer, params)
+                maps = attribution_maps(work, method, inputs, predicted, cam, params, plan)
                 bar.advance()
                 return to_map_shape(maps, shape)
 
             trained = {m: explain(m) for m in methods}
-            cascade = sanity_cascade(work, layers, methods, trained, explain, ctx.seed)
+            cascade = sanity_cascade(work, layers, stages, methods, trained, explain, ctx.seed)
         images = model.to_images(inputs)
         found = Explained(images, labels, predicted, classification.confidence, trained)
-        write_maps(ctx.report, model.info, found, layer)
+        write_maps(ctx.report, model.info, found, layer, plan)
         aucs = write_deletion(ctx, found, params.deletion_steps)
-        correlations = write_sanity(ctx.report, layers, cascade) if params.sanity else None
+        correlations = (
+            write_sanity(ctx.report, layers, stages, cascade, params.sanity_stages)
+            if params.sanity
+            else None
+        )
         write_metrics(ctx.report, aucs, correlations)
+        write_plan(ctx.report, plan, cam, layers, stages if params.sanity else None)
 
 
 def choose_methods(requested: list[str] | None, info: kinterp.ModelInfo) -> list[str]:
@@ -345,9 +523,24 @@ def weighted_layers(model: Any) -> list[Any]:
     return [layer for layer in reversed(model.layers) if layer.weights]
 
 
+def cascade_stages(count: int, most: int = SANITY_STAGES) -> list[int]:
+    """Where each stage of the cascade stops: indices into the weighted layers, top first.
+
+    Every layer when there are at most ``most``; else ``most`` indices evenly spaced from the
+    top layer (0) to the bottom one (``count - 1``, so the last stage re-initialises every
+    weighted layer). The spacing is over one layer, so rounding never repeats an index.
+    """
+    if count <= most:
+        return list(range(count))
+    if most == 1:
+        return [count - 1]
+    return [int(i) for i in np.rint(np.linspace(0, count - 1, most))]
+
+
 def sanity_cascade(
     work: Any,
     layers: list[Any],
+    stages: list[int],
     methods: list[str],
     trained: dict[str, np.ndarray],
     explain: Callable[[str], np.ndarray],
@@ -355,8 +548,11 @@ def sanity_cascade(
 ) -> dict[str, np.ndarray]:
     """Per method, (stages, N) rank correlations with the trained maps as layers are randomised.
 
-    Stage ``s`` re-initialises the top ``s + 1`` weighted layers (with their own initialisers,
-    seeded by the run's seed) and keeps the trained weights below.
+    ``layers`` are the weighted layers, top first; stage ``s`` re-initialises every one of
+    them from the top down to and including ``layers[stages[s]]`` (with their own
+    initialisers, seeded by the run's seed: the weights of one clone of ``work`` made after
+    ``keras.utils.set_random_seed(seed)``) and keeps the trained weights below. Stages are
+    cumulative, so the last (``stages[-1] == len(layers) - 1``) is the fully randomised model.
     """
     if not layers:
         return {}
@@ -365,8 +561,11 @@ def sanity_cascade(
     keras.utils.set_random_seed(seed)
     fresh = keras.models.clone_model(work)
     correlations: dict[str, list[np.ndarray]] = {m: [] for m in methods}
-    for layer in layers:
-        layer.set_weights(fresh.get_layer(layer.name).get_weights())
+    done = 0
+    for end in stages:
+        for layer in layers[done : end + 1]:
+            layer.set_weights(fresh.get_layer(layer.name).get_weights())
+        done = end + 1
         for method in methods:
             correlations[method].append(rank_correlation(trained[method], explain(method)))
     return {m: np.stack(values) for m, values in correlations.items()}
@@ -378,11 +577,16 @@ SANITY_PASS = 0.5  # a method passes when its maps of a fully randomised model c
 
 
 def write_maps(
-    report: kinterp.ReportBuilder, info: kinterp.ModelInfo, found: Explained, layer: str | None
+    report: kinterp.ReportBuilder,
+    info: kinterp.ModelInfo,
+    found: Explained,
+    layer: str | None,
+    plan: ScoreCamPlan | None = None,
 ) -> None:
     """The "Attribution maps" grid (rows: examples; columns: input, then each method)."""
     title, methods = "Attribution maps", list(found.maps)
     cam_text = f" CAM methods read layer {layer}." if layer else ""
+    cam_text += f" {plan.why}." if plan else ""
     report.text(
         title,
         "Each row is a held-out example, each column a method's map of the evidence for the "
@@ -512,16 +716,42 @@ def write_insertion(
     ctx.report.metric("insertion_auc_intensity", aucs[INTENSITY])
 
 
+def stage_names(layers: list[Any], stages: list[int]) -> list[str]:
+    """Each stage's column: ``+ name`` when it adds one layer, ``+ 15 layers to name`` else."""
+    names, done = [], 0
+    for end in stages:
+        added, name = end + 1 - done, layers[end].name
+        names.append(f"+ {name}" if added == 1 else f"+ {added} layers to {name}")
+        done = end + 1
+    return names
+
+
 def write_sanity(
-    report: kinterp.ReportBuilder, layers: list[Any], cascade: dict[str, np.ndarray]
+    report: kinterp.ReportBuilder,
+    layers: list[Any],
+    stages: list[int],
+    cascade: dict[str, np.ndarray],
+    most: int = SANITY_STAGES,
 ) -> dict[str, float]:
     """The "Sanity check" table and plot; returns each method's correlation when all are random."""
     title = "Sanity check"
-    names = [layer.name for layer in layers]
+    names = [layers[end].name for end in stages]
+    if len(stages) == len(layers):
+        order = (
+            f"the weights of {', then '.join(names)} are re-initialised one layer more at a time"
+        )
+    else:
+        order = (
+            f"the model has {len(layers):,} weighted layers, so the cascade samples "
+            f"{len(stages)} stages evenly spaced through them (--sanity-stages {most}): each "
+            "re-initialises every weighted layer from the top down to and including "
+            + ", then ".join(f"{layers[end].name} ({end + 1:,})" for end in stages)
+            + f" (in brackets: layers re-initialised so far; the last stage is all "
+            f"{len(layers):,})"
+        )
     report.text(
         title,
-        "Cascading randomisation (Adebayo et al. 2018): the weights of "
-        f"{', then '.join(names)} are re-initialised one layer more at a time, top first, and "
+        f"Cascading randomisation (Adebayo et al. 2018): {order}, top first, and "
         "each method's maps are made again. The numbers are the mean Spearman rank correlation "
         "of the randomised model's maps with the trained model's (1: unchanged). A method "
         "whose maps stay close to 1 shows the input, not what the model learned.",
@@ -532,9 +762,10 @@ def write_sanity(
         f"A method passes when its rank correlation with every layer randomised (the last "
         f"column) is below {SANITY_PASS:g}; only methods that pass can be named the best map.",
     )
+    columns = stage_names(layers, stages)
     report.table(
         title,
-        ["method", *[f"+ {n}" for n in names], "sanity check"],
+        ["method", *columns, "sanity check"],
         [
             [LABELS[m], *v.tolist(), "pass" if passes(float(v[-1])) else "fail"]
             for m, v in means.items()
@@ -544,10 +775,10 @@ def write_sanity(
     report.line_plot(
         title,
         {LABELS[m]: [1.0, *v.tolist()] for m, v in means.items()},
-        xlabel="layers randomised (top first)",
+        xlabel="weighted layers randomised (top first)",
         ylabel="rank correlation with trained maps",
-        caption=f"0: the trained model; then {', '.join(names)} randomised in turn.",
-        x=list(range(len(names) + 1)),
+        caption=f"0: the trained model; then randomised down to {', '.join(names)} in turn.",
+        x=[0, *(end + 1 for end in stages)],
     )
     return {m: float(v[-1]) for m, v in means.items()}
 
@@ -635,6 +866,42 @@ def write_metrics(
     report.metric("sanity_pass", passed)
     report.verdict(choice.text, tone=choice.tone)
     report.key("Attribution maps")
+
+
+def write_plan(
+    report: kinterp.ReportBuilder,
+    plan: ScoreCamPlan | None,
+    cam: CamLayer | None,
+    layers: list[Any],
+    stages: list[int] | None,
+) -> None:
+    """How the run scaled to the model: Score-CAM's variant and the cascade's stages.
+
+    ``score_cam``: variant (``full`` or ``faster``), what switched the faster variant on
+    (``auto``, ``--score-cam-fast`` or ""), channels kept per image (every channel when
+    full), the layer and its channels, and the batch sizes; None without Score-CAM.
+    ``sanity_stages``: each stage's last layer -> weighted layers re-initialised so far
+    (None without the sanity check); ``sanity_weighted_layers``: how many there are.
+    """
+    report.metric(
+        "score_cam",
+        None
+        if plan is None or cam is None
+        else {
+            "variant": plan.variant,
+            "switched_on_by": plan.switched,
+            "channels_kept": cam.channels if plan.keep is None else plan.keep,
+            "layer": cam.name,
+            "layer_channels": cam.channels,
+            "predict_batch": plan.batch_size,
+            "images_per_call": plan.images_per_call,
+        },
+    )
+    report.metric(
+        "sanity_stages",
+        None if stages is None else {layers[end].name: end + 1 for end in stages},
+    )
+    report.metric("sanity_weighted_layers", None if stages is None else len(layers))
 
 
 @kinterp.hookimpl
