@@ -24,13 +24,8 @@ from kinterp.technique import DemoPreset, Technique
 if TYPE_CHECKING:
     from kinterp.data.datasets import Dataset, DatasetFormat, DatasetSpec
     from kinterp.data.modeldata import ModelData
-    from kinterp.loading.models import (
-        LayerRow,
-        LoadedModel,
-        ModelInfo,
-        activation_name,
-        load_alongside,
-    )
+    from kinterp.loading.models import LayerRow, LoadedModel, ModelInfo, load_alongside
+    from kinterp.loading.view import activation_name
     from kinterp.loading.zoo import ZooModel, zoo_models
     from kinterp.reporting.blocks import ReportBlock
     from kinterp.reporting.report import ReportBuilder
@@ -53,7 +48,7 @@ _LAZY = {
     "LayerRow": "kinterp.loading.models",
     "LoadedModel": "kinterp.loading.models",
     "ModelInfo": "kinterp.loading.models",
-    "activation_name": "kinterp.loading.models",
+    "activation_name": "kinterp.loading.view",
     "load_alongside": "kinterp.loading.models",
     "ZooModel": "kinterp.loading.zoo",
     "zoo_models": "kinterp.loading.zoo",

@@ -70,6 +70,24 @@ InputRange = Annotated[
     ),
 ]
 
+ModelInput = Annotated[
+    str | None,
+    typer.Option("--input", metavar="NAME", help="The image input of a model with several inputs."),
+]
+ModelOutput = Annotated[
+    str | None,
+    typer.Option("--output", metavar="NAME", help="The output (head) to analyse, if several."),
+]
+Hold = Annotated[
+    str,
+    typer.Option(
+        "--hold",
+        metavar="zeros|mean",
+        help="What the other inputs are held at: zeros, or the mean of the arrays named after "
+        "them in the --data .npz.",
+    ),
+]
+
 
 def debugging(args: list[str]) -> bool:
     """True when tracebacks should be shown (``--debug``, ``KINTERP_DEBUG=1`` or strict plugins)."""
@@ -201,16 +219,27 @@ def _pair(text: str | None, option: str, kind: type, count: int) -> tuple | None
 
 
 def load_options(
-    unsafe: bool, custom_objects: list[str] | None, image_shape: str | None, input_range: str | None
+    unsafe: bool,
+    custom_objects: list[str] | None,
+    image_shape: str | None,
+    input_range: str | None,
+    input_name: str | None = None,
+    output_name: str | None = None,
+    hold: str = "zeros",
 ) -> LoadOptions:
     """The CLI's model-loading options as :class:`LoadOptions`."""
-    from kinterp.loading.models import LoadOptions
+    from kinterp.loading.models import HOLDS, LoadOptions
 
+    if hold not in HOLDS:
+        raise KinterpError(f"--hold {hold}: expected one of {', '.join(HOLDS)}")
     return LoadOptions(
         unsafe=unsafe,
         custom_objects=tuple(custom_objects or ()),
         image_shape=_pair(image_shape, "--image-shape", int, 3),
         input_range=_pair(input_range, "--input-range", float, 2),
+        input=input_name,
+        output=output_name,
+        hold=hold,
     )
 
 
@@ -299,20 +328,31 @@ def inspect_model(
     custom_objects: CustomObjects = None,
     image_shape: ImageShape = None,
     input_range: InputRange = None,
+    input_name: ModelInput = None,
+    output_name: ModelOutput = None,
+    hold: Hold = "zeros",
 ) -> None:
-    """Describe a model: kind, geometry, value range, output activation, layer table."""
+    """Describe a model: inputs and outputs, geometry, value range (and where it came from),
+    output activation, the layer tree and table."""
     from dataclasses import asdict
 
     from kinterp.loading.models import load_model
 
-    loaded = load_model(model, load_options(unsafe, custom_objects, image_shape, input_range))
-    info = loaded.info
+    options = load_options(
+        unsafe, custom_objects, image_shape, input_range, input_name, output_name, hold
+    )
+    info = load_model(model, options).info
     if as_json:
-        print_json({**info.summary(), "layers": [asdict(row) for row in info.layers]})
+        print_json(
+            {
+                **info.summary(),
+                "choice_error": info.choice_error,
+                "layers": [asdict(row) for row in info.layers],
+                "tree": [node.as_dict() for node in info.tree],
+            }
+        )
         return
-    summary = info.summary()
-    for key, value in summary.items():
-        typer.echo(f"{key:>18}: {value}")
+    print_model_summary(info)
     if not info.has_layers:
         typer.echo("(SavedModel: one opaque layer; layer-level techniques are not available)")
         return
@@ -320,6 +360,41 @@ def inspect_model(
     print_table(
         "Layers", ["name", "type", "output shape", "activation", "units/filters", "params"], rows
     )
+    if any(node.children for node in info.tree):
+        print_tree(info)
+
+
+def print_model_summary(info: Any) -> None:
+    """The model's description, its ports and the choice still to make, as aligned lines."""
+    ports = ("inputs", "outputs", "image_input", "output", "held", "binary_head")
+    for key, value in info.summary().items():
+        if key not in ports:
+            typer.echo(f"{key:>18}: {value}")
+    held = dict(info.held)
+    for port in info.inputs:
+        role = "image" if port.name == info.image_input else f"held at {held.get(port.name)}"
+        typer.echo(f"{'input':>18}: {port} [{role}]")
+    for port in info.outputs:
+        analysed = port.name == info.output_name and not info.choice_error
+        head = " [analysed" + (", as two classes: 1 = p, 0 = 1-p]" if info.binary_head else "]")
+        typer.echo(f"{'output':>18}: {port}{head if analysed else ''}")
+    if info.choice_error:
+        typer.echo(f"{'to analyse':>18}: {info.choice_error}")
+
+
+def print_tree(info: Any) -> None:
+    """The nested models and their layers as a tree."""
+    from rich.console import Console
+    from rich.tree import Tree
+
+    def add(branch: Any, nodes: Any) -> None:
+        for node in nodes:
+            child = branch.add(f"{node.path} [dim]{node.type}[/dim]")
+            add(child, node.children)
+
+    tree = Tree(f"{info.name} (nested models)")
+    add(tree, info.tree)
+    Console().print(tree)
 
 
 @app.command()
@@ -344,6 +419,9 @@ def predict(
     custom_objects: CustomObjects = None,
     image_shape: ImageShape = None,
     input_range: InputRange = None,
+    input_name: ModelInput = None,
+    output_name: ModelOutput = None,
+    hold: Hold = "zeros",
 ) -> None:
     """Top-k classes for your own images; labelled sub-folders also give the accuracy."""
     from kinterp.runner import execute
@@ -355,7 +433,9 @@ def predict(
         model,
         params,
         out=None if out is None else str(out),
-        load=load_options(unsafe, custom_objects, image_shape, input_range),
+        load=load_options(
+            unsafe, custom_objects, image_shape, input_range, input_name, output_name, hold
+        ),
     )
     result = execute(spec, quiet=quiet or as_json)
     _raise_if_failed(result)
@@ -412,6 +492,9 @@ def replay(
         given,
         image_shape=given.image_shape or spec.load.image_shape,
         input_range=given.input_range or spec.load.input_range,
+        input=spec.load.input,
+        output=spec.load.output,
+        hold=spec.load.hold,
     )
     spec = replaced(spec, load=load, out=None if out is None else str(out))
     _show_result(execute(spec, quiet=quiet or as_json), spec.technique, as_json)
@@ -681,6 +764,9 @@ def _common_run_parameters() -> list[inspect.Parameter]:
         kw("custom_objects", CustomObjects, None),
         kw("image_shape", ImageShape, None),
         kw("input_range", InputRange, None),
+        kw("input_name", ModelInput, None),
+        kw("output_name", ModelOutput, None),
+        kw("hold", Hold, "zeros"),
     ]
 
 
@@ -725,13 +811,13 @@ def run_command(
     seed: int,
     as_json: bool,
     quiet: bool,
-    unsafe: bool,
-    custom_objects: list[str] | None,
-    image_shape: str | None,
-    input_range: str | None,
     server: str | None = None,
+    **load_args: Any,
 ) -> None:
-    """Run a technique from the CLI (or on a server) and report where the results are."""
+    """Run a technique from the CLI (or on a server) and report where the results are.
+
+    ``load_args`` are :func:`load_options`' arguments (``unsafe``, ``image_shape``...).
+    """
     from kinterp.runner import execute
     from kinterp.settings.runspec import RunSpec
 
@@ -742,7 +828,7 @@ def run_command(
         data=data,
         seed=seed,
         out=None if out is None else str(out),
-        load=load_options(unsafe, custom_objects, image_shape, input_range),
+        load=load_options(**load_args),
     )
     if server:
         _run_on_server(server, spec, as_json, quiet)

@@ -12,6 +12,8 @@ import platform
 import time
 import traceback
 import warnings
+import zipfile
+import zlib
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -20,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from kinterp._version import __version__
-from kinterp.data.datasets import Dataset
+from kinterp.data.datasets import Dataset, check_npz
 from kinterp.data.modeldata import ModelData, dataset_name
 from kinterp.errors import KinterpError
 from kinterp.loading.modelfile import sha256_of
@@ -125,7 +127,33 @@ def load_for(spec: RunSpec) -> LoadedModel:
                 f"{sha256_of(path)[:12]}..., expected {spec.model_sha256[:12]}...); "
                 "drop model_sha256 from the spec to run on the new file"
             )
-    return load_model(spec.model, spec.load)
+    return load_model(spec.model, spec.load, hold_arrays(spec))
+
+
+DATASET_KEYS = ("x", "y", "x_train", "y_train", "x_test", "y_test")
+
+
+def hold_arrays(spec: RunSpec) -> dict[str, np.ndarray]:
+    """For ``--hold mean``: the arrays of the ``--data`` .npz besides its images and labels,
+    by name (the model's other inputs read theirs from here).
+
+    Raises:
+        KinterpError: ``--hold mean`` without an .npz file as ``--data``.
+    """
+    if spec.load.hold != "mean":
+        return {}
+    path = Path(spec.data) if spec.data else None
+    if path is None or path.suffix.lower() != ".npz" or not path.is_file():
+        raise KinterpError(
+            "--hold mean holds each other input at the mean of the array named after it in "
+            "--data FILE.npz; pass such a file, or --hold zeros"
+        )
+    try:
+        check_npz(path)
+        with np.load(path, allow_pickle=False) as archive:
+            return {k: archive[k] for k in archive.files if k not in DATASET_KEYS}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
+        raise KinterpError(f"{path}: not a readable .npz file ({type(exc).__name__})") from exc
 
 
 def execute(spec: RunSpec, model: LoadedModel | None = None, quiet: bool = True) -> RunResult:
@@ -174,7 +202,7 @@ def execute(spec: RunSpec, model: LoadedModel | None = None, quiet: bool = True)
         ctx = RunContext(loaded, builder, seed=spec.seed, quiet=quiet, open_data=opener)
         started, clock = now(), time.perf_counter()
         error, trace, log = _run_capturing(technique, ctx, parsed)
-        if spec.data is not None and not ctx.data_opened:
+        if spec.data is not None and not ctx.data_opened and spec.load.hold != "mean":
             log.append(f"UnusedData: {technique.name} did not read --data {spec.data}")
         block = _technique_block(technique, plugin)
         report = {
@@ -213,6 +241,8 @@ def _preload_data(spec: RunSpec, technique: Technique) -> Dataset | None:
     if spec.data is None:
         return None
     if not technique.reads_data:
+        if spec.load.hold == "mean":
+            return None  # --data only gives the held inputs their means
         raise KinterpError(
             f"{technique.name} does not read a dataset, so --data {spec.data} would be ignored; "
             "drop --data"

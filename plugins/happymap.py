@@ -107,7 +107,16 @@ class ActivationMap(kinterp.Technique):
         }
         activation = model.info.output_activation
         MapsReport(
-            self, ctx.report, params, targets, grid, result, scores, borders, activation
+            self,
+            ctx.report,
+            params,
+            targets,
+            grid,
+            result,
+            scores,
+            borders,
+            activation,
+            ctx.model.info.input_range,
         ).write(f"penalty: {penalty_text}")
 
     @staticmethod
@@ -139,6 +148,7 @@ class MapsReport:
     scores: Scores
     borders: dict[int, Scores]
     activation: str  # the model's output activation
+    input_range: tuple[float, float]  # the model's (low, high) input values
 
     def label(self, target: int) -> str:
         """The report label of a target index."""
@@ -181,13 +191,16 @@ class MapsReport:
     def maps(self, penalty_text: str) -> None:
         """The "Maps" section: what was optimised, the grid, its table and the history array."""
         params, technique = self.params, self.technique
+        low, high = self.input_range
         repeated = f"; each repeated for {params.restarts} restarts" if params.restarts > 1 else ""
         self.report.text(
             "Maps",
             f"{technique.summary}. Targets are rows, starting images "
             f"({', '.join(self.grid.axis('init'))}) are columns{repeated}. Objective: "
             f"{self.objective_name()}, {technique.verb}d by {params.optimizer} for {params.steps} "
-            f"steps (lr {params.lr}), clipped to the input range every step; {penalty_text}.",
+            f"steps (lr {params.lr}), clipped to the input range every step; {penalty_text}. "
+            f"The maps as the model reads them (values {low:g} to {high:g}) are saved as "
+            "arrays/maps-input.npy.",
         )
         cells = list(self.grid.rows())
         captions = [self.caption(row, c) for row, c in enumerate(cells)]
@@ -200,6 +213,8 @@ class MapsReport:
             name="maps",
         )
         self.report.array("history", self.result.history)
+        images = np.asarray(self.result.images, dtype="float32")
+        self.report.array("maps-input", low + (high - low) * images)
         s, b = self.scores, self.borders
         self.report.table(
             "Maps",

@@ -19,8 +19,10 @@ import numpy as np
 from kinterp.errors import KinterpError
 from kinterp.loading.deferredsize import check_deferred_memory
 from kinterp.loading.graphscan import check_keras_config, check_savedmodel
+from kinterp.loading.inputrange import infer_input_range
 from kinterp.loading.modelfile import classify, read_config, sha256_of
 from kinterp.loading.modelsize import check_parameter_memory
+from kinterp.loading.view import LayerNode, View, activation_name, analysed_view, output_layer
 from kinterp.loading.zoo import zoo_models
 from kinterp.toolkit.classification import Classification, class_name, softmax
 
@@ -49,6 +51,33 @@ class LoadOptions:
     custom_objects: tuple[str, ...] = ()
     image_shape: tuple[int, int, int] | None = None
     input_range: tuple[float, float] | None = None
+    input: str | None = None
+    output: str | None = None
+    hold: str = "zeros"
+
+
+HOLDS = ("zeros", "mean")
+
+
+@dataclass(frozen=True)
+class Port:
+    """One input or output of a model: its name, shape (no batch axis) and, for an output,
+    the activation that produces it."""
+
+    name: str
+    shape: tuple[int | None, ...]
+    activation: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        """The port as JSON."""
+        port: dict[str, Any] = {"name": self.name, "shape": list(self.shape)}
+        if self.activation:
+            port["activation"] = self.activation
+        return port
+
+    def __str__(self) -> str:
+        shape = "x".join("?" if d is None else str(d) for d in self.shape)
+        return f"{self.name} ({shape}{', ' + self.activation if self.activation else ''})"
 
 
 @dataclass(frozen=True)
@@ -91,8 +120,19 @@ class ModelInfo:
         num_outputs: the number of output units (classes).
         class_names: names of the classes, from the model card (else "0", "1", ...).
         param_count: the number of weights.
-        layers: the layer table (empty for a SavedModel).
+        layers: the layer table (empty for a SavedModel); nested models' layers by path
+            (``base/conv1``).
         card: the zoo model card, or None for a model file.
+        inputs: every input of the model file.
+        outputs: every output of the model file.
+        image_input: the input techniques vary.
+        output_name: the output (head) techniques analyse.
+        held: (input, how) for each other input, held fixed (``zeros``, ``mean of N rows``).
+        input_range_source: where ``input_range`` came from (option, card, layers, default).
+        binary_head: the head is one sigmoid unit, analysed as two classes (1: p, 0: 1-p).
+        tree: the layers as a tree, nested models with their children.
+        choice_error: why no input/output can be chosen without --input/--output (None: one
+            was); the model can be inspected but not analysed.
     """
 
     name: str
@@ -109,6 +149,15 @@ class ModelInfo:
     param_count: int
     layers: tuple[LayerRow, ...]
     card: dict[str, Any] | None = field(default=None, compare=False)
+    inputs: tuple[Port, ...] = ()
+    outputs: tuple[Port, ...] = ()
+    image_input: str = ""
+    output_name: str = ""
+    held: tuple[tuple[str, str], ...] = ()
+    input_range_source: str = "default"
+    binary_head: bool = False
+    tree: tuple[LayerNode, ...] = field(default=(), compare=False)
+    choice_error: str | None = None
 
     @property
     def has_layers(self) -> bool:
@@ -133,21 +182,32 @@ class ModelInfo:
             "output_activation": self.output_activation,
             "num_outputs": self.num_outputs,
             "param_count": self.param_count,
+            "input_range_source": self.input_range_source,
+            "inputs": [port.as_dict() for port in self.inputs],
+            "outputs": [port.as_dict() for port in self.outputs],
+            "image_input": self.image_input,
+            "output": self.output_name,
+            "held": dict(self.held),
+            "binary_head": self.binary_head,
         }
 
 
 class LoadedModel:
     """A Keras model with its :class:`ModelInfo` and input conversions."""
 
-    def __init__(self, keras_model: Any, info: ModelInfo):
+    def __init__(self, keras_model: Any, info: ModelInfo, names: dict[str, str] | None = None):
         self.keras_model = keras_model
         self.info = info
+        self._names = {row.name: row.name for row in info.layers} if names is None else names
         self._logits: Any = None
         self._features: dict[str, Any] = {}
         self._calls: dict[str | None, Any] = {}
 
     def require_image(self) -> tuple[int, int, int]:
-        """The (H, W, C) image geometry, or a one-line error if the input is not image-like."""
+        """The (H, W, C) image geometry, or a one-line error if the input is not image-like
+        or the model's inputs/outputs need choosing (``--input`` / ``--output``)."""
+        if self.info.choice_error:
+            raise KinterpError(self.info.choice_error)
         if self.info.image_shape is None:
             raise KinterpError(
                 f"model input {self.info.input_shape} is not image-like; "
@@ -279,18 +339,36 @@ class LoadedModel:
         return self._logits
 
     def layer(self, name: str) -> Any:
-        """A layer by name, or a one-line error naming the close matches."""
+        """A layer by path (``base/conv1``) or by bare name when that is unique, or a one-line
+        error naming the close matches."""
+        return self.keras_model.get_layer(self._names[self.layer_path(name)])
+
+    def layer_path(self, name: str) -> str:
+        """The full path of the layer ``name`` names (see :meth:`layer`).
+
+        Raises:
+            KinterpError: a SavedModel, an unknown layer, or a bare name used in several
+                nested models.
+        """
         if not self.info.has_layers:
             raise KinterpError(
                 f"{self.info.name} is a SavedModel: it loads as one opaque layer with no inner "
                 "layers; use a .keras or .h5 file for layer-level analysis"
             )
-        names = [row.name for row in self.info.layers]
-        if name not in names:
-            close = difflib.get_close_matches(name, names, n=3)
-            hint = f"did you mean {', '.join(close)}?" if close else f"layers: {', '.join(names)}"
-            raise KinterpError(f"unknown layer {name!r}; {hint} (see: kinterp inspect MODEL)")
-        return self.keras_model.get_layer(name)
+        if name in self._names:
+            return name
+        paths = [path for path in self._names if path.rsplit("/", 1)[-1] == name]
+        if len(paths) == 1:
+            return paths[0]
+        if paths:
+            raise KinterpError(
+                f"layer name {name!r} is in several nested models ({', '.join(paths)}); "
+                "pass its path"
+            )
+        names = list(self._names)
+        close = difflib.get_close_matches(name, names, n=3)
+        hint = f"did you mean {', '.join(close)}?" if close else f"layers: {', '.join(names)}"
+        raise KinterpError(f"unknown layer {name!r}; {hint} (see: kinterp inspect MODEL)")
 
 
 def _batched(call: Any, inputs: np.ndarray, batch_size: int) -> list[np.ndarray]:
@@ -342,12 +420,16 @@ def quiet_tensorflow() -> None:
     absl.logging.set_verbosity(absl.logging.ERROR)
 
 
-def load_model(spec: str, options: LoadOptions | None = None) -> LoadedModel:
+def load_model(
+    spec: str, options: LoadOptions | None = None, hold_data: dict[str, np.ndarray] | None = None
+) -> LoadedModel:
     """Load a zoo model or a model file safely and describe it.
 
     Args:
         spec: a zoo name (``mnist-cnn``) or a path to .keras, .h5 or a SavedModel directory.
         options: the opt-ins (``unsafe``, ``custom_objects``) and overrides.
+        hold_data: arrays named after the model's inputs (rows of examples), for
+            ``hold="mean"``.
 
     Raises:
         KinterpError: the file is missing, broken, not a model, or needs an opt-in.
@@ -373,8 +455,8 @@ def load_model(spec: str, options: LoadOptions | None = None) -> LoadedModel:
         if unknown:
             _check_deferred(path, fmt, config, options, unknown)
         model = _load_keras(path, options)
-    info = describe(model, name=name, path=path, fmt=fmt, card=card, options=options)
-    return LoadedModel(model, info)
+    view, info = describe(model, name, path, fmt, card, options, hold_data or {})
+    return LoadedModel(view.model, info, view.names)
 
 
 def load_alongside(model: LoadedModel, specs: list[str], option: str) -> dict[str, LoadedModel]:
@@ -499,17 +581,6 @@ def _endpoint_input_shape(loaded: Any, endpoint: str) -> tuple | None:
     return tuple(specs[0].shape)
 
 
-def activation_name(layer: Any) -> str:
-    """A layer's activation as a name (``relu``, ``softmax``...), or "" if it has none."""
-    kind = type(layer).__name__
-    if kind == "Softmax":
-        return "softmax"
-    activation = getattr(layer, "activation", None)
-    if activation is None:
-        return ""
-    return getattr(activation, "__name__", str(activation))
-
-
 def _image_geometry(
     shape: tuple[int | None, ...], override: tuple[int, int, int] | None
 ) -> tuple[int, int, int] | None:
@@ -533,9 +604,11 @@ def _image_geometry(
     return None
 
 
-def _layer_table(model: Any) -> tuple[LayerRow, ...]:
+def _layer_table(model: Any, names: dict[str, str]) -> tuple[LayerRow, ...]:
+    """One row per layer path, read from the layer ``names`` gives it in ``model``."""
     rows = []
-    for layer in model.layers:
+    for path, keras_name in names.items():
+        layer = model.get_layer(keras_name)
         kind = type(layer).__name__
         try:
             out = str(tuple(layer.output.shape))
@@ -543,7 +616,7 @@ def _layer_table(model: Any) -> tuple[LayerRow, ...]:
             out = ""
         size = getattr(layer, "units", None) or getattr(layer, "filters", None) or ""
         rows.append(
-            LayerRow(layer.name, kind, out, activation_name(layer), str(size), layer.count_params())
+            LayerRow(path, kind, out, activation_name(layer), str(size), layer.count_params())
         )
     return tuple(rows)
 
@@ -563,25 +636,44 @@ def describe(
     fmt: str,
     card: dict[str, Any] | None,
     options: LoadOptions,
-) -> ModelInfo:
-    """Build the :class:`ModelInfo` of a loaded Keras model."""
-    if len(model.inputs) != 1 or len(model.outputs) != 1:
-        raise KinterpError(
-            f"{name} has {len(model.inputs)} inputs and {len(model.outputs)} outputs; "
-            "kinterp analyses models with one image input and one output"
-        )
-    input_shape = tuple(model.inputs[0].shape[1:])
-    layers = _layer_table(model) if fmt != "savedmodel" else ()
-    activation = activation_name(model.layers[-1]) if fmt != "savedmodel" else "other"
-    if activation not in ("softmax", "sigmoid", "linear"):
+    hold_data: dict[str, np.ndarray] | None = None,
+) -> tuple[View, ModelInfo]:
+    """The analysed view of a loaded Keras model and its :class:`ModelInfo`.
+
+    Raises:
+        KinterpError: ``--input`` / ``--output`` / ``--hold`` that do not fit the model, or an
+            input range that is not LO<HI.
+    """
+    inputs, outputs = _ports(model)
+    choice_error = None
+    try:
+        image_index = choose_input(name, inputs, options)
+        output_index = choose_output(name, outputs, options.output)
+        held = held_values(inputs, image_index, options.hold, hold_data or {})
+    except KinterpError as exc:
+        if options.input or options.output or options.hold != "zeros":
+            raise
+        choice_error = str(exc)
+        image_index, output_index = 0, 0
+        held = {i: np.zeros([d or 1 for d in p.shape], "float32") for i, p in enumerate(inputs)}
+    if fmt == "savedmodel":
+        view = View(model, {}, (), binary=False)
+    else:
+        view = analysed_view(model, image_index, output_index, held)
+    network = view.model
+    input_shape = tuple(network.inputs[0].shape[1:])
+    layers = _layer_table(network, view.names)
+    activation = "softmax" if view.binary else outputs[output_index].activation
+    if fmt == "savedmodel" or activation not in ("softmax", "sigmoid", "linear"):
         activation = "other"
-    num_outputs = int(model.outputs[0].shape[-1])
-    input_range = options.input_range or tuple((card or {}).get("input_range", (0.0, 1.0)))
-    lo, hi = (float(v) for v in input_range)
+    num_outputs = int(network.outputs[0].shape[-1])
+    (lo, hi), range_source = _input_range(network, card, options)
     if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
         raise KinterpError(f"input range {lo:g},{hi:g} is not LO<HI; pass --input-range LO,HI")
-    class_names = tuple((card or {}).get("class_names", [str(i) for i in range(num_outputs)]))
-    return ModelInfo(
+    named = tuple((card or {}).get("class_names", ()))
+    class_names = named if len(named) == num_outputs else tuple(map(str, range(num_outputs)))
+    hold_text = held_descriptions(inputs, image_index, options.hold, hold_data or {})
+    info = ModelInfo(
         name=name,
         path=str(path.resolve()),
         sha256=sha256_of(path),
@@ -596,7 +688,130 @@ def describe(
         param_count=int(model.count_params()),
         layers=layers,
         card=card,
+        inputs=inputs,
+        outputs=outputs,
+        image_input=inputs[image_index].name,
+        output_name=outputs[output_index].name,
+        held=hold_text,
+        input_range_source=range_source,
+        binary_head=view.binary,
+        tree=view.tree,
+        choice_error=choice_error,
     )
+    return view, info
+
+
+def _ports(model: Any) -> tuple[tuple[Port, ...], tuple[Port, ...]]:
+    """The model's inputs and outputs (an output's activation: that of the layer making it)."""
+    inputs = tuple(Port(t.name, tuple(t.shape[1:])) for t in model.inputs)
+    names = getattr(model, "output_names", None) or [output_layer(t).name for t in model.outputs]
+    outputs = tuple(
+        Port(str(n), tuple(t.shape[1:]), activation_name(output_layer(t)) or "other")
+        for n, t in zip(names, model.outputs, strict=True)
+    )
+    return inputs, outputs
+
+
+def choose_input(name: str, inputs: tuple[Port, ...], options: LoadOptions) -> int:
+    """The index of the image input: ``--input``, the only input, or the only image-like one.
+
+    Raises:
+        KinterpError: an unknown ``--input``, or several candidates and no ``--input``.
+    """
+    names = [port.name for port in inputs]
+    listed = ", ".join(map(str, inputs))
+    if options.input is not None:
+        if options.input not in names:
+            raise KinterpError(f"--input {options.input}: {name} has no such input ({listed})")
+        return names.index(options.input)
+    if len(inputs) == 1:
+        return 0
+    images = [
+        i for i, port in enumerate(inputs) if len(port.shape) in (2, 3) and None not in port.shape
+    ]
+    if len(images) == 1:
+        return images[0]
+    raise KinterpError(
+        f"{name} has {len(inputs)} inputs ({listed}); pass --input NAME for the image input "
+        "(the others are held fixed, see --hold)"
+    )
+
+
+def choose_output(name: str, outputs: tuple[Port, ...], chosen: str | None) -> int:
+    """The index of the analysed output: ``--output``, or the only one.
+
+    Raises:
+        KinterpError: an unknown ``--output``, or several outputs and no ``--output``.
+    """
+    names = [port.name for port in outputs]
+    listed = ", ".join(map(str, outputs))
+    if chosen is not None:
+        if chosen not in names:
+            raise KinterpError(f"--output {chosen}: {name} has no such output ({listed})")
+        return names.index(chosen)
+    if len(outputs) == 1:
+        return 0
+    raise KinterpError(f"{name} has {len(outputs)} outputs ({listed}); pass --output NAME")
+
+
+def held_values(
+    inputs: tuple[Port, ...], image: int, hold: str, data: dict[str, np.ndarray]
+) -> dict[int, np.ndarray]:
+    """The value each input but ``image`` is held at: zeros, or the mean of its rows in
+    ``data`` (arrays named after the inputs).
+
+    Raises:
+        KinterpError: an unknown hold, an input of unknown size, or missing / misshapen data.
+    """
+    if hold not in HOLDS:
+        raise KinterpError(f"--hold {hold}: expected one of {', '.join(HOLDS)}")
+    held = {}
+    for index, port in enumerate(inputs):
+        if index == image:
+            continue
+        if None in port.shape:
+            raise KinterpError(
+                f"input {port} has a size the file does not fix, so kinterp cannot hold it; "
+                "re-save the model with a fixed input shape"
+            )
+        if hold == "zeros":
+            held[index] = np.zeros(port.shape, "float32")
+            continue
+        rows = data.get(port.name)
+        if rows is None or tuple(np.shape(rows)[1:]) != port.shape or not len(rows):
+            raise KinterpError(
+                f"--hold mean needs an array {port.name!r} of shape (N, "
+                f"{', '.join(map(str, port.shape))}) in the --data .npz; add it or pass "
+                "--hold zeros"
+            )
+        held[index] = np.asarray(rows, dtype="float64").mean(axis=0).astype("float32")
+    return held
+
+
+def held_descriptions(
+    inputs: tuple[Port, ...], image: int, hold: str, data: dict[str, np.ndarray]
+) -> tuple[tuple[str, str], ...]:
+    """(input, how it is held) for every input but ``image``."""
+    return tuple(
+        (port.name, "zeros" if hold == "zeros" else f"mean of {len(data[port.name]):,} rows")
+        for index, port in enumerate(inputs)
+        if index != image
+    )
+
+
+def _input_range(
+    network: Any, card: dict[str, Any] | None, options: LoadOptions
+) -> tuple[tuple[float, float], str]:
+    """(low, high) and where it came from: --input-range, the card, the layers, or 0-1."""
+    if options.input_range is not None:
+        return options.input_range, "--input-range"
+    if card and "input_range" in card:
+        low, high = card["input_range"]
+        return (float(low), float(high)), "model card"
+    inferred = infer_input_range(network)
+    if inferred is not None:
+        return (inferred.low, inferred.high), inferred.source
+    return (0.0, 1.0), "default (no preprocessing layer at the input)"
 
 
 def logits_view(model: Any, info: ModelInfo) -> Any:
@@ -609,7 +824,7 @@ def logits_view(model: Any, info: ModelInfo) -> Any:
 
     if info.output_activation in ("linear", "other") or not info.has_layers:
         return model
-    last = model.layers[-1]
+    last = output_layer(model.outputs[0])
     if type(last).__name__ in ("Softmax", "Activation"):
         return keras.Model(model.inputs[0], last.input)
     config = dict(last.get_config(), activation="linear", name=f"{last.name}_logits")

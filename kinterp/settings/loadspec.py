@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from kinterp.errors import KinterpError
-from kinterp.loading.models import LoadOptions
+from kinterp.loading.models import HOLDS, LoadOptions
 
 FIELDS = tuple(f.name for f in dataclasses.fields(LoadOptions))
 
@@ -50,6 +50,9 @@ def checked_load(raw: Any) -> LoadOptions:
         custom_objects=_custom_objects(raw.get("custom_objects")),
         image_shape=_image_shape(raw.get("image_shape")),
         input_range=_input_range(raw.get("input_range")),
+        input=_name(raw.get("input"), "input"),
+        output=_name(raw.get("output"), "output"),
+        hold=_hold(raw.get("hold", "zeros")),
     )
 
 
@@ -104,6 +107,20 @@ def _input_range(value: Any) -> tuple[float, float] | None:
             f"run spec: load.input_range must be two finite numbers LO, HI, got {value!r}"
         )
     return (float(items[0]), float(items[1]))
+
+
+def _name(value: Any, field: str) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise KinterpError(f"run spec: load.{field} must be an input/output name, got {value!r}")
+    return value
+
+
+def _hold(value: Any) -> str:
+    if value not in HOLDS:
+        raise KinterpError(f"run spec: load.hold must be one of {list(HOLDS)}, got {value!r}")
+    return value
 
 
 def _is_int(value: Any) -> bool:

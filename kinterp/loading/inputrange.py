@@ -1,0 +1,95 @@
+"""The input range a model expects, read from the preprocessing layers at its input.
+
+A model that starts with ``Rescaling(1/255)`` expects pixel values 0-255, one that starts with
+``Rescaling(1/127.5, offset=-1)`` also 0-255 (mapped to [-1, 1]), one that starts with
+``Normalization(mean, variance)`` the range its statistics were taken in. The leading chain of
+``Rescaling`` / ``Normalization`` layers is composed into one affine map ``a * x + b`` and
+the range is the one that map sends to what the network after it was trained on:
+
+- ends with ``Rescaling``: the inputs that map to [0, 1] (to [-1, 1] when the offset is
+  negative);
+- ends with ``Normalization``: [0, 255] when the raw data's mean or standard deviation that the
+  statistics imply is above 1, else [0, 1].
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+PREPROCESSING = ("Rescaling", "Normalization")
+SKIPPED = ("InputLayer", "HeldInput")  # read nothing of the image's values
+
+
+@dataclass(frozen=True)
+class InferredRange:
+    """A range read from the model, and the layers it was read from."""
+
+    low: float
+    high: float
+    source: str
+
+
+def infer_input_range(model: Any) -> InferredRange | None:
+    """The input range implied by ``model``'s leading preprocessing layers (None: there are
+    none, or they are not an increasing affine map kinterp can read)."""
+    scale, offset = np.ones(1), np.zeros(1)
+    current, used, ends_normalised = model.inputs[0], [], False
+    for layer in model.layers:
+        kind = type(layer).__name__
+        if kind in SKIPPED or not _reads(layer, current):
+            continue
+        if kind not in PREPROCESSING:
+            break
+        step = _affine(layer)
+        if step is None:
+            break
+        scale, offset = scale * step[0], offset * step[0] + step[1]
+        current, ends_normalised = layer.output, kind == "Normalization"
+        used.append(f"{kind} {layer.name!r}")
+    if not used or np.any(scale <= 0):
+        return None
+    a, b = float(np.mean(scale)), float(np.mean(offset))
+    if ends_normalised:
+        mean, std = -b / a, 1 / a
+        low, high = (0.0, 255.0) if max(mean, std) > 1.0 else (0.0, 1.0)
+    else:
+        target = (-1.0, 1.0) if b < 0 else (0.0, 1.0)
+        low, high = ((t - b) / a for t in target)
+    return InferredRange(_tidy(low), _tidy(high), "inferred from " + " + ".join(used))
+
+
+def _reads(layer: Any, tensor: Any) -> bool:
+    """True when ``layer`` is called on ``tensor`` (False for a layer called more than once)."""
+    import keras
+
+    try:
+        inputs = keras.tree.flatten(layer.input)
+    except (AttributeError, ValueError):
+        return False
+    return any(x is tensor for x in inputs)
+
+
+def _affine(layer: Any) -> tuple[np.ndarray, np.ndarray] | None:
+    """(scale, offset) per channel of a Rescaling or (non-inverted) Normalization layer."""
+    config = layer.get_config()
+    if type(layer).__name__ == "Rescaling":
+        scale = np.atleast_1d(np.asarray(config.get("scale", 1.0), dtype="float64"))
+        offset = np.atleast_1d(np.asarray(config.get("offset", 0.0), dtype="float64"))
+        return scale.ravel(), offset.ravel()
+    if config.get("invert"):
+        return None
+    mean = getattr(layer, "mean", None)
+    variance = getattr(layer, "variance", None)
+    if mean is None or variance is None:
+        return None
+    mean = np.asarray(mean, dtype="float64").ravel()
+    std = np.sqrt(np.maximum(np.asarray(variance, dtype="float64").ravel(), 1e-12))
+    return 1.0 / std, -mean / std
+
+
+def _tidy(value: float) -> float:
+    """``value`` to 6 significant digits (1/(1/255) in float32 is 255.00001)."""
+    return float(f"{value:.6g}")

@@ -1,0 +1,216 @@
+"""The analysed view of a Keras model: one image input, one head, every layer addressable.
+
+Models people bring are rarely the zoo's flat ``Sequential``: a transfer-learning model nests
+its base as a sub-model, a model may take an image and a vector, or end in a class head and a
+binary head. Techniques need a model from one image input to one output, with every layer on
+the path reachable. :func:`analysed_view` builds it:
+
+- nested ``Functional`` / ``Sequential`` sub-models are inlined (their layers are cloned with
+  their weights into one flat graph, so each layer has exactly one call and
+  ``layer.output`` / ``layer.input`` work as on a flat model); a layer is addressed by its
+  path (``base/block_3_expand``), and by its bare name when that is unique;
+- the inputs other than the image are held at fixed values (:class:`HeldInput`);
+- a single-unit sigmoid head becomes a two-class softmax (class 1 is ``p``, class 0 is
+  ``1 - p``; its logits are ``[-z/2, z/2]`` for the pre-sigmoid ``z``).
+
+A model that needs none of this is used as it is (no copy).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+BINARY_LOGITS = "kinterp_two_class_logits"
+BINARY_SOFTMAX = "kinterp_two_class"
+
+
+@dataclass(frozen=True)
+class LayerNode:
+    """One layer of the model's tree: its path, Keras class and nested children."""
+
+    path: str
+    type: str
+    children: tuple[LayerNode, ...] = ()
+
+    def as_dict(self) -> dict[str, Any]:
+        """The node as JSON (children only for a nested model)."""
+        node: dict[str, Any] = {"path": self.path, "type": self.type}
+        if self.children:
+            node["children"] = [child.as_dict() for child in self.children]
+        return node
+
+
+@dataclass(frozen=True)
+class View:
+    """The single-input single-output model techniques run, and how it was made.
+
+    Attributes:
+        model: the Keras model (the original when nothing had to change).
+        names: layer path -> the name of that layer in ``model``, for every leaf layer.
+        tree: the original model's layers, nested models with their children.
+        binary: the head was a single sigmoid unit, now two classes.
+    """
+
+    model: Any
+    names: dict[str, str]
+    tree: tuple[LayerNode, ...]
+    binary: bool
+
+
+def is_nested_model(layer: Any) -> bool:
+    """True for a layer that is itself a Keras model (Functional or Sequential)."""
+    import keras
+
+    return isinstance(layer, keras.Model)
+
+
+def _leaf_layers(model: Any) -> list[Any]:
+    """The model's own layers, without the InputLayers Keras lists for Functional models."""
+    return [layer for layer in model.layers if type(layer).__name__ != "InputLayer"]
+
+
+def layer_tree(model: Any, prefix: str = "") -> tuple[LayerNode, ...]:
+    """The model's layers as a tree of paths (nested models have children)."""
+    nodes = []
+    for layer in _leaf_layers(model):
+        path = prefix + layer.name
+        children = layer_tree(layer, path + "/") if is_nested_model(layer) else ()
+        nodes.append(LayerNode(path, type(layer).__name__, children))
+    return tuple(nodes)
+
+
+def leaf_paths(tree: tuple[LayerNode, ...]) -> list[str]:
+    """Every non-model layer's path, depth first in layer order."""
+    paths: list[str] = []
+    for node in tree:
+        paths.extend(leaf_paths(node.children) if node.children else [node.path])
+    return paths
+
+
+def activation_name(layer: Any) -> str:
+    """A layer's activation as a name (``relu``, ``softmax``...), or "" if it has none."""
+    kind = type(layer).__name__
+    if kind == "Softmax":
+        return "softmax"
+    activation = getattr(layer, "activation", None)
+    if activation is None:
+        return ""
+    return getattr(activation, "__name__", str(activation))
+
+
+def output_layer(tensor: Any) -> Any:
+    """The layer that produced a symbolic Keras tensor."""
+    return tensor._keras_history.operation
+
+
+def is_binary_head(tensor: Any) -> bool:
+    """A single-unit output produced by a sigmoid (a Dense/Conv activation or its own layer)."""
+    return tensor.shape[-1] == 1 and activation_name(output_layer(tensor)) == "sigmoid"
+
+
+def analysed_view(
+    model: Any, image_index: int, output_index: int, held: dict[int, np.ndarray]
+) -> View:
+    """The view of ``model`` from input ``image_index`` to output ``output_index``.
+
+    Args:
+        model: the loaded Keras model.
+        image_index: which of ``model.inputs`` is the image.
+        output_index: which of ``model.outputs`` is analysed.
+        held: input index -> the value (one example, no batch axis) it is held at.
+    """
+    tree = layer_tree(model)
+    paths = leaf_paths(tree)
+    nested = any(node.children for node in tree)
+    chosen = model.outputs[output_index]
+    binary = _is_binary_output(model, chosen)
+    single = len(model.inputs) == 1 and len(model.outputs) == 1
+    if single and not nested and not binary:
+        return View(model, {path: path for path in paths}, tree, binary=False)
+    import keras
+
+    bare = [path.rsplit("/", 1)[-1] for path in paths]
+    names = {
+        p: (b if bare.count(b) == 1 else p.replace("/", "__"))
+        for p, b in zip(paths, bare, strict=True)
+    }
+    from kinterp.loading.viewlayers import HeldInput
+
+    image = keras.Input(tuple(model.inputs[image_index].shape[1:]), name="image")
+    feeds = [
+        image if index == image_index else HeldInput(held[index], name=f"held_{index}")(image)
+        for index in range(len(model.inputs))
+    ]
+    inliner = _Inliner(names)
+    outputs = keras.tree.flatten(inliner.call_model(model, feeds if len(feeds) > 1 else image, ""))
+    output = outputs[output_index]
+    if binary:
+        output = _two_class(output)
+    view = keras.Model(image, output, name=f"{model.name}_view")
+    kept = {layer.name for layer in view.layers}
+    return View(view, {p: n for p, n in names.items() if n in kept}, tree, binary)
+
+
+def _is_binary_output(model: Any, output: Any) -> bool:
+    try:
+        return is_binary_head(output)
+    except AttributeError:
+        return False
+
+
+def _two_class(sigmoid_output: Any) -> Any:
+    """Softmax over ``[-z/2, z/2]`` for the pre-sigmoid ``z`` of a one-unit sigmoid output."""
+    import keras
+
+    from kinterp.loading.viewlayers import TwoClassLogits
+
+    layer = output_layer(sigmoid_output)
+    if type(layer).__name__ == "Activation":
+        logit = layer.input
+    else:
+        config = dict(layer.get_config(), activation="linear", name=f"{layer.name}_logit")
+        linear = type(layer).from_config(config)
+        logit = linear(layer.input)
+        linear.set_weights(layer.get_weights())
+    pair = TwoClassLogits(name=BINARY_LOGITS)(logit)
+    return keras.layers.Softmax(name=BINARY_SOFTMAX)(pair)
+
+
+class _Inliner:
+    """Calls a model's graph on new tensors with every nested model's layers inlined, each
+    layer replaced by a clone (same config, same weights) named by ``names``."""
+
+    def __init__(self, names: dict[str, str]):
+        self.names = names
+        self.clones: dict[int, Any] = {}
+
+    def call_model(self, model: Any, inputs: Any, prefix: str) -> Any:
+        """``model`` applied to symbolic ``inputs``, inlined."""
+        import keras
+
+        def call(layer: Any, *args: Any, **kwargs: Any) -> Any:
+            return self.call_layer(layer, prefix + layer.name, args, kwargs)
+
+        if isinstance(model, keras.Sequential):
+            x = inputs
+            for layer in _leaf_layers(model):
+                x = call(layer, x)
+            return x
+        return model._run_through_graph(inputs, operation_fn=lambda op: op, call_fn=call)
+
+    def call_layer(self, layer: Any, path: str, args: tuple, kwargs: dict) -> Any:
+        """One layer call: a nested model is inlined, any other layer cloned and called."""
+        if is_nested_model(layer):
+            return self.call_model(layer, args[0] if len(args) == 1 else list(args), path + "/")
+        clone = self.clones.get(id(layer))
+        if clone is None:
+            config = dict(layer.get_config(), name=self.names[path])
+            clone = type(layer).from_config(config)
+            output = clone(*args, **kwargs)
+            clone.set_weights(layer.get_weights())
+            self.clones[id(layer)] = clone
+            return output
+        return clone(*args, **kwargs)

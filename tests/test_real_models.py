@@ -1,0 +1,324 @@
+"""Models of the shapes people bring (#22): a transfer-learning layout (Rescaling in front of a
+nested conv base), two inputs and two outputs, a rectangular input and a one-unit sigmoid
+head. Each is built here, saved to a real file and loaded as a user would; every number is
+checked against the original Keras model called directly."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+from keras import layers
+
+from kinterp.errors import KinterpError
+from kinterp.loading.inputrange import infer_input_range
+from kinterp.loading.models import LoadOptions, load_model
+
+RNG = np.random.default_rng(0)
+
+
+def _transfer() -> keras.Model:
+    base_in = keras.Input((32, 32, 3))
+    x = layers.Conv2D(6, 3, activation="relu", name="block1_conv")(base_in)
+    x = layers.Conv2D(8, 3, activation="relu", name="block2_conv")(x)
+    base = keras.Model(base_in, x, name="digit_base")
+    return keras.Sequential(
+        [
+            keras.Input((32, 32, 3)),
+            layers.Rescaling(1 / 255, name="scale"),
+            base,
+            layers.GlobalAveragePooling2D(name="pool"),
+            layers.Dense(10, activation="softmax", name="classes"),
+        ],
+        name="transfer",
+    )
+
+
+def _two_in_two_out() -> keras.Model:
+    image = keras.Input((16, 16, 1), name="image")
+    meta = keras.Input((4,), name="meta")
+    x = layers.Conv2D(4, 3, activation="relu", name="conv")(image)
+    x = layers.Concatenate(name="joined")([layers.Flatten(name="flat")(x), meta])
+    classes = layers.Dense(3, activation="softmax", name="classes")(x)
+    flag = layers.Dense(1, activation="sigmoid", name="flag")(x)
+    return keras.Model([image, meta], [classes, flag], name="twoio")
+
+
+def _rectangular() -> keras.Model:
+    return keras.Sequential(
+        [
+            keras.Input((32, 48, 1)),
+            layers.Conv2D(4, 3, activation="relu", name="conv"),
+            layers.GlobalAveragePooling2D(name="pool"),
+            layers.Dense(5, activation="softmax", name="classes"),
+        ],
+        name="rect",
+    )
+
+
+def _binary() -> keras.Model:
+    return keras.Sequential(
+        [
+            keras.Input((28, 28, 1)),
+            layers.Flatten(name="flat"),
+            layers.Dense(8, activation="relu", name="hidden"),
+            layers.Dense(1, activation="sigmoid", name="p"),
+        ],
+        name="binary",
+    )
+
+
+@pytest.fixture(scope="module")
+def shapes(tmp_path_factory) -> dict[str, Path]:
+    """The four models, saved as .keras files, and data files in their geometry."""
+    keras.utils.set_random_seed(3)
+    root = tmp_path_factory.mktemp("shapes")
+    paths = {}
+    for name, build in [
+        ("transfer", _transfer),
+        ("twoio", _two_in_two_out),
+        ("rect", _rectangular),
+        ("binary", _binary),
+    ]:
+        paths[name] = root / f"{name}.keras"
+        build().save(paths[name])
+    np.savez(
+        root / "twoio.npz",
+        x=RNG.integers(0, 256, (30, 16, 16), dtype=np.uint8),
+        y=np.arange(30) % 3,
+        meta=RNG.normal(2.0, 1.0, (30, 4)).astype("float32"),
+    )
+    np.savez(
+        root / "rect.npz", x=RNG.integers(0, 256, (20, 32, 48), dtype=np.uint8), y=np.arange(20) % 5
+    )
+    np.savez(
+        root / "binary.npz",
+        x=RNG.integers(0, 256, (40, 28, 28), dtype=np.uint8),
+        y=np.arange(40) % 2,
+    )
+    paths["root"] = root
+    return paths
+
+
+def kinterp(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "kinterp", *args], capture_output=True, text=True, timeout=600
+    )
+
+
+# ----------------------------------------------------------------------- transfer learning
+
+
+def test_transfer_layout_is_described_truthfully(shapes):
+    done = kinterp("inspect", str(shapes["transfer"]), "--json")
+    assert done.returncode == 0, done.stderr
+    info = json.loads(done.stdout)
+    assert info["kind"] == "conv"
+    assert info["input_range"] == [0.0, 255.0]
+    assert info["input_range_source"] == "inferred from Rescaling 'scale'"
+    names = [row["name"] for row in info["layers"]]
+    assert names == [
+        "scale",
+        "digit_base/block1_conv",
+        "digit_base/block2_conv",
+        "pool",
+        "classes",
+    ]
+    base = next(node for node in info["tree"] if node["path"] == "digit_base")
+    assert [child["path"] for child in base["children"]] == [
+        "digit_base/block1_conv",
+        "digit_base/block2_conv",
+    ]
+    text = kinterp("inspect", str(shapes["transfer"]))
+    assert text.returncode == 0 and "digit_base/block2_conv" in text.stdout
+
+
+def test_nested_layers_are_reached_by_path_and_by_bare_name(shapes):
+    original = keras.saving.load_model(shapes["transfer"])
+    loaded = load_model(str(shapes["transfer"]))
+    x = RNG.uniform(0, 255, (5, 32, 32, 3)).astype("float32")
+    base = original.get_layer("digit_base")
+    inner = keras.Model(base.inputs, base.get_layer("block1_conv").output)
+    expected = np.asarray(inner(x / 255.0))  # the base reads the rescaled image
+    for name in ("digit_base/block1_conv", "block1_conv"):
+        np.testing.assert_allclose(loaded.features(name, x), expected, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(loaded.predict(x), np.asarray(original(x)), rtol=1e-5, atol=1e-6)
+    with pytest.raises(KinterpError, match="unknown layer 'block9_conv'; did you mean"):
+        loaded.layer("block9_conv")
+
+
+def test_happymap_on_a_rescaling_model_optimises_in_its_0_255_range(shapes):
+    out = shapes["root"] / "reports"
+    done = kinterp(
+        "run", "happymap", str(shapes["transfer"]), "--classes", "3", "--steps", "60",
+        "--out", str(out), "--json", "-q",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    run = Path(json.loads(done.stdout)["report"]).parent
+    maps = np.load(run / "arrays" / "maps-input.npy")
+    images = np.load(run / "arrays" / "maps.npy")
+    np.testing.assert_allclose(maps, 255.0 * images, rtol=1e-5, atol=1e-3)
+    assert maps.max() > 128, "the map never left the dark end of 0-255"
+    original = keras.saving.load_model(shapes["transfer"])
+    start = np.asarray(original(np.full((1, 32, 32, 3), 127.5, "float32")))[0, 3]
+    reached = np.asarray(original(maps.astype("float32")))[:, 3]
+    assert (reached > start).all(), "gradient ascent in 0-255 did not raise class 3"
+
+
+@pytest.mark.parametrize(
+    ("preprocessing", "expected"),
+    [
+        ([layers.Rescaling(1 / 255)], (0.0, 255.0)),
+        ([layers.Rescaling(1 / 127.5, offset=-1.0)], (0.0, 255.0)),
+        ([layers.Rescaling(2.0, offset=-1.0)], (0.0, 1.0)),
+        ([layers.Normalization(mean=33.3, variance=78.6**2)], (0.0, 255.0)),
+        ([layers.Normalization(mean=0.13, variance=0.3**2)], (0.0, 1.0)),
+        ([layers.Rescaling(1 / 255), layers.Normalization(mean=0.13, variance=0.09)], (0.0, 255.0)),
+        ([], None),
+    ],
+)
+def test_input_range_is_read_from_leading_preprocessing(preprocessing, expected):
+    model = keras.Sequential(
+        [keras.Input((8, 8, 1)), *preprocessing, layers.Flatten(), layers.Dense(2)]
+    )
+    inferred = infer_input_range(model)
+    if expected is None:
+        assert inferred is None
+        return
+    assert (inferred.low, inferred.high) == pytest.approx(expected, rel=1e-5)
+    # independently: the preprocessing maps the range's ends where the network expects them
+    ends = np.array(expected, "float32").reshape(2, 1, 1, 1) * np.ones((2, 8, 8, 1), "float32")
+    after = np.asarray(keras.Sequential(preprocessing)(ends)) if preprocessing else ends
+    if isinstance(preprocessing[-1], layers.Rescaling):
+        assert after.min() == pytest.approx(-1.0 if preprocessing[-1].offset < 0 else 0.0)
+        assert after.max() == pytest.approx(1.0, rel=1e-5)
+
+
+def test_option_and_card_come_before_the_layers(shapes):
+    loaded = load_model(str(shapes["transfer"]), LoadOptions(input_range=(0.0, 1.0)))
+    assert loaded.info.input_range == (0.0, 1.0)
+    assert loaded.info.input_range_source == "--input-range"
+
+
+# ------------------------------------------------------------------ two inputs, two outputs
+
+
+def test_two_input_model_lists_its_ports_and_asks_for_a_head(shapes):
+    done = kinterp("inspect", str(shapes["twoio"]), "--json")
+    assert done.returncode == 0, done.stderr
+    info = json.loads(done.stdout)
+    assert info["inputs"] == [
+        {"name": "image", "shape": [16, 16, 1]},
+        {"name": "meta", "shape": [4]},
+    ]
+    assert [(o["name"], o["shape"], o["activation"]) for o in info["outputs"]] == [
+        ("classes", [3], "softmax"),
+        ("flag", [1], "sigmoid"),
+    ]
+    assert "pass --output NAME" in info["choice_error"]
+    refused = kinterp(
+        "run", "robustness", str(shapes["twoio"]), "--data", str(shapes["root"] / "twoio.npz")
+    )
+    assert refused.returncode == 2
+    lines = refused.stderr.strip().splitlines()
+    assert (
+        len(lines) == 1 and "pass --output NAME" in lines[0] and "Traceback" not in refused.stderr
+    )
+
+
+def test_other_inputs_are_held_at_zeros_or_their_data_mean(shapes):
+    original = keras.saving.load_model(shapes["twoio"])
+    x = RNG.uniform(0, 1, (6, 16, 16, 1)).astype("float32")
+    zeros = load_model(str(shapes["twoio"]), LoadOptions(output="classes"))
+    expected = np.asarray(original([x, np.zeros((6, 4), "float32")])[0])
+    np.testing.assert_allclose(zeros.predict(x), expected, rtol=1e-5, atol=1e-6)
+    assert zeros.info.held == (("meta", "zeros"),)
+    with np.load(shapes["root"] / "twoio.npz") as data:
+        meta = data["meta"]
+    mean = load_model(
+        str(shapes["twoio"]), LoadOptions(output="classes", hold="mean"), {"meta": meta}
+    )
+    held = np.repeat(meta.mean(axis=0, keepdims=True), 6, axis=0)
+    expected = np.asarray(original([x, held])[0])
+    np.testing.assert_allclose(mean.predict(x), expected, rtol=1e-5, atol=1e-6)
+    assert mean.info.held == (("meta", "mean of 30 rows"),)
+
+
+def test_run_on_a_chosen_head_records_the_choice(shapes):
+    out = shapes["root"] / "reports"
+    done = kinterp(
+        "run", "robustness", str(shapes["twoio"]), "--output", "classes", "--hold", "mean",
+        "--data", str(shapes["root"] / "twoio.npz"), "--family", "noise", "--out", str(out),
+        "--json", "-q",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    report = json.loads(Path(json.loads(done.stdout)["report"]).read_text())
+    assert report["model"]["output"] == "classes"
+    assert report["model"]["image_input"] == "image"
+    assert report["model"]["held"] == {"meta": "mean of 30 rows"}
+    assert report["spec"]["load"]["output"] == "classes"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--output", "nope"], "--output nope: twoio.keras has no such output"),
+        (["--input", "nope", "--output", "flag"], "--input nope: twoio.keras has no such input"),
+        (["--output", "flag", "--hold", "mean"], "--hold mean holds each other input"),
+        (["--output", "flag", "--hold", "median"], "--hold median: expected one of zeros, mean"),
+    ],
+)
+def test_bad_port_choices_get_one_line(shapes, args, message):
+    done = kinterp("run", "happymap", str(shapes["twoio"]), *args, "--out", str(shapes["root"]))
+    assert done.returncode == 2, done.stdout
+    assert message in done.stderr and len(done.stderr.strip().splitlines()) == 1
+
+
+# ------------------------------------------------------------------------ one sigmoid unit
+
+
+def test_sigmoid_unit_is_two_classes_everywhere(shapes):
+    original = keras.saving.load_model(shapes["binary"])
+    loaded = load_model(str(shapes["binary"]))
+    assert loaded.info.binary_head and loaded.info.num_outputs == 2
+    x = RNG.uniform(0, 1, (8, 28, 28, 1)).astype("float32")
+    p = np.asarray(original(x))[:, 0]
+    np.testing.assert_allclose(loaded.classify(x).probs, np.stack([1 - p, p], 1), atol=1e-6)
+    logits = loaded.logits(x)
+    z = np.log(p / (1 - p))  # the pre-sigmoid value, independently
+    np.testing.assert_allclose(logits[:, 1] - logits[:, 0], z, rtol=1e-4, atol=1e-4)
+
+
+def test_binary_accuracy_is_taken_at_one_half(shapes):
+    out = shapes["root"] / "reports"
+    data = shapes["root"] / "binary.npz"
+    done = kinterp(
+        "run", "robustness", str(shapes["binary"]), "--data", str(data), "--family", "noise",
+        "--out", str(out), "--json", "-q",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    report = json.loads(Path(json.loads(done.stdout)["report"]).read_text())
+    original = keras.saving.load_model(shapes["binary"])
+    with np.load(data) as arrays:
+        x, y = arrays["x"].astype("float32")[..., None] / 255.0, arrays["y"]
+    clean = float(np.mean((np.asarray(original(x))[:, 0] > 0.5) == y))
+    assert report["metrics"]["clean_accuracy"] == pytest.approx(clean)
+
+
+# ------------------------------------------------------------------------ rectangular input
+
+
+def test_rectangular_input_runs_at_its_own_geometry(shapes):
+    out = shapes["root"] / "reports"
+    done = kinterp(
+        "run", "happymap", str(shapes["rect"]), "--classes", "0,1", "--steps", "20",
+        "--out", str(out), "--json", "-q",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    maps = np.load(Path(json.loads(done.stdout)["report"]).parent / "arrays" / "maps.npy")
+    assert maps.shape[1:] == (32, 48, 1)
