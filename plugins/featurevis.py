@@ -5,6 +5,9 @@ every dense neuron, sweep the total-variation weight, see that maps change from 
 and sort the units into structured ones, noise, flat "always on" ones and dead ones
 (:mod:`kinterp.toolkit.optimize.census`). Each layer's units x TV weights x restarts are one batch
 optimised in one compiled call, split into chunks that fit ``--batch-limit`` megabytes.
+Without ``--units``, a wide layer (more than 64 units, such as MobileNetV2's 1,280-filter
+``Conv_1``) is sampled: 16 units evenly spaced from the first to the last, as its section,
+the census and the ``units_sampled`` metric say.
 """
 
 from __future__ import annotations
@@ -39,6 +42,8 @@ from kinterp.toolkit.optimize import (
 USABLE = 0.75  # a TV weight counts if the layer keeps this share of its best activation
 CONSISTENT = 0.7  # a layer's maps are consistent from the TV weight where the mean reaches this
 SHOWN_UNITS = 16  # units shown in the sweep and real-example grids (all are in the tables)
+WIDE_LAYER = 64  # a layer with more units is wide: without --units, only some are visualised
+SAMPLED_UNITS = 16  # units visualised by default on a wide layer, evenly spaced
 MAP_BYTES = 3 * 4  # a kept map's float32 pixels: start image, chunk result, concatenated maps
 UNIT_BYTES = 2 * 4  # a map's activation of every unit of its layer (measured, concatenated)
 GRID_BYTES = 64  # a row's grid indices and values
@@ -53,7 +58,8 @@ class FeatureVisParams:
     units: list[int] | None = field(
         default=None,
         metadata={
-            "help": "Units or filters of each layer (default: all).",
+            "help": f"Units or filters of each layer (none given: every one of a layer of at "
+            f"most {WIDE_LAYER}, {SAMPLED_UNITS} evenly spaced on a wider one).",
             "min": 0,
             "max": 1_000_000,
             "max_items": 4096,
@@ -140,6 +146,33 @@ def chosen_layers(model: kinterp.LoadedModel, names: list[str]) -> list[str]:
     return list(dict.fromkeys(names))
 
 
+def default_units(count: int) -> list[int] | None:
+    """The units of a layer of ``count`` visualised when no ``--units`` are given: every one
+    (None) on a layer of at most ``WIDE_LAYER``, else ``SAMPLED_UNITS`` evenly spaced from the
+    first to the last (spacing over one unit, so rounding repeats none)."""
+    if count <= WIDE_LAYER:
+        return None
+    return [int(i) for i in np.rint(np.linspace(0, count - 1, SAMPLED_UNITS))]
+
+
+def chosen_units(
+    model: kinterp.LoadedModel, layers: list[str], units: list[int] | None
+) -> tuple[dict[str, list[int]], dict[str, int]]:
+    """(each layer's units, checked; the wide layers sampled by default -> their unit count).
+
+    ``units`` (``--units``) applies to every layer; without it each layer gets
+    :func:`default_units`.
+    """
+    chosen, sampled = {}, {}
+    for layer in layers:
+        count = layer_units(model, layer)[0]
+        picked = units if units is not None else default_units(count)
+        if units is None and picked is not None:
+            sampled[layer] = count
+        chosen[layer] = layer_targets(model, layer, picked, most=None).indices
+    return chosen, sampled
+
+
 def activations(model: kinterp.LoadedModel, layer: str, images: np.ndarray) -> np.ndarray:
     """(N, units) each image's activation of every unit of ``layer`` (conv: mean over space)."""
     out = model.features(layer, model.to_input(images))
@@ -185,9 +218,10 @@ class FeatureVis(kinterp.Technique):
         if params.rotate or params.scale:
             transforms += (rotate_scale(params.rotate, params.scale, shape, ctx.seed),)
         starts = load_starts(model, params.init)
+        units, sampled = chosen_units(model, layers, params.units)
         grids = {
             layer: BatchGrid.of(
-                unit=layer_targets(model, layer, params.units, most=None).indices,
+                unit=units[layer],
                 tv=sorted(set(params.tv)),
                 init=starts.names,
                 restart=range(params.restarts),
@@ -211,7 +245,7 @@ class FeatureVis(kinterp.Technique):
             maps = self.optimise(ctx, model, layer, grid, batch, settings, params, room)
             kind = layer_units(model, layer)[1]
             results.append(measure(model, layer, kind, grid, maps, real, params))
-        FeatureVisReport(ctx.report, params, results, real).write()
+        FeatureVisReport(ctx.report, params, results, real, sampled).write()
 
     @staticmethod
     def optimise(ctx, model, layer, grid, batch, settings, params, room: Budget) -> np.ndarray:
@@ -343,8 +377,38 @@ def measure(model, layer, kind, grid, maps, real, params) -> LayerResult:
 class FeatureVisReport:
     """The census first, then per layer: the unit grid, the sweep grid, the table, examples."""
 
-    def __init__(self, report: kinterp.ReportBuilder, params, results, real):
+    def __init__(self, report: kinterp.ReportBuilder, params, results, real, sampled=None):
         self.report, self.params, self.results, self.real = report, params, results, real
+        self.sampled: dict[str, int] = sampled or {}  # wide layers sampled -> their unit count
+
+    def title(self, r: LayerResult) -> str:
+        """A layer's section: ``Layer conv2 (64 filters)``, ``Layer Conv_1 (16 of 1,280
+        filters)``."""
+        of = f" of {self.sampled[r.layer]:,}" if r.layer in self.sampled else ""
+        return f"Layer {r.layer} ({len(r.units)}{of} {r.kind}s)"
+
+    def sampled_text(self, r: LayerResult) -> str:
+        """What a sampled layer's section says about it (nothing for a layer shown whole)."""
+        if r.layer not in self.sampled:
+            return ""
+        return (
+            f" Showing {len(r.units)} of {self.sampled[r.layer]:,} {r.kind}s, evenly spaced (a "
+            f"layer of more than {WIDE_LAYER} is sampled by default); pass --units to choose."
+        )
+
+    def census_note(self) -> str:
+        """The census' note on the layers sampled by default (nothing when none was)."""
+        if not self.sampled:
+            return ""
+        layers = ", ".join(
+            f"{r.layer} {len(r.units)} of {self.sampled[r.layer]:,} {r.kind}s"
+            for r in self.results
+            if r.layer in self.sampled
+        )
+        return (
+            f" Layers of more than {WIDE_LAYER} units are sampled by default, evenly spaced: "
+            f"{layers}; pass --units to choose."
+        )
 
     def write(self) -> None:
         self.summary()
@@ -363,8 +427,7 @@ class FeatureVisReport:
             f"{structured}/{len(every)} units structured ({counts}) in {layers}",
             tone="good" if structured * 2 >= len(every) else "warn",
         )
-        first = self.results[0]
-        self.report.key(f"Layer {first.layer} ({len(first.units)} {first.kind}s)")
+        self.report.key(self.title(self.results[0]))
 
     def summary(self) -> None:
         title = "Census"
@@ -374,7 +437,7 @@ class FeatureVisReport:
             "pattern), noise (restarts disagree or high-frequency energy dominates), flat "
             "(a near-constant response: always on) and dead (zero from every start and on the "
             f"data). A layer is consistent from the first TV weight whose mean restart "
-            f"correlation reaches {CONSISTENT}.",
+            f"correlation reaches {CONSISTENT}." + self.census_note(),
         )
         rows = []
         for r in self.results:
@@ -416,9 +479,13 @@ class FeatureVisReport:
 
     def layer(self, r: LayerResult) -> None:
         grid, t = r.grid, list(r.grid.axis("tv")).index(r.shown_tv)
-        title = f"Layer {r.layer} ({len(r.units)} {r.kind}s)"
+        title = self.title(r)
         counts = ", ".join(f"{n} {label}" for label, n in census(r.stats).items() if n)
-        self.report.text(title, f"Census: {counts}. Maps at TV weight {r.shown_tv:g}, restart 0.")
+        self.report.text(
+            title,
+            f"Census: {counts}. Maps at TV weight {r.shown_tv:g}, restart 0."
+            + self.sampled_text(r),
+        )
         per_unit = r.maps.reshape(len(r.units), len(grid.axis("tv")), -1, *r.maps.shape[1:])
         self.report.images(
             title,
@@ -478,6 +545,7 @@ class FeatureVisReport:
         for r in self.results:
             self.report.metric(f"{r.layer}_census", census(r.stats))
         self.report.metric("consistent_tv", {r.layer: r.consistent_tv for r in self.results})
+        self.report.metric("units_sampled", dict(self.sampled) or None)
 
 
 @kinterp.hookimpl

@@ -160,9 +160,10 @@ def test_a_huge_batch_limit_is_chunked_to_the_memory_there_is(tmp_path):
     dense1 measured 4 GB resident); the budget follows the room left, so the run is chunked
     and completes."""
     out = tmp_path / "out"
+    every = ",".join(map(str, range(128)))  # all of dense1 (by default a wide layer is sampled)
     args = ["run", "featurevis", "mnist-cnn", "--layer", "dense1", "--tv", "0.01,0.1,1,10",
             "--restarts", "4", "--steps", "8", "--examples", "0", "--batch-limit", "1000000",
-            "--quiet", "--out", str(out)]  # fmt: skip
+            "--units", every, "--quiet", "--out", str(out)]  # fmt: skip
     run = run_measured(args, tmp_path, data_limit_mb=2048)
     assert run.code == 0, run.stderr
     (run_dir,) = run_dirs(out)
@@ -200,10 +201,49 @@ def test_more_maps_than_memory_are_refused_before_any_is_made(runner, wide, tmp_
     would need about 194 GiB just to keep."""
     tv = ",".join(str(w) for w in range(16))
     inits = "zeros,half,uniform,normal"
-    args = ["run", "featurevis", str(wide), "--layer", "conv2", "--tv", tv,
+    every = ",".join(map(str, range(256)))
+    args = ["run", "featurevis", str(wide), "--layer", "conv2", "--tv", tv, "--units", every,
             "--init", inits, "--restarts", "64", "--examples", "0"]  # fmt: skip
     message = "1,048,576 maps (units x TV weights x inits x restarts) would need about"
     assert_refused(runner, args, message, tmp_path / "o")
+
+
+def test_a_wide_layer_shows_16_evenly_spaced_units_by_default(runner, keras, model_dir, tmp_path):
+    """#27: without --units, a layer of more than 64 units is sampled (16, evenly spaced,
+    first and last included) and the report says so; --units still picks any of them, and a
+    layer of at most 64 is shown whole."""
+    model = keras.Sequential(
+        [
+            keras.Input((12, 12, 3)),
+            keras.layers.Conv2D(80, 3, activation="relu", name="broad"),
+            keras.layers.Conv2D(64, 3, activation="relu", name="narrow"),
+            keras.layers.GlobalAveragePooling2D(),
+            keras.layers.Dense(10, activation="softmax", name="out"),
+        ]
+    )
+    path = model_dir / "broad.keras"
+    model.save(path)
+    cheap = ["--tv", "0.1", "--restarts", "1", "--steps", "2", "--examples", "0"]
+    report, run_dir = run(runner, str(path), tmp_path / "a", "--layer", "broad,narrow", *cheap)
+    expected = [0, 5, 11, 16, 21, 26, 32, 37, 42, 47, 53, 58, 63, 68, 74, 79]
+    assert expected == [round(i * 79 / 15) for i in range(16)]  # evenly spaced, 0 and 79
+    assert [row[0] for row in unit_table(report, "broad")] == expected
+    assert [row[0] for row in unit_table(report, "narrow")] == list(range(64))
+    assert np.load(run_dir / "arrays" / "broad-maps.npy").shape == (16, 12, 12, 3)
+    assert report["metrics"]["units_sampled"] == {"broad": 80}
+    sections = {s["title"]: s for s in report["sections"]}
+    broad = sections["Layer broad (16 of 80 filters)"]
+    assert "Showing 16 of 80 filters, evenly spaced" in broad["text"]
+    assert "pass --units to choose" in broad["text"]
+    assert "Layer narrow (64 filters)" in sections
+    assert "broad 16 of 80 filters" in sections["Census"]["text"]
+    assert "narrow" not in sections["Census"]["text"]
+    chosen, _ = run(
+        runner, str(path), tmp_path / "b", "--layer", "broad", "--units", "3,79", *cheap
+    )
+    assert [row[0] for row in unit_table(chosen, "broad")] == [3, 79]
+    assert chosen["metrics"]["units_sampled"] is None
+    assert "Layer broad (2 filters)" in {s["title"] for s in chosen["sections"]}
 
 
 @pytest.mark.parametrize(
