@@ -360,7 +360,7 @@ def inspect_model(
     print_table(
         "Layers", ["name", "type", "output shape", "activation", "units/filters", "params"], rows
     )
-    if any(node.children for node in info.tree):
+    if info.nested:
         print_tree(info)
 
 

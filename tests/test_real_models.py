@@ -160,6 +160,10 @@ def test_happymap_on_a_rescaling_model_optimises_in_its_0_255_range(shapes):
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     run = Path(json.loads(done.stdout)["report"]).parent
+    report = json.loads((run / "report.json").read_text())
+    assert report["model"]["tree"][1]["children"][0]["path"] == "digit_base/block1_conv"
+    html = (run / "report.html").read_text()
+    assert "Layer tree (nested models)" in html and "Rescaling &#39;scale&#39;" in html
     maps = np.load(run / "arrays" / "maps-input.npy")
     images = np.load(run / "arrays" / "maps.npy")
     np.testing.assert_allclose(maps, 255.0 * images, rtol=1e-5, atol=1e-3)
@@ -262,6 +266,8 @@ def test_run_on_a_chosen_head_records_the_choice(shapes):
     assert report["model"]["image_input"] == "image"
     assert report["model"]["held"] == {"meta": "mean of 30 rows"}
     assert report["spec"]["load"]["output"] == "classes"
+    html = (Path(json.loads(done.stdout)["report"]).parent / "report.html").read_text()
+    assert "meta (4): held at mean of 30 rows" in html and "classes (3): analysed" in html
 
 
 @pytest.mark.parametrize(

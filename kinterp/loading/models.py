@@ -189,7 +189,13 @@ class ModelInfo:
             "output": self.output_name,
             "held": dict(self.held),
             "binary_head": self.binary_head,
+            **({"tree": [node.as_dict() for node in self.tree]} if self.nested else {}),
         }
+
+    @property
+    def nested(self) -> bool:
+        """True when the model file nests models (its layers are addressed by path)."""
+        return any(node.children for node in self.tree)
 
 
 class LoadedModel:

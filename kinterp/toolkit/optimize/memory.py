@@ -97,6 +97,7 @@ def budget_bytes(limit_mb: int) -> int:
 def _activation_floats(model: LoadedModel, layer: str | None) -> int:
     """Floats of every layer output of one row, up to ``layer`` (None: all of them)."""
     total = 0
+    layer = None if layer is None else model.layer(layer).name  # a path -> its Keras name
     for keras_layer in model.keras_model.layers:
         output = getattr(keras_layer, "output", None)
         if output is not None:
