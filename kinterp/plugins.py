@@ -38,6 +38,7 @@ from kinterp.toolkit.perturb import Family
 ENTRY_POINT_GROUP = "kinterp"
 CORE_PLUGINS = (
     "kinterp.data.datasets",
+    "kinterp.data.colourdigits",
     "kinterp.toolkit.perturb",
     "kinterp.reporting.builtin_blocks",
     "kinterp.predict",
