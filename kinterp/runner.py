@@ -199,7 +199,14 @@ def execute(spec: RunSpec, model: LoadedModel | None = None, quiet: bool = True)
         blocks = {name: block for name, (block, _) in registry().report_blocks.items()}
         builder = ReportBuilder(run_dir.path, blocks)
         opener = _data_opener(spec, loaded, preloaded)
-        ctx = RunContext(loaded, builder, seed=spec.seed, quiet=quiet, open_data=opener)
+        ctx = RunContext(
+            loaded,
+            builder,
+            seed=spec.seed,
+            quiet=quiet,
+            open_data=opener,
+            data_given=spec.data is not None,
+        )
         started, clock = now(), time.perf_counter()
         error, trace, log = _run_capturing(technique, ctx, parsed)
         if spec.data is not None and not ctx.data_opened and spec.load.hold != "mean":

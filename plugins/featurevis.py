@@ -229,7 +229,14 @@ class FeatureVis(kinterp.Technique):
             for layer in layers
         }
         room = maps_budget(model, grids, params.batch_limit)
-        inputs = ctx.data().test(params.examples)[0] if params.examples else None
+        data = ctx.optional_data() if params.examples else None
+        inputs = data.test(params.examples)[0] if data is not None else None
+        if params.examples and data is None:
+            ctx.report.text(
+                "Data",
+                f"No real images were scored (no activations on data, no top examples): "
+                f"{ctx.data_missing}.",
+            )
         real = model.to_images(inputs) if inputs is not None else np.zeros((0, *shape))
         results = []
         for layer, grid in grids.items():

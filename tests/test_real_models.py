@@ -328,3 +328,21 @@ def test_rectangular_input_runs_at_its_own_geometry(shapes):
     assert done.returncode == 0, done.stderr
     maps = np.load(Path(json.loads(done.stdout)["report"]).parent / "arrays" / "maps.npy")
     assert maps.shape[1:] == (32, 48, 1)
+
+
+def test_featurevis_runs_without_data_of_the_model_shape_and_says_so(shapes):
+    out = shapes["root"] / "reports"
+    common = ["--layer", "block2_conv", "--units", "0,1", "--steps", "8", "--tv", "0.1"]
+    done = kinterp(
+        "run", "featurevis", str(shapes["transfer"]), *common, "--out", str(out), "--json", "-q"
+    )
+    assert done.returncode == 0, done.stderr
+    report = json.loads(Path(json.loads(done.stdout)["report"]).read_text())
+    note = next(s for s in report["sections"] if s["title"] == "Data")
+    assert "No real images were scored" in json.dumps(note)
+    assert "mnist-5k has 28x28x1 images but the model wants 32x32x3" in json.dumps(note)
+    given = kinterp(
+        "run", "featurevis", str(shapes["transfer"]), *common, "--data",
+        str(shapes["root"] / "binary.npz"), "--out", str(out),
+    )  # fmt: skip
+    assert given.returncode == 2 and "the model wants 32x32x3" in given.stderr

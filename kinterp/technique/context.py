@@ -28,6 +28,8 @@ class RunContext:
         seed: the run's seed (Python, numpy and TensorFlow are seeded with it before ``run``).
         quiet: True when progress bars are hidden.
         rng: a numpy generator seeded with ``seed``, shared across the run.
+        data_given: the user named the dataset (``--data``), so it must fit the model.
+        data_missing: why :meth:`optional_data` returned None ("" until it did).
     """
 
     model: LoadedModel
@@ -35,6 +37,8 @@ class RunContext:
     seed: int = 0
     quiet: bool = True
     open_data: DataOpener | None = field(default=None, repr=False)
+    data_given: bool = False
+    data_missing: str = field(default="", init=False)
     rng: np.random.Generator = field(init=False, repr=False)
     _data: ModelData | None = field(default=None, init=False, repr=False)
     _used: dict[str, Any] | None = field(default=None, init=False, repr=False)
@@ -53,6 +57,22 @@ class RunContext:
                 raise KinterpError("this run has no dataset; pass --data NAME|PATH")
             self._data = self.open_data()
         return self._data
+
+    def optional_data(self) -> ModelData | None:
+        """The run's dataset for a part of a technique that can do without it: None (the
+        reason in :attr:`data_missing`) when no ``--data`` was given and the default dataset
+        does not fit the model.
+
+        Raises:
+            KinterpError: ``--data`` was given and cannot be used.
+        """
+        try:
+            return self.data()
+        except KinterpError as exc:
+            if self.data_given:
+                raise
+            self.data_missing = str(exc)
+            return None
 
     def note_data(self, name: str, split: str, count: int) -> None:
         """Record data the technique read from elsewhere (say, the user's files), or which
