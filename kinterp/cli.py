@@ -366,7 +366,7 @@ def inspect_model(
 
 def print_model_summary(info: Any) -> None:
     """The model's description, its ports and the choice still to make, as aligned lines."""
-    ports = ("inputs", "outputs", "image_input", "output", "held", "binary_head")
+    ports = ("inputs", "outputs", "image_input", "output", "held", "binary_head", "tree")
     for key, value in info.summary().items():
         if key not in ports:
             typer.echo(f"{key:>18}: {value}")
