@@ -401,6 +401,9 @@ class HappyMap(ActivationMap):
             quick={"classes": "0,1,2", "steps": 64, "init": "uniform"},
         ),
         kinterp.DemoPreset("mnist-mlp", {"steps": 128}, quick={"classes": "0,1,2", "steps": 64}),
+        kinterp.DemoPreset(
+            "mnist-rgb-cnn", {"steps": 128}, quick={"classes": "0,1,2", "steps": 64}
+        ),
     )
 
 
