@@ -32,7 +32,9 @@ class Digits:
 
     Attributes:
         images: (N, H, W, C) float32 in [0, 1].
-        background: the value of empty frame (the median of the outermost pixel ring).
+        background: (N, 1, 1, C) each image's empty-frame colour: the per-channel median of
+            its outermost pixel ring (black for MNIST, the paper's colour for a coloured
+            digit); it broadcasts against ``images``.
         centre: (N, 2) the centre (row, col) of each image's ink bounding box.
         half_box: (N, 2) half the height and width of that box (0 for a blank image).
         direction: (N, 2) a unit compass direction per image, for shifts.
@@ -42,7 +44,7 @@ class Digits:
     """
 
     images: np.ndarray
-    background: float
+    background: np.ndarray
     centre: np.ndarray
     half_box: np.ndarray
     direction: np.ndarray
@@ -55,7 +57,7 @@ class Digits:
         """Measure ``images`` and draw their per-image randomness from ``seed``."""
         images = np.asarray(images, dtype="float32")
         n, height, width, _ = images.shape
-        background = float(np.median(ring(images, 1)))
+        background = np.median(ring(images, 1), axis=1)[:, None, None, :].astype("float32")
         ink = np.abs(images - background).max(axis=-1) > 0.1
         rows, cols = ink.any(axis=2), ink.any(axis=1)
         top, bottom = _first(rows), height - 1 - _first(rows[:, ::-1])
@@ -79,15 +81,18 @@ class Digits:
         )
 
     @property
-    def ink(self) -> float:
-        """The value of a pen stroke: the opposite end of [0, 1] from the background."""
-        return 1.0 if self.background < 0.5 else 0.0
+    def ink(self) -> np.ndarray:
+        """(N, 1, 1, 1) the value of a pen stroke: the opposite end of [0, 1] from each
+        image's background (by its mean over channels)."""
+        return np.where(self.background.mean(axis=-1, keepdims=True) < 0.5, 1.0, 0.0).astype(
+            "float32"
+        )
 
     def take(self, index: np.ndarray) -> Digits:
         """The same measurements for a subset of the images."""
         return Digits(
             self.images[index],
-            self.background,
+            self.background[index],
             self.centre[index],
             self.half_box[index],
             self.direction[index],
@@ -111,14 +116,16 @@ def border_mask(shape: tuple[int, ...], width: int) -> np.ndarray:
 
 
 def ring(images: np.ndarray, width: int) -> np.ndarray:
-    """The pixels of the outer ``width``-pixel ring of every image, flattened."""
+    """(N, P, C) the P pixels of the outer ``width``-pixel ring of every image."""
     return images[:, border_mask(images.shape[1:3], width)]
 
 
 def resample(d: Digits, matrix: np.ndarray, centre: np.ndarray, offset: np.ndarray) -> np.ndarray:
     """Each output pixel p of image i reads the input at ``centre_i + matrix_i @ (p -
-    centre_i) - offset_i`` (row, col order), bilinearly; outside the frame reads the
-    background. One transform per image, through TensorFlow's batched, multi-threaded
+    centre_i) - offset_i`` (row, col order), bilinearly; outside the frame reads the image's
+    background (the images less their background are transformed with a fill of 0, and the
+    background added back: a colour per image and channel, where TensorFlow fills with one
+    number). One transform per image, through TensorFlow's batched, multi-threaded
     ``ImageProjectiveTransformV3`` (scipy's map_coordinates needs 4-D coordinates for that and
     ran about 20x slower)."""
     import tensorflow as tf
@@ -144,14 +151,17 @@ def resample(d: Digits, matrix: np.ndarray, centre: np.ndarray, offset: np.ndarr
     out = np.empty_like(d.images)
     for start in range(0, n, CHUNK):
         part = slice(start, start + CHUNK)
-        out[part] = tf.raw_ops.ImageProjectiveTransformV3(
-            images=d.images[part],
-            transforms=transforms[part],
-            output_shape=tf.constant([height, width]),
-            fill_value=tf.constant(d.background, tf.float32),
-            interpolation="BILINEAR",
-            fill_mode="CONSTANT",
-        ).numpy()
+        out[part] = (
+            d.background[part]
+            + tf.raw_ops.ImageProjectiveTransformV3(
+                images=d.images[part] - d.background[part],
+                transforms=transforms[part],
+                output_shape=tf.constant([height, width]),
+                fill_value=tf.constant(0.0, tf.float32),
+                interpolation="BILINEAR",
+                fill_mode="CONSTANT",
+            ).numpy()
+        )
     return out
 
 
@@ -161,9 +171,8 @@ def _identity(n: int) -> np.ndarray:
 
 def edge(d: Digits, width: float) -> np.ndarray:
     """Mask a border ring ``width`` px wide with the background."""
-    out = d.images.copy()
-    out[:, border_mask(out.shape[1:3], int(width))] = d.background
-    return out
+    mask = border_mask(d.images.shape[1:3], int(width))
+    return np.where(mask[None, :, :, None], d.background, d.images)
 
 
 def fit_factor(d: Digits) -> np.ndarray:
@@ -231,8 +240,7 @@ def occlude(d: Digits, size: float) -> np.ndarray:
         & (cols >= left[:, None, None])
         & (cols < left[:, None, None] + side)
     )
-    out[inside] = d.background
-    return out
+    return np.where(inside[..., None], d.background, out)
 
 
 def blur(d: Digits, sigma: float) -> np.ndarray:
