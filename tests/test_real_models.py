@@ -101,6 +101,11 @@ def shapes(tmp_path_factory) -> dict[str, Path]:
         x=RNG.integers(0, 256, (40, 28, 28), dtype=np.uint8),
         y=np.arange(40) % 2,
     )
+    np.savez(
+        root / "transfer.npz",
+        x=RNG.integers(0, 256, (20, 32, 32, 3), dtype=np.uint8),
+        y=np.arange(20) % 10,
+    )
     paths["root"] = root
     return paths
 
@@ -346,3 +351,46 @@ def test_featurevis_runs_without_data_of_the_model_shape_and_says_so(shapes):
         str(shapes["root"] / "binary.npz"), "--out", str(out),
     )  # fmt: skip
     assert given.returncode == 2 and "the model wants 32x32x3" in given.stderr
+
+
+# -------------------------------------------------- every technique on every shape, briefly
+
+QUICK = {
+    "happymap": {"classes": [0, 1], "steps": 6},
+    "sadmap": {"classes": [0, 1], "steps": 6},
+    "featurevis": {"units": [0], "steps": 6, "tv": [0.1], "examples": 8},
+    "robustness": {"family": ["noise", "edge"], "limit": 20},
+    "fooling": {"classes": [0], "count": 2, "generations": 2, "population": 20},
+    "attribution": {"per_class": 1, "smooth_samples": 2, "deletion_steps": 4},
+    "datastats": {"components": [2]},
+    "backquery": {},
+}
+CHOICES = {"twoio": {"output": "classes"}, "transfer": {}, "rect": {}, "binary": {}}
+DATA = {shape: f"{shape}.npz" for shape in CHOICES}
+
+
+@pytest.mark.parametrize("shape", list(CHOICES))
+@pytest.mark.parametrize("technique", list(QUICK))
+def test_every_technique_runs_or_refuses_in_one_line(shapes, shape, technique, tmp_path):
+    from kinterp.registry import find_technique
+    from kinterp.runner import execute
+    from kinterp.settings.runspec import RunSpec
+
+    reads = find_technique(technique)[0].reads_data
+    data = str(shapes["root"] / DATA[shape])
+    spec = RunSpec(
+        technique,
+        str(shapes[shape]),
+        QUICK[technique],
+        data=data if reads else None,
+        out=str(tmp_path),
+        load=LoadOptions(**CHOICES[shape]),
+    )
+    try:
+        result = execute(spec)
+    except KinterpError as exc:
+        message = str(exc)
+        says_what_to_do = any(word in message for word in ("pass", "use", "try"))
+        assert "\n" not in message and says_what_to_do, message
+        return
+    assert result.status == "ok", result.data
