@@ -242,6 +242,11 @@ class Robustness(kinterp.Technique):
                 "stride": 4,
             },
         ),
+        kinterp.DemoPreset(
+            "mnist-rgb-cnn",
+            {},
+            quick={"limit": 300, "sensitivity_images": 50, "blob": 4, "stride": 4},
+        ),
     )
 
     def run(self, ctx: kinterp.RunContext, params: RobustnessParams) -> None:
