@@ -9,8 +9,10 @@ import numpy as np
 
 from kinterp.errors import KinterpError
 from kinterp.loading.models import LoadedModel
+from kinterp.toolkit.optimize.parameterize import Parameterisation
 
 INIT_NAMES = ("zeros", "ones", "half", "uniform", "normal")
+DEFAULT_INIT = ("uniform",)  # the --init default of the optimisation techniques
 RESTART_NOISE = 0.05  # std of the noise added to a deterministic init on restarts 2, 3, ...
 
 
@@ -84,12 +86,19 @@ class StartImages:
         )
 
 
-def load_starts(model: LoadedModel, specs: list[str]) -> StartImages:
+def load_starts(
+    model: LoadedModel, specs: list[str], parameterisation: Parameterisation | None = None
+) -> StartImages:
     """Parse ``--init`` values and load every ``image:PATH`` at the model's geometry.
 
+    Under a ``parameterisation`` that never looks at starting images (Fourier starts from a
+    small random spectrum), any ``--init`` but the default is refused rather than ignored.
+
     Raises:
-        KinterpError: an unknown init, or an image that cannot be read or has another size.
+        KinterpError: an unknown init, an image that cannot be read or has another size, or
+            an ``--init`` the parameterisation would ignore.
     """
+    refuse_unused_init(specs, parameterisation)
     shape = model.require_image()
     names, pictures = [], {}
     for spec in dict.fromkeys(s.strip() for s in specs):
@@ -100,6 +109,23 @@ def load_starts(model: LoadedModel, specs: list[str]) -> StartImages:
         names.append(spec if kind == "image" else kind)
         pictures[names[-1]] = None if path is None else _load_picture(model, spec, path, shape)
     return StartImages(names, pictures)
+
+
+def refuse_unused_init(specs: list[str], parameterisation: Parameterisation | None) -> None:
+    """Refuse ``--init`` values other than the default under a parameterisation that ignores
+    starting images (Fourier), as ``--data`` is refused where no data is read.
+
+    Raises:
+        KinterpError: one line, naming the values and the two ways out.
+    """
+    given = [s.strip() for s in specs]
+    if parameterisation is None or parameterisation.uses_starts or given == list(DEFAULT_INIT):
+        return
+    raise KinterpError(
+        f"--init {','.join(given)} would be ignored: --parameterisation "
+        f"{parameterisation.name} starts from a small random spectrum, not from starting "
+        "images; drop --init or use --parameterisation pixels"
+    )
 
 
 def _load_picture(

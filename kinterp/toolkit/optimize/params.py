@@ -16,6 +16,7 @@ import numpy as np
 from kinterp.errors import KinterpError
 from kinterp.loading.models import LoadedModel
 from kinterp.toolkit.optimize.engine import Settings
+from kinterp.toolkit.optimize.inits import DEFAULT_INIT
 from kinterp.toolkit.optimize.memory import budget_bytes, bytes_per_row
 from kinterp.toolkit.optimize.objectives import Objective
 from kinterp.toolkit.optimize.regularizers import Weight, parse_lp, penalty
@@ -30,7 +31,7 @@ class OptimisationParams:
     """The options every input-optimising technique shares; inherit it in your ``Params``."""
 
     init: list[str] = field(
-        default_factory=lambda: ["uniform"],
+        default_factory=lambda: list(DEFAULT_INIT),
         metadata={
             "help": "Starting images: zeros, ones, half, uniform, normal, image:PATH (converted "
             "to the model's channels; for grey models inverted when its background is light).",
