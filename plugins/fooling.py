@@ -2,7 +2,10 @@
 
 Nguyen, Yosinski & Clune (2015), "Deep Neural Networks are Easily Fooled", and the classic
 blog version: a population of noise images per class, the best kept, the rest bred by
-uniform crossover and mutated, until the model is sure. Every class's population (and every
+uniform crossover and mutated, until the model is sure. ``--encoding cppn`` evolves a
+fixed-topology CPPN (:mod:`kinterp.toolkit.cppn`: x, y, r and a bias through two hidden layers
+of 8 to one output per channel) whose weights alone evolve; Nguyen et al. evolved the topology
+and activation functions too, with NEAT, which is not done here. Every class's population (and every
 independent run of ``--count``) is one batch per generation (:mod:`kinterp.toolkit.evolve`). With
 ``--prior stats`` the search also pays for straying from the class's pixel-neighbour
 statistics (:mod:`kinterp.toolkit.pixelstats`) and draws pixels from the class's value histogram.
@@ -54,6 +57,12 @@ NOISE_DRAW_BYTES = 16  # per gene: float64 Gaussian noise, as float32, the sum
 PRIOR_DRAW_BYTES = 52  # per pixel: ClassPrior.sample's draws, bin tests, values (measured 47)
 RIVAL = 0.5  # a fooling image has no other class above this confidence
 MARGIN = 2e-6  # a run stops this far past the target, so re-evaluating its image stays past it
+ENCODINGS = {
+    "direct": "direct (each pixel is a gene)",
+    "cppn": f"cppn, a fixed-topology CPPN (x, y, r and a bias -> {cppn.HIDDEN} -> {cppn.HIDDEN} "
+    "-> one sigmoid output per channel; its weights evolve, saved in arrays/fooling-genomes.npy), "
+    "not Nguyen et al.'s NEAT-evolved topology and activation functions",
+}
 
 
 @dataclass
@@ -71,7 +80,11 @@ class FoolingParams:
         default=1, metadata={"help": "Independent images per class.", "min": 1, "max": 100_000}
     )
     encoding: Literal["direct", "cppn"] = field(
-        default="direct", metadata={"help": "Pixels, or a small pattern-producing network."}
+        default="direct",
+        metadata={
+            "help": "direct: each pixel a gene; cppn: a fixed-topology CPPN (x, y, r, bias -> "
+            "8 -> 8 -> output) whose weights evolve (not NEAT: the topology never changes)."
+        },
     )
     fitness: Literal["confidence", "cost"] = field(
         default="confidence",
@@ -186,6 +199,7 @@ class Evolution:
 
     targets: np.ndarray  # (G,) class of each group
     images: np.ndarray  # (G, H, W, C) best image of each group
+    genomes: np.ndarray | None  # (G, genes) the CPPN weights of each best image (cppn only)
     generation: np.ndarray  # (G,) generation that reached the target, -1 if none did
     seconds: np.ndarray  # (G,) time to the target (nan if never)
     curve: np.ndarray  # (G, generations run) best confidence after each generation
@@ -265,6 +279,8 @@ def population_bytes(params: FoolingParams, groups: int, shape, classes: int) ->
     genes = cppn.genome_size(shape[-1]) if params.encoding == "cppn" else pixels
     curve = 2 * 8 * params.generations  # float64 per generation, and the stacked copy
     kept = 4 * count * genes + groups * (4 * pixels + curve + GROUP_BYTES)
+    if params.encoding == "cppn":
+        kept += 4 * groups * genes  # each group's best genome
     decoded = 4 * count * genes  # the active genomes' copy; direct genomes are their images
     render = 0
     if params.encoding == "cppn":
@@ -314,6 +330,8 @@ def evolve(ctx, params: FoolingParams, shape, classes, prior, batch: int) -> Evo
         genomes = rng.random((groups, size, *shape), dtype="float32") * density
     done = np.zeros(groups, dtype=bool)
     best_images = np.zeros((groups, *shape), dtype="float32")
+    cppn_encoded = params.encoding == "cppn"
+    best_genomes = np.zeros((groups, genomes.shape[-1]), "float32") if cppn_encoded else None
     best_conf = np.zeros(groups)
     generation = np.full(groups, -1)
     seconds = np.full(groups, np.nan)
@@ -333,6 +351,8 @@ def evolve(ctx, params: FoolingParams, shape, classes, prior, batch: int) -> Evo
             )
             top = fitness.argmax(axis=1)
             best_images[active] = images[np.arange(len(active)), top]
+            if best_genomes is not None:
+                best_genomes[active] = genomes[active, top]
             best_conf[active] = conf[np.arange(len(active)), top]
             reached = active[best_conf[active] >= params.target + MARGIN]
             generation[reached], seconds[reached] = gen + 1, time.perf_counter() - clock
@@ -354,7 +374,8 @@ def evolve(ctx, params: FoolingParams, shape, classes, prior, batch: int) -> Evo
                 rng,
                 mutation_draw(params.encoding, targets[active[still]], prior, rng),
             )
-    return Evolution(targets, best_images, generation, seconds, np.stack(curve, axis=1), evaluated)
+    curves = np.stack(curve, axis=1)
+    return Evolution(targets, best_images, best_genomes, generation, seconds, curves, evaluated)
 
 
 def fooling_counts(
@@ -459,7 +480,7 @@ class FoolingReport:
             f"target confidence is >= {p.target:.2%} and no other class's is above {RIVAL:g}. "
             "How unlike real images they are is not judged here: see the per-class table's "
             "distance to the nearest real image and other models' confidence. "
-            f"Encoding {p.encoding}, fitness "
+            f"Encoding: {ENCODINGS[p.encoding]}. Fitness "
             f"{p.fitness}, prior {p.prior}, population {p.population}, elite {p.elite}, "
             f"{p.selection} selection. Captions give the model's confidence in the target class "
             "for the image as saved.",
@@ -478,6 +499,8 @@ class FoolingReport:
         )
         self.report.array("fooling-images", e.images)
         self.report.array("fooling-targets", e.targets)
+        if e.genomes is not None:
+            self.report.array("fooling-genomes", e.genomes)
 
     def per_class(self) -> None:
         e, title = self.e, "Per class"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tracemalloc
+from dataclasses import fields
 from pathlib import Path
 
 import numpy as np
@@ -55,7 +56,32 @@ def test_the_stats_prior_lowers_the_variogram_distance(runner, tmp_path):
     assert prior["metrics"]["variogram_distance"] < 0.6 * plain["metrics"]["variogram_distance"]
 
 
-def test_cppn_images_are_patterns_in_range(runner, tmp_path):
+def cppn_by_hand(genome: np.ndarray, height: int, width: int) -> np.ndarray:
+    """The documented fixed topology, written out: (x, y, r, 1) per pixel -> 8 hidden units
+    (sin, Gaussian, tanh, |.|, cycling) -> 8 such units -> one sigmoid output (grey)."""
+    y, x = np.meshgrid(np.linspace(-1, 1, height), np.linspace(-1, 1, width), indexing="ij")
+    inputs = np.stack([x, y, np.hypot(x, y), np.ones_like(x)], axis=-1)  # (H, W, 4)
+    w1 = genome[:32].reshape(4, 8)
+    w2 = genome[32:96].reshape(8, 8)
+    w3 = genome[96:].reshape(8, 1)
+    kinds = [np.sin, lambda v: np.exp(-v * v), np.tanh, np.abs]
+
+    def hidden(v):
+        return np.stack([kinds[k % 4](v[..., k]) for k in range(8)], axis=-1)
+
+    out = hidden(hidden(inputs @ w1) @ w2) @ w3
+    return 1.0 / (1.0 + np.exp(-out[..., 0]))
+
+
+def neighbour_step(image: np.ndarray) -> float:
+    """Mean absolute difference between horizontally and vertically adjacent pixels."""
+    return float(np.abs(np.diff(image, axis=0)).mean() + np.abs(np.diff(image, axis=1)).mean())
+
+
+def test_cppn_images_are_fixed_topology_patterns(runner, tmp_path):
+    """The saved images are what the report says made them: a fixed 4-8-8 CPPN's rendering of
+    the saved weights (recomputed here by hand), and patterns: adjacent pixels differ far less
+    than the same pixel values shuffled into noise do (#23 items 10 and 12)."""
     report, run_dir = run(
         runner,
         tmp_path,
@@ -73,8 +99,28 @@ def test_cppn_images_are_patterns_in_range(runner, tmp_path):
         "cost",
     )
     images = np.load(run_dir / "arrays" / "fooling-images.npy")
-    assert images.shape == (1, 28, 28, 1) and images.min() > 0 and images.max() < 1
+    genomes = np.load(run_dir / "arrays" / "fooling-genomes.npy")
+    assert images.shape == (1, 28, 28, 1) and genomes.shape == (1, 4 * 8 + 8 * 8 + 8 * 1)
+    image = images[0, ..., 0]
+    assert np.abs(image - cppn_by_hand(genomes[0].astype("float64"), 28, 28)).max() < 1e-5
+    rng = np.random.default_rng(0)
+    shuffled = np.mean([neighbour_step(rng.permutation(image.ravel()).reshape(28, 28))
+                        for _ in range(20)])  # fmt: skip
+    assert neighbour_step(image) < 0.4 * shuffled
     assert report["metrics"]["images_evaluated"] <= 5 * 20
+    text = section(report, "Fooling images")["text"]
+    assert "a fixed-topology CPPN" in text
+    assert "not Nguyen et al.'s NEAT-evolved topology and activation functions" in text
+
+
+def test_the_cppn_option_and_module_say_fixed_topology():
+    from kinterp_plugins import fooling
+
+    (encoding,) = [f for f in fields(FoolingParams) if f.name == "encoding"]
+    assert "fixed-topology CPPN" in encoding.metadata["help"]
+    assert "not NEAT" in encoding.metadata["help"]
+    for doc in (fooling.__doc__, cppn.__doc__):
+        assert "fixed-topology" in doc.lower() and "NEAT" in doc
 
 
 @pytest.mark.parametrize(

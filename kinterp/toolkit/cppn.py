@@ -1,8 +1,12 @@
-"""Compositional pattern-producing networks: a tiny network per genome, drawn over the pixels.
+"""Fixed-topology compositional pattern-producing networks: a tiny network per genome, drawn
+over the pixels.
 
-Each pixel's (x, y, distance from centre, 1) goes through two hidden layers with periodic,
-Gaussian and sigmoidal activations and a sigmoid output: regular, symmetric patterns rather
-than pixel noise (Nguyen et al. 2015). Many genomes are rendered at once with einsum, in
+Each pixel's (x, y, distance from centre, 1) goes through two hidden layers of ``HIDDEN`` (8)
+units with sine, Gaussian, tanh and absolute-value activations (cycling by unit) and a sigmoid
+output per channel: regular, symmetric patterns rather than pixel noise. A genome is only the
+weights of this fixed 4-8-8 network; Nguyen et al. (2015) evolved CPPNs with NEAT, which also
+adds nodes and connections and picks each node's activation, and that is not done here.
+Many genomes are rendered at once with einsum, in
 chunks whose working memory is bounded. A public module: its ``__all__`` is documented in
 docs/plugins.md.
 """
