@@ -135,13 +135,46 @@ def test_run_on_the_zoo_mlp(tmp_path: Path) -> None:
     tiles = sections["Back-queried images"]["images"][0]["tiles"]
     assert len(tiles) == 10 and all((result.path / t["path"]).is_file() for t in tiles)
     assert "bias" in sections["Back query"]["text"]
-    confidences = result.metrics["forward_confidence"]
-    assert set(confidences) == {str(i) for i in range(10)}
-    assert all(0.0 <= c <= 1.0 for c in confidences.values())
-    assert 0.0 <= result.metrics["forward_match"] <= 1.0
     assert len(sections["Forward check"]["tables"][0]["rows"]) == 10
     images = result.arrays["backquery"]
     assert images.shape == (10, 28, 28, 1) and images.min() >= 0.0 and images.max() <= 1.0
+    # The figures, recomputed here from the model's weights as the module documents them.
+    inputs, outputs = zoo_mlp_by_hand()
+    assert np.allclose(result.arrays["backquery-inputs"].reshape(10, 784), inputs, atol=1e-6)
+    top = outputs.argmax(axis=1)
+    assert result.metrics["forward_match"] == np.mean(top == np.arange(10)) == 0.6
+    assert result.metrics["forward_class"] == {str(i): str(c) for i, c in enumerate(top)}
+    confidences = result.metrics["forward_confidence"]
+    assert set(confidences) == {str(i) for i in range(10)}
+    for label in range(10):
+        assert confidences[str(label)] == pytest.approx(outputs[label, label], abs=1e-4)
+
+
+def zoo_mlp_by_hand() -> tuple[np.ndarray, np.ndarray]:
+    """The transpose back query of mnist-mlp (784 -> 200 sigmoid -> 10 sigmoid, biased) for
+    targets 0.99 on the label and 0.01 elsewhere, in numpy: logit of the target minus the
+    bias, times the transposed weights, rescaled onto (0.01, 0.99), and again down to the input
+    (its range [0.01, 1] takes the book's (0.01, 0.99)); then each input fed forward.
+
+    Returns: (10, 784) inputs and (10, 10) outputs.
+    """
+    (k1, b1), (k2, b2) = (
+        [np.asarray(w, dtype="float64") for w in layer.get_weights()]
+        for layer in kinterp.load_model("mnist-mlp").keras_model.layers
+        if layer.get_weights()
+    )
+
+    def onto_book_range(v: np.ndarray) -> np.ndarray:
+        v = v - v.min(axis=1, keepdims=True)
+        return 0.98 * v / v.max(axis=1, keepdims=True) + 0.01
+
+    def sigmoid(z: np.ndarray) -> np.ndarray:
+        return 1.0 / (1.0 + np.exp(-z))
+
+    targets = np.full((10, 10), 0.01) + 0.98 * np.eye(10)
+    hidden = onto_book_range((logit(targets) - b2) @ k2.T)
+    inputs = onto_book_range((logit(hidden) - b1) @ k1.T)
+    return inputs, sigmoid(sigmoid(inputs @ k1 + b1) @ k2 + b2)
 
 
 def test_cli_both_methods_side_by_side(tmp_path: Path) -> None:
