@@ -20,27 +20,30 @@ import numpy as np
 import kinterp
 from kinterp.toolkit import Budget, budget
 from kinterp.toolkit.optimize import (
+    CENSUS_RULES,
     BatchGrid,
     Engine,
     Settings,
     UnitStats,
     census,
-    high_frequency_energy,
     layer_targets,
     layer_units,
     load_starts,
     parameterisation,
     parse_lp,
     penalty,
+    pixel_std,
     rotate_scale,
     rows_per_call,
-    spectrum_consistency,
+    spectral_flatness,
+    spectrum_correlation,
     unit_objective,
     view_transforms,
 )
 
 USABLE = 0.75  # a TV weight counts if the layer keeps this share of its best activation
-CONSISTENT = 0.7  # a layer's maps are consistent from the TV weight where the mean reaches this
+CORRELATED = 0.7  # a layer's restarts agree from the TV weight whose mean spectrum correlation
+# reaches this
 SHOWN_UNITS = 16  # units shown in the sweep and real-example grids (all are in the tables)
 WIDE_LAYER = 64  # a layer with more units is wide: without --units, only some are visualised
 SAMPLED_UNITS = 16  # units visualised by default on a wide layer, evenly spaced
@@ -77,7 +80,7 @@ class FeatureVisParams:
     show_tv: float | None = field(
         default=None,
         metadata={
-            "help": "TV weight of the unit grid (default: where maps become consistent).",
+            "help": "TV weight of the unit grid (default: where restart spectra agree).",
             "min": 0,
             "max": 1e6,
         },
@@ -173,9 +176,15 @@ def chosen_units(
     return chosen, sampled
 
 
-def activations(model: kinterp.LoadedModel, layer: str, images: np.ndarray) -> np.ndarray:
-    """(N, units) each image's activation of every unit of ``layer`` (conv: mean over space)."""
+def activations(
+    model: kinterp.LoadedModel, layer: str, images: np.ndarray, neuron: str = "mean"
+) -> np.ndarray:
+    """(N, units) each image's activation of every unit of ``layer``: a conv filter's mean
+    over space, or with ``neuron="centre"`` its centre position (the neuron the maps
+    optimised, as :func:`~kinterp.toolkit.optimize.unit_objective` picks it)."""
     out = model.features(layer, model.to_input(images))
+    if out.ndim == 4 and neuron == "centre":
+        return out[:, out.shape[1] // 2, out.shape[2] // 2]
     return out.mean(axis=tuple(range(1, out.ndim - 1)))  # over space; a dense output as it is
 
 
@@ -189,16 +198,18 @@ class LayerResult:
     grid: BatchGrid
     maps: np.ndarray  # rows of grid
     reached: np.ndarray  # (units, tv, inits x restarts) each map's activation of its unit
-    consistency: np.ndarray  # (units, tv) mean pairwise correlation over restarts
+    spectrum_correlation: np.ndarray  # (units, tv) restarts' amplitude-spectrum correlation
     stats: list[UnitStats]  # per unit, at the shown TV weight
     shown_tv: float
-    consistent_tv: float | None
+    correlated_tv: float | None  # the first TV weight whose restart spectra agree
     top_examples: np.ndarray  # (units, top) dataset indices
 
 
 class FeatureVis(kinterp.Technique):
     name = "featurevis"
-    summary = "Every unit of a layer: maps across TV weights, restart consistency, a census"
+    summary = (
+        "Every unit of a layer: maps across TV weights, restart spectrum correlation, a census"
+    )
     Params = FeatureVisParams
     key_metric = "structured_fraction"
     demo = (
@@ -251,7 +262,7 @@ class FeatureVis(kinterp.Technique):
             )
             maps = self.optimise(ctx, model, layer, grid, batch, settings, params, room)
             kind = layer_units(model, layer)[1]
-            results.append(measure(model, layer, kind, grid, maps, real, params))
+            results.append(measure(model, layer, kind, grid, maps, real, params, batch))
         FeatureVisReport(ctx.report, params, results, real, sampled).write()
 
     @staticmethod
@@ -295,27 +306,31 @@ def maps_budget(model: kinterp.LoadedModel, grids: dict[str, BatchGrid], limit_m
     return call if call.bytes <= left.bytes else left
 
 
-def sweep_measures(maps: np.ndarray, restarts: int) -> tuple[np.ndarray, np.ndarray]:
-    """(consistency, high-frequency share), each (units, tv), of maps shaped (units, tv,
-    inits, restarts, H, W, C); consistency is nan with one restart."""
-    high = np.array(
-        [
-            [high_frequency_energy(cell.reshape(-1, *cell.shape[2:])).mean() for cell in unit]
-            for unit in maps
-        ]
-    )
+def sweep_measures(maps: np.ndarray, restarts: int) -> dict[str, np.ndarray]:
+    """Each (units, tv), of maps shaped (units, tv, inits, restarts, H, W, C):
+    ``spectrum_correlation`` (mean over inits of the restarts' amplitude-spectrum
+    correlation; nan with one restart), and the mean over inits and restarts of each map's
+    ``pixel_std`` and ``flatness`` (spectral flatness)."""
+    units, weights = maps.shape[:2]
+    flat = maps.reshape(-1, *maps.shape[4:])
+    per_map = maps.shape[2] * maps.shape[3]
+    out = {
+        "pixel_std": pixel_std(flat).reshape(units, weights, per_map).mean(axis=2),
+        "flatness": spectral_flatness(flat).reshape(units, weights, per_map).mean(axis=2),
+    }
     if restarts < 2:
-        return np.full(maps.shape[:2], np.nan), high
-    consistency = np.array(
-        [[np.mean([spectrum_consistency(r) for r in cell]) for cell in unit] for unit in maps]
-    )
-    return consistency, high
+        out["spectrum_correlation"] = np.full((units, weights), np.nan)
+    else:
+        out["spectrum_correlation"] = np.array(
+            [[np.mean([spectrum_correlation(r) for r in cell]) for cell in unit] for unit in maps]
+        )
+    return out
 
 
-def pick_tv(weights: list[float], reached: np.ndarray, consistency: np.ndarray, wanted):
-    """(the TV weight to show, the first weight at which the layer's maps are consistent).
+def pick_tv(weights: list[float], reached: np.ndarray, correlation: np.ndarray, wanted):
+    """(the TV weight to show, the first weight at which the layer's restart spectra agree).
 
-    ``reached`` and ``consistency`` hold the responding units only. Only weights that keep
+    ``reached`` and ``correlation`` hold the responding units only. Only weights that keep
     at least 75% of the best mean activation count: a TV weight so strong that it flattens
     every map makes the restarts agree, but on nothing.
     """
@@ -324,43 +339,51 @@ def pick_tv(weights: list[float], reached: np.ndarray, consistency: np.ndarray, 
     if not len(reached):
         return weights[len(weights) // 2], None
     by_weight = reached.mean(axis=(0, 2))
-    usable = [i for i, r in enumerate(by_weight) if r >= USABLE * by_weight.max()]
-    if np.isnan(consistency).all():
+    best_mean = by_weight.max()  # within 25% of it (of its size: activations may be negative)
+    usable = [i for i, r in enumerate(by_weight) if r >= best_mean - (1 - USABLE) * abs(best_mean)]
+    if np.isnan(correlation).all():
         return weights[usable[len(usable) // 2]], None
-    mean = np.nanmean(consistency, axis=0)
-    consistent = next((weights[i] for i in usable if mean[i] >= CONSISTENT), None)
+    mean = np.nanmean(correlation, axis=0)
+    correlated = next((weights[i] for i in usable if mean[i] >= CORRELATED), None)
     best = max(usable, key=lambda i: mean[i])
-    return consistent if consistent is not None else weights[best], consistent
+    return correlated if correlated is not None else weights[best], correlated
 
 
-def measure(model, layer, kind, grid, maps, real, params) -> LayerResult:
-    """Activations reached, consistency per unit and TV weight, the census, top examples."""
+def measure(model, layer, kind, grid, maps, real, params, starts) -> LayerResult:
+    """Activations reached, the map measures per unit and TV weight, the census, top
+    examples. The census reads only the maps and the starting images ``starts`` (one per
+    row of ``grid``), never the real images ``real``, which feed the "on data" columns and
+    the top examples only."""
     units, weights = list(grid.axis("unit")), list(grid.axis("tv"))
     row_unit = np.asarray(grid.values("unit"))
-    reached = activations(model, layer, maps)[np.arange(len(maps)), row_unit]
+    rows = np.arange(len(maps))
+    reached = activations(model, layer, maps, params.neuron)[rows, row_unit]
     reached = reached.reshape(len(units), len(weights), -1)
+    start = activations(model, layer, starts, params.neuron)[rows, row_unit]
+    start = start.reshape(len(units), -1).max(axis=1)
     shaped = maps.reshape(len(units), len(weights), -1, params.restarts, *maps.shape[1:])
-    consistency, high = sweep_measures(shaped, params.restarts)
-    on_data = activations(model, layer, real)[:, units] if len(real) else None
+    measured = sweep_measures(shaped, params.restarts)
+    on_data = activations(model, layer, real, params.neuron)[:, units] if len(real) else None
 
     def stats_at(t: int) -> list[UnitStats]:
         return [
             UnitStats(
-                float(reached[i, t].mean()),
-                float(reached[i].min()),
-                float(reached[i].max()),
-                *(
-                    float(f(on_data[:, i] if on_data is not None else reached[i]))
-                    for f in (np.mean, np.min, np.max)
-                ),
-                float(consistency[i, t]),
-                float(high[i, t]),
+                reached=float(reached[i, t].mean()),
+                reached_min=float(reached[i].min()),
+                reached_max=float(reached[i].max()),
+                start=float(start[i]),
+                pixel_std=float(measured["pixel_std"][i, t]),
+                flatness=float(measured["flatness"][i, t]),
+                spectrum_correlation=float(measured["spectrum_correlation"][i, t]),
+                data_mean=float(on_data[:, i].mean()) if on_data is not None else np.nan,
+                data_max=float(on_data[:, i].max()) if on_data is not None else np.nan,
             )
             for i in range(len(units))
         ]
 
+    correlation = measured["spectrum_correlation"]
     alive = np.array([s.responds for s in stats_at(0)])
-    shown, consistent = pick_tv(weights, reached[alive], consistency[alive], params.show_tv)
+    shown, correlated = pick_tv(weights, reached[alive], correlation[alive], params.show_tv)
     top = (
         np.argsort(-on_data, axis=0, kind="stable")[: params.top].T
         if on_data is not None
@@ -373,10 +396,10 @@ def measure(model, layer, kind, grid, maps, real, params) -> LayerResult:
         grid,
         maps,
         reached,
-        consistency,
+        correlation,
         stats_at(weights.index(shown)),
         shown,
-        consistent,
+        correlated,
         top,
     )
 
@@ -438,13 +461,19 @@ class FeatureVisReport:
 
     def summary(self) -> None:
         title = "Census"
+        neuron = "centre neuron" if self.params.neuron == "centre" else "mean over space"
+        rules = " ".join(f"{label}: {rule}." for label, rule in CENSUS_RULES.items())
         self.report.text(
             title,
-            "Each unit's maps sorted into structured (a consistent, mostly low-frequency "
-            "pattern), noise (restarts disagree or high-frequency energy dominates), flat "
-            "(a near-constant response: always on) and dead (zero from every start and on the "
-            f"data). A layer is consistent from the first TV weight whose mean restart "
-            f"correlation reaches {CONSISTENT}." + self.census_note(),
+            "Each unit gets the first label whose rule holds, read from its maps at the shown "
+            "TV weight (every init and restart), the activations of every map of the sweep and "
+            "of its starting images; real images never enter the census. "
+            f"{rules} Activations are the unit's output after its activation (conv filters: "
+            f"{neuron}, as optimised). Restart spectrum correlation (the mean pairwise "
+            "Pearson correlation of the restart maps' amplitude spectra, blind to where a "
+            "pattern sits) is shown beside the census, not part of it; a layer's restarts "
+            "agree from the first usable TV weight whose mean spectrum correlation reaches "
+            f"{CORRELATED}." + self.census_note(),
         )
         rows = []
         for r in self.results:
@@ -454,7 +483,7 @@ class FeatureVisReport:
                     r.layer,
                     len(r.units),
                     *counts.values(),
-                    "n/a" if self.params.restarts < 2 else r.consistent_tv or "never",
+                    "n/a" if self.params.restarts < 2 else r.correlated_tv or "never",
                     r.shown_tv,
                 ]
             )
@@ -467,7 +496,7 @@ class FeatureVisReport:
                 "noise",
                 "flat",
                 "dead",
-                "consistent from TV",
+                "spectra agree from TV",
                 "shown TV",
             ],
             rows,
@@ -475,13 +504,17 @@ class FeatureVisReport:
         )
         if self.params.restarts > 1:
             self.report.line_plot(
-                "Consistency by TV weight",
-                {r.layer: np.nanmean(r.consistency, axis=0).tolist() for r in self.results},
+                "Spectrum correlation by TV weight",
+                {
+                    r.layer: np.nanmean(r.spectrum_correlation, axis=0).tolist()
+                    for r in self.results
+                },
                 xlabel="TV weight",
-                ylabel="mean restart consistency",
+                ylabel="mean restart spectrum correlation",
                 x=list(self.results[0].grid.axis("tv")),
                 logx=min(self.params.tv) > 0,
-                caption="Mean pairwise correlation of restart maps, per layer.",
+                caption="Mean pairwise Pearson correlation of the restart maps' amplitude "
+                "spectra, per layer.",
             )
 
     def layer(self, r: LayerResult) -> None:
@@ -518,16 +551,30 @@ class FeatureVisReport:
                 r.kind,
                 "census",
                 "activation reached",
+                "best in sweep",
+                "start activation",
+                "pixel std",
+                "spectral flatness",
+                "spectrum correlation",
                 "on data (mean)",
                 "on data (max)",
-                "consistency",
-                "high-frequency share",
             ],
             [
-                [u, s.label, s.reached, s.data_mean, s.data_max, s.consistency, s.high_frequency]
+                [
+                    u,
+                    s.label,
+                    s.reached,
+                    s.reached_max,
+                    s.start,
+                    s.pixel_std,
+                    s.flatness,
+                    None if np.isnan(s.spectrum_correlation) else s.spectrum_correlation,
+                    None if np.isnan(s.data_mean) else s.data_mean,
+                    None if np.isnan(s.data_max) else s.data_max,
+                ]
                 for u, s in zip(r.units, r.stats, strict=True)
             ],
-            formats=["int", None, "float", "float", "float", "float", "pct"],
+            formats=["int", None, *["float"] * 8],
         )
         if r.top_examples.shape[1] and len(self.real):
             k = r.top_examples.shape[1]
@@ -551,7 +598,9 @@ class FeatureVisReport:
         self.report.metric("census", totals)
         for r in self.results:
             self.report.metric(f"{r.layer}_census", census(r.stats))
-        self.report.metric("consistent_tv", {r.layer: r.consistent_tv for r in self.results})
+        self.report.metric(
+            "spectrum_correlated_tv", {r.layer: r.correlated_tv for r in self.results}
+        )
         self.report.metric("units_sampled", dict(self.sampled) or None)
 
 

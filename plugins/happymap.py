@@ -32,13 +32,14 @@ from kinterp.toolkit.optimize import (
     objective,
     optimize,
     penalty_of,
-    restart_consistency,
+    restart_pixel_correlation,
     score_maps,
     settings,
     zero_border,
 )
 
 BORDER_WIDTHS = (1, 2)
+BORDER_KEEP = 0.5  # a unit's map passes the border test if it keeps half its activation
 MAX_INDEX = 1_000_000  # the largest class or unit index an option takes
 MAX_TARGETS = 4096  # the most classes or units one run optimises
 
@@ -159,10 +160,10 @@ class MapsReport:
         self.maps(penalty_text)
         self.inits()
         self.curves()
-        consistency = self.consistency()
+        correlation = self.pixel_correlation()
         self.border_test()
         self.animation()
-        self.metrics(consistency)
+        self.metrics(correlation)
         self.verdict()
 
     def columns(self) -> list[str]:
@@ -295,45 +296,103 @@ class MapsReport:
             caption="The objective of each target (first restart) before every step.",
         )
 
-    def consistency(self) -> dict[str, float] | None:
-        """The "Consistency across restarts" section; its values per target (None: 1 restart)."""
+    def pixel_correlation(self) -> dict[str, float] | None:
+        """The "Pixel correlation across restarts" section; its values per target (None: one
+        restart)."""
         restarts = self.params.restarts
         if restarts < 2:
             return None
         values = dict(
             zip(
-                self.targets.labels, restart_consistency(self.grid, self.result.images), strict=True
+                self.targets.labels,
+                restart_pixel_correlation(self.grid, self.result.images),
+                strict=True,
             )
         )
-        title = "Consistency across restarts"
+        title = "Pixel correlation across restarts"
         self.report.text(
             title,
-            "Mean pairwise Pearson correlation of the restart maps of each target (averaged over "
-            "starting images). Near 1: the optimisation finds the same map every time; near 0: "
-            "each restart finds a different one, and any single map is a fluke.",
+            "Mean pairwise Pearson correlation of the pixels of the restart maps of each target "
+            "(averaged over starting images). Near 1: the optimisation finds the same map, in "
+            "the same place, every time; near 0: each restart finds a different one, and any "
+            "single map is a fluke.",
         )
         self.report.table(
             title,
-            ["target", "consistency"],
+            ["target", "pixel correlation"],
             [list(v) for v in values.items()],
             formats=[None, "float"],
         )
         return values
 
+    def border_rule(self) -> str:
+        """When one map passes the border test, in words."""
+        if self.targets.is_class:
+            still = "still" if self.technique.maximize else "still not"
+            return f"is {still} classified as its target"
+        if self.technique.maximize:
+            return f"keeps its activation at least {1 - BORDER_KEEP:.0%} of what it was"
+        return f"lets its activation rise by at most {BORDER_KEEP:.0%} of its size"
+
+    def border_passed(self, width: int) -> np.ndarray:
+        """(rows,) whether each map passes the border test at ``width`` (see
+        :meth:`border_rule`)."""
+        zeroed = self.borders[width]
+        if self.targets.is_class:
+            hit = zeroed["top1"] == zeroed["target"]
+            return hit if self.technique.maximize else ~hit
+        value, after = self.scores["value"], zeroed["value"]
+        if self.technique.maximize:
+            return after >= value - BORDER_KEEP * np.abs(value)
+        return after <= value + BORDER_KEEP * np.abs(value)
+
+    def map_label(self, cells: dict) -> str:
+        """One map's name: target, init and (with several) restart."""
+        name = f"{self.label(cells['target'])} · {cells['init']}"
+        return name + (f" #{cells['restart']}" if self.params.restarts > 1 else "")
+
     def border_test(self) -> None:
-        """The "Border test" section: each target's score with the outer 1 and 2 px zeroed."""
+        """The "Border test" section: per map, its score with the outer 1 and 2 px zeroed and
+        whether it passes; per target, how many of its maps pass."""
         title = "Border test"
         self.report.text(
             title,
             "The outer 1 and 2 pixel rings of every map set to 0 (background), then classified "
-            "again. A map that keeps its score has not put its evidence in the border.",
+            "again, map by map (never averaged over starting images or restarts: one failed "
+            f"map among good ones stays visible). A map passes when, so zeroed, it "
+            f"{self.border_rule()}: it has not put its evidence in the border.",
         )
-        columns = [self.per_target(m["score"]) for m in (self.scores, *self.borders.values())]
+        passed = {w: self.border_passed(w) for w in self.borders}
+        grouped = {w: self.grid.group(p, by="target") for w, p in passed.items()}
+        passed_maps = next(iter(grouped.values()))
         self.report.table(
             title,
-            ["target", "score", "outer 1 px zeroed", "outer 2 px zeroed"],
-            [[label, *(c[label] for c in columns)] for label in self.targets.labels],
-            formats=[None, "float", "float", "float"],
+            ["target", "maps", *(f"pass with {w} px zeroed" for w in self.borders)],
+            [
+                [label, len(passed_maps[i]), *(int(g[i].sum()) for g in grouped.values())]
+                for i, label in enumerate(self.targets.labels)
+            ],
+            formats=[None, "int", *["int"] * len(self.borders)],
+        )
+        s, b = self.scores, self.borders
+        self.report.table(
+            title,
+            [
+                "map",
+                "score",
+                *(f"{w} px zeroed" for w in b),
+                *(f"passes {w} px" for w in b),
+            ],
+            [
+                [
+                    self.map_label(c),
+                    s["score"][row],
+                    *(b[w]["score"][row] for w in b),
+                    *("yes" if passed[w][row] else "no" for w in b),
+                ]
+                for row, c in enumerate(self.grid.rows())
+            ],
+            formats=[None, "float", *["float"] * len(b), *[None] * len(b)],
         )
 
     def animation(self) -> None:
@@ -352,10 +411,15 @@ class MapsReport:
         the activations reached (units); the maps grid is the key picture."""
         s, fmt, count = self.scores, kinterp.format_number, len(self.grid)
         self.report.key("Maps")
+        widest = max(self.borders)
+        border = (
+            f"; {int(self.border_passed(widest).sum())}/{count} pass the border test "
+            f"({widest} px zeroed)"
+        )
         if not self.targets.is_class:
             self.report.verdict(
                 f"{count} maps of {len(self.targets.labels)} unit(s) of {self.params.layer}: "
-                f"mean activation {fmt(float(np.mean(s['value'])), 'float')}"
+                f"mean activation {fmt(float(np.mean(s['value'])), 'float')}{border}"
             )
             return
         hits = int(np.sum(s["top1"] == s["target"]))
@@ -367,24 +431,30 @@ class MapsReport:
             text = f"{count - hits}/{count} maps classified as another class than their target"
             worst = f"max p of the target {fmt(float(np.max(s['confidence'])), 'prob')}"
             tone = "good" if hits == 0 else "warn"
-        self.report.verdict(f"{text} ({worst})", tone)
+        self.report.verdict(f"{text} ({worst}){border}", tone)
 
-    def metrics(self, consistency: dict[str, float] | None) -> None:
-        """Confidence (classes) or activation (units), overall and per target."""
+    def metrics(self, correlation: dict[str, float] | None) -> None:
+        """Confidence (classes) or activation (units), overall and per target; the border
+        test per map and counted per target."""
         s, report = self.scores, self.report
         if self.targets.is_class:
             report.metric("mean_confidence", float(np.mean(s["confidence"])))
             report.metric("classified_as_target", float(np.mean(s["top1"] == s["target"])))
             report.metric("confidence", self.per_target(s["confidence"]))
             report.metric("logit", self.per_target(s["logit"]))
-            for w, b in self.borders.items():
-                report.metric(f"border{w}_confidence", self.per_target(b["confidence"]))
         else:
             report.metric("mean_activation", float(np.mean(s["value"])))
             report.metric("activation", self.per_target(s["value"]))
-            for w, b in self.borders.items():
-                report.metric(f"border{w}_activation", self.per_target(b["value"]))
-        report.metric("consistency", consistency)
+        report.metric("border_maps", len(self.grid) // len(self.targets.labels))
+        for w in self.borders:
+            passed = self.border_passed(w)
+            counts = self.grid.group(passed, by="target").sum(axis=1)
+            report.metric(
+                f"border{w}_passed",
+                {label: int(n) for label, n in zip(self.targets.labels, counts, strict=True)},
+            )
+            report.metric(f"border{w}_pass_rate", float(np.mean(passed)))
+        report.metric("pixel_correlation", correlation)
         report.metric("steps", self.params.steps)
         report.metric("seconds", round(self.result.seconds, 3))
 

@@ -42,9 +42,9 @@ def test_happymap_every_mnist_cnn_class_from_uniform(runner, tmp_path) -> None:
     history = np.load(run_dir / "arrays" / "history.npy")
     assert history.shape == (128, 10) and np.all(history[-1] > history[0])
     assert metrics["steps"] == 128 and metrics["seconds"] > 0
-    assert metrics["consistency"] is None  # one restart: nothing to compare
+    assert metrics["pixel_correlation"] is None  # one restart: nothing to compare
     for width in (1, 2):
-        assert set(metrics[f"border{width}_confidence"]) == set(metrics["confidence"])
+        assert set(metrics[f"border{width}_passed"]) == set(metrics["confidence"])
     kinds = {a["kind"] for a in report["artifacts"]}
     assert {"image", "array", "plot", "animation"} <= kinds
 
@@ -81,7 +81,9 @@ def test_dense_model_with_inits_grid(runner, tmp_path) -> None:
     assert min(report["metrics"]["confidence"].values()) > 0.9
 
 
-def test_restarts_give_consistency(runner, tmp_path) -> None:
+def test_restarts_give_pixel_correlation(runner, tmp_path) -> None:
+    """#23 item 4: happymap's restart measure is named for what it is, pixel correlation, and
+    equals the mean pairwise Pearson correlation of the restart maps' pixels."""
     report, run_dir = run_cli(
         runner,
         "happymap",
@@ -98,9 +100,19 @@ def test_restarts_give_consistency(runner, tmp_path) -> None:
         "--tv",
         "0.5",
     )
-    assert maps_of(run_dir, report).shape == (3, 28, 28, 1)
-    consistency = report["metrics"]["consistency"]["class 5"]
-    assert -1.0 <= consistency <= 1.0
+    maps = maps_of(run_dir, report).astype("float64")
+    assert maps.shape == (3, 28, 28, 1)
+    pairs = [
+        np.corrcoef(maps[i].ravel(), maps[j].ravel())[0, 1] for i, j in ((0, 1), (0, 2), (1, 2))
+    ]
+    assert report["metrics"]["pixel_correlation"]["class 5"] == pytest.approx(
+        np.mean(pairs), abs=1e-9
+    )
+    section = next(
+        s for s in report["sections"] if s["title"] == "Pixel correlation across restarts"
+    )
+    assert section["tables"][0]["columns"] == ["target", "pixel correlation"]
+    assert "consisten" not in json.dumps(report).lower()
 
 
 def test_image_init(runner, tmp_path, digits) -> None:
@@ -244,4 +256,81 @@ def test_listed_with_demo_presets_and_import_is_tensorflow_free() -> None:
         "print(json.dumps([h.HappyMap.name, h.SadMap.name, len(h.HappyMap.demo)]))"
     )
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
-    assert json.loads(out.stdout) == ["happymap", "sadmap", 2]
+    assert json.loads(out.stdout) == ["happymap", "sadmap", 3]
+
+
+@pytest.fixture(scope="module")
+def border_reader(keras, model_dir) -> Path:
+    """Class 0's logit is the ink on the outer 1 px ring minus the ink inside it; class 1's
+    the ink in the central 10x10 square minus the rest (bias 0.5: a blank image is class 1)."""
+    model = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Flatten(),
+                              keras.layers.Dense(2, name="head")])  # fmt: skip
+    ring = np.zeros((28, 28), bool)
+    ring[[0, -1], :] = ring[:, [0, -1]] = True
+    centre = np.zeros((28, 28), bool)
+    centre[9:19, 9:19] = True
+    kernel = np.stack([np.where(ring, 1.0, -1.0), np.where(centre, 1.0, -1.0)], -1)
+    model.get_layer("head").set_weights([kernel.reshape(784, 2).astype("float32"),
+                                         np.array([0.0, 0.5], "float32")])  # fmt: skip
+    path = model_dir / "border-reader.keras"
+    model.save(path)
+    return path
+
+
+def border_recomputed(run_dir: Path, model_path, targets: list[int]) -> dict[int, np.ndarray]:
+    """Per width: whether each saved map (arrays/maps-input.npy, in the model's units) is still
+    classified as its target with its outer rings set to 0, by the Keras model itself."""
+    import keras
+
+    model = keras.models.load_model(model_path) if isinstance(model_path, Path) else model_path
+    maps = np.load(run_dir / "arrays" / "maps-input.npy")
+    out = {}
+    for width in (1, 2):
+        zeroed = maps.copy()
+        zeroed[:, :width] = zeroed[:, -width:] = 0
+        zeroed[:, :, :width] = zeroed[:, :, -width:] = 0
+        out[width] = np.argmax(np.asarray(model(zeroed)), axis=1) == np.asarray(targets)
+    return out
+
+
+def border_table(report: dict) -> tuple[list, list]:
+    section = next(s for s in report["sections"] if s["title"] == "Border test")
+    return section["tables"][0]["rows"], section["tables"][1]["rows"]
+
+
+def test_border_test_is_per_map_and_counts_the_maps_that_pass(runner, tmp_path, border_reader):
+    """#23 item 7: a model that reads class 0 from the border only: each of its maps fails,
+    each of class 1's passes; the report says so map by map and counts them, as the model
+    recomputes from the saved maps."""
+    report, run_dir = run_cli(runner, "happymap", str(border_reader), tmp_path, "--init",
+                              "uniform,zeros", "--restarts", "2", "--steps", "32")  # fmt: skip
+    targets = [0] * 4 + [1] * 4  # target x init x restart
+    ours = border_recomputed(run_dir, border_reader, targets)
+    assert ours[1].tolist() == [False] * 4 + [True] * 4  # what the model was built to do
+    counts, per_map = border_table(report)
+    assert counts == [["class 0", 4, 0, 0], ["class 1", 4, 4, 4]]
+    assert [row[-2:] for row in per_map] == [
+        ["yes" if a else "no", "yes" if b else "no"] for a, b in zip(ours[1], ours[2], strict=True)
+    ]
+    metrics = report["metrics"]
+    assert metrics["border1_passed"] == {"class 0": 0, "class 1": 4} and metrics["border_maps"] == 4
+    assert metrics["border2_pass_rate"] == ours[2].mean()
+    assert "4/8 pass the border test" in report["summary"]["verdict"]
+
+
+def test_border_test_on_the_zoo_matches_the_model_map_by_map(runner, tmp_path):
+    """Every digit from three starts and two restarts: each map's pass or fail, and each
+    class's count, are what mnist-cnn says about the saved maps with their borders zeroed."""
+    report, run_dir = run_cli(runner, "happymap", "mnist-cnn", tmp_path, "--init",
+                              "uniform,zeros,half", "--restarts", "2", "--steps", "48")  # fmt: skip
+    targets = np.repeat(np.arange(10), 6)
+    import kinterp
+
+    ours = border_recomputed(run_dir, kinterp.load_model("mnist-cnn").keras_model, targets)
+    counts, per_map = border_table(report)
+    assert [row[0] for row in per_map[:2]] == ["class 0 · uniform #0", "class 0 · uniform #1"]
+    for width, column in ((1, -2), (2, -1)):
+        assert [row[column] == "yes" for row in per_map] == ours[width].tolist()
+        expected = ours[width].reshape(10, 6).sum(axis=1).tolist()
+        assert [row[1 + width] for row in counts] == expected
+        assert list(report["metrics"][f"border{width}_passed"].values()) == expected

@@ -16,7 +16,7 @@ from kinterp.toolkit.optimize import (
     load_starts,
     objective,
     penalty,
-    restart_consistency,
+    restart_pixel_correlation,
     score_maps,
     tv,
 )
@@ -91,7 +91,7 @@ def test_per_row_weights_match_separate_runs(cnn):
     np.testing.assert_allclose(swept.images[1], alone.images[0], atol=1e-5)
 
 
-def test_scores_and_restart_consistency(cnn):
+def test_scores_and_restart_pixel_correlation(cnn):
     targets = class_targets(cnn, [0, 1])
     grid = BatchGrid.of(target=targets.indices, restart=range(3))
     maps = np.zeros((6, 28, 28, 1), "float32")
@@ -99,7 +99,7 @@ def test_scores_and_restart_consistency(cnn):
     scores = score_maps(cnn, targets, grid.values("target"), objective(cnn, targets, [0] * 6), maps)
     assert set(scores) >= {"value", "logit", "confidence", "top1", "top1_p", "score"}
     assert np.allclose(scores["confidence"], cnn.classify_images(maps).of(grid.values("target")))
-    same, noise = restart_consistency(grid, maps)
+    same, noise = restart_pixel_correlation(grid, maps)
     assert same == 1.0 and abs(noise) < 0.2
 
 

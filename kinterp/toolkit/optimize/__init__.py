@@ -8,7 +8,7 @@ differentiable graph and are never written back; :mod:`inits` make and load star
 :mod:`grid` lays out the batch as named axes (targets x TV weights x inits x restarts);
 :mod:`params` holds the options every such technique shares; :mod:`engine` runs the whole
 batch through one compiled ``tf.function`` that takes several steps per call; :mod:`measures`
-scores the results (consistency across restarts, the border test); :mod:`parameterize`
+scores the results (pixel correlation across restarts, the border test); :mod:`parameterize`
 optimises pixels or a colour-decorrelated spectrum; :mod:`memory` sizes rows to a budget;
 :mod:`census` sorts a unit's maps into structured, noise, flat or dead.
 
@@ -29,10 +29,13 @@ Example, a TV sweep of 4 weights x 10 classes in one compiled call::
 """
 
 from kinterp.toolkit.optimize.census import (
+    CENSUS_RULES,
     UnitStats,
     census,
     high_frequency_energy,
-    spectrum_consistency,
+    pixel_std,
+    spectral_flatness,
+    spectrum_correlation,
 )
 from kinterp.toolkit.optimize.engine import Engine, Result, Settings, compile_steps, optimize
 from kinterp.toolkit.optimize.grid import BatchGrid
@@ -46,7 +49,7 @@ from kinterp.toolkit.optimize.inits import (
 from kinterp.toolkit.optimize.measures import (
     Scores,
     mean_pairwise_correlation,
-    restart_consistency,
+    restart_pixel_correlation,
     score_maps,
     zero_border,
 )
@@ -79,6 +82,7 @@ from kinterp.toolkit.optimize.transforms import blur, jitter, rotate_scale, view
 
 __all__ = [
     "ANIMATION_FRAMES",
+    "CENSUS_RULES",
     "INIT_NAMES",
     "BatchGrid",
     "Engine",
@@ -116,13 +120,15 @@ __all__ = [
     "parse_lp",
     "penalty",
     "penalty_of",
+    "pixel_std",
     "pixels",
-    "restart_consistency",
+    "restart_pixel_correlation",
     "rotate_scale",
     "rows_per_call",
     "score_maps",
     "settings",
-    "spectrum_consistency",
+    "spectral_flatness",
+    "spectrum_correlation",
     "tv",
     "unit_objective",
     "view_transforms",

@@ -1,5 +1,5 @@
-"""Scores of optimised images: how the model classifies them, consistency across restarts,
-and the border test."""
+"""Scores of optimised images: how the model classifies them, pixel correlation across
+restarts, and the border test."""
 
 from __future__ import annotations
 
@@ -83,15 +83,18 @@ def score_maps(
     return out
 
 
-def restart_consistency(grid: BatchGrid, images: np.ndarray, by: str = "target") -> list[float]:
-    """Per value of axis ``by``: the mean pairwise correlation of maps that differ only by
-    restart (``restart`` must be the grid's last axis), averaged over the other axes."""
+def restart_pixel_correlation(
+    grid: BatchGrid, images: np.ndarray, by: str = "target"
+) -> list[float]:
+    """Per value of axis ``by``: the mean pairwise Pearson correlation of the pixels of maps
+    that differ only by restart (``restart`` must be the grid's last axis), averaged over the
+    other axes."""
     restarts = len(grid.axis("restart"))
     grouped = grid.group(np.asarray(images), by=by)
     return [
         float(
             np.mean(
-                [mean_pairwise_correlation(g) for g in maps.reshape(-1, restarts, *maps.shape[2:])]
+                [mean_pairwise_correlation(g) for g in maps.reshape(-1, restarts, *maps.shape[1:])]
             )
         )
         for maps in grouped
