@@ -228,7 +228,7 @@ class FeatureVis(kinterp.Technique):
         transforms = view_transforms(params.jitter, 0, shape, ctx.seed)
         if params.rotate or params.scale:
             transforms += (rotate_scale(params.rotate, params.scale, shape, ctx.seed),)
-        starts = load_starts(model, params.init)
+        starts = load_starts(model, params.init, shape_of)
         units, sampled = chosen_units(model, layers, params.units)
         grids = {
             layer: BatchGrid.of(

@@ -107,10 +107,6 @@ def test_init_is_refused_where_the_parameterisation_ignores_it(cnn):
     assert load_starts(cnn, ["zeros"]).names == ["zeros"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs plugins/featurevis.py to call load_starts(model, params.init, shape_of)",
-)
 def test_featurevis_refuses_init_under_fourier_in_one_line(runner, tmp_path):
     args = ["run", "featurevis", "mnist-cnn", "--parameterisation", "fourier", "--init", "zeros",
             "--layer", "conv1", "--units", "0", "--tv", "0.1", "--steps", "1", "--examples", "0",
