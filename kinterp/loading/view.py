@@ -211,6 +211,10 @@ class _Inliner:
             clone = type(layer).from_config(config)
             output = clone(*args, **kwargs)
             clone.set_weights(layer.get_weights())
+            if hasattr(clone, "finalize_state"):
+                # state kept outside its weights (an adapted Normalization's mean and variance)
+                # is derived from them here, as Keras does when it loads a file
+                clone.finalize_state()
             self.clones[id(layer)] = clone
             return output
         return clone(*args, **kwargs)

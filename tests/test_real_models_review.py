@@ -1,0 +1,41 @@
+"""Real model shapes found by review (#22): each model is built here, saved, loaded as a user
+would and checked against the original Keras model called directly."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+from keras import layers
+
+from kinterp.loading.models import load_model
+
+RNG = np.random.default_rng(22)
+
+
+def _saved(model: keras.Model, path) -> str:
+    model.save(path)
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def adapted_base(tmp_path_factory) -> str:
+    """A nested base whose Normalization was adapted to 0-255 data (as a pretrained
+    EfficientNet's is): its statistics live in weights, not in its config."""
+    keras.utils.set_random_seed(5)
+    norm = layers.Normalization(name="norm")
+    norm.adapt(RNG.uniform(0, 255, (64, 12, 12, 3)).astype("float32"))
+    inputs = keras.Input((12, 12, 3))
+    base = keras.Model(inputs, layers.Conv2D(4, 3, name="conv")(norm(inputs)), name="base")
+    model = keras.Sequential(
+        [keras.Input((12, 12, 3)), base, layers.Flatten(), layers.Dense(3, activation="softmax")]
+    )
+    return _saved(model, tmp_path_factory.mktemp("adapted") / "adapted.keras")
+
+
+def test_adapted_normalization_in_a_nested_base_keeps_its_statistics(adapted_base):
+    original = keras.saving.load_model(adapted_base)
+    loaded = load_model(adapted_base)
+    x = RNG.uniform(0, 255, (4, 12, 12, 3)).astype("float32")
+    np.testing.assert_allclose(loaded.predict(x), np.asarray(original(x)), rtol=1e-5, atol=1e-6)
+    assert loaded.info.input_range == (0.0, 255.0)
