@@ -39,3 +39,33 @@ def test_adapted_normalization_in_a_nested_base_keeps_its_statistics(adapted_bas
     x = RNG.uniform(0, 255, (4, 12, 12, 3)).astype("float32")
     np.testing.assert_allclose(loaded.predict(x), np.asarray(original(x)), rtol=1e-5, atol=1e-6)
     assert loaded.info.input_range == (0.0, 255.0)
+
+
+def _head_in_nested_model(units: int, activation: str) -> keras.Model:
+    """A whole classifier (conv base and head) wrapped as one layer of an outer model, as
+    ``keras.Sequential([augment, classifier])`` or an exported wrapper builds it."""
+    inner = keras.Sequential(
+        [
+            keras.Input((10, 10, 1)),
+            layers.Conv2D(3, 3, name="conv"),
+            layers.Flatten(name="flat"),
+            layers.Dense(units, activation=activation, name="head"),
+        ],
+        name="classifier",
+    )
+    inputs = keras.Input((10, 10, 1))
+    return keras.Model(inputs, inner(inputs), name="wrapped")
+
+
+@pytest.mark.parametrize(("units", "activation"), [(4, "softmax"), (1, "sigmoid")])
+def test_a_head_inside_a_nested_model_keeps_its_activation(units, activation, tmp_path):
+    path = _saved(_head_in_nested_model(units, activation), tmp_path / "wrapped.keras")
+    loaded = load_model(path)
+    x = RNG.uniform(0, 1, (5, 10, 10, 1)).astype("float32")
+    p = np.asarray(keras.saving.load_model(path)(x))
+    if units == 1:
+        assert loaded.info.binary_head and loaded.info.num_outputs == 2
+        p = np.concatenate([1 - p, p], axis=1)
+    assert loaded.info.output_activation == "softmax"
+    assert loaded.info.outputs[0].activation == activation
+    np.testing.assert_allclose(loaded.predict(x), p, rtol=1e-5, atol=1e-6)

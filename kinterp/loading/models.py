@@ -22,7 +22,14 @@ from kinterp.loading.graphscan import check_keras_config, check_savedmodel
 from kinterp.loading.inputrange import infer_input_range
 from kinterp.loading.modelfile import classify, read_config, sha256_of
 from kinterp.loading.modelsize import check_parameter_memory
-from kinterp.loading.view import LayerNode, View, activation_name, analysed_view, output_layer
+from kinterp.loading.view import (
+    LayerNode,
+    View,
+    activation_name,
+    analysed_view,
+    head_layer,
+    output_layer,
+)
 from kinterp.loading.zoo import zoo_models
 from kinterp.toolkit.classification import Classification, class_name, softmax
 
@@ -708,11 +715,12 @@ def describe(
 
 
 def _ports(model: Any) -> tuple[tuple[Port, ...], tuple[Port, ...]]:
-    """The model's inputs and outputs (an output's activation: that of the layer making it)."""
+    """The model's inputs and outputs (an output's activation: that of the layer making it,
+    inside a nested model if that is where)."""
     inputs = tuple(Port(t.name, tuple(t.shape[1:])) for t in model.inputs)
     names = getattr(model, "output_names", None) or [output_layer(t).name for t in model.outputs]
     outputs = tuple(
-        Port(str(n), tuple(t.shape[1:]), activation_name(output_layer(t)) or "other")
+        Port(str(n), tuple(t.shape[1:]), activation_name(head_layer(t)) or "other")
         for n, t in zip(names, model.outputs, strict=True)
     )
     return inputs, outputs

@@ -106,9 +106,18 @@ def output_layer(tensor: Any) -> Any:
     return tensor._keras_history.operation
 
 
+def head_layer(tensor: Any) -> Any:
+    """The layer that computed a symbolic Keras tensor: :func:`output_layer`, looked into
+    when that is a nested model (a whole classifier wrapped as one layer)."""
+    operation, _, index = tensor._keras_history
+    while is_nested_model(operation):
+        operation, _, index = operation.outputs[index]._keras_history
+    return operation
+
+
 def is_binary_head(tensor: Any) -> bool:
     """A single-unit output produced by a sigmoid (a Dense/Conv activation or its own layer)."""
-    return tensor.shape[-1] == 1 and activation_name(output_layer(tensor)) == "sigmoid"
+    return tensor.shape[-1] == 1 and activation_name(head_layer(tensor)) == "sigmoid"
 
 
 def analysed_view(
