@@ -69,3 +69,23 @@ def test_a_head_inside_a_nested_model_keeps_its_activation(units, activation, tm
     assert loaded.info.output_activation == "softmax"
     assert loaded.info.outputs[0].activation == activation
     np.testing.assert_allclose(loaded.predict(x), p, rtol=1e-5, atol=1e-6)
+
+
+def test_augmentation_in_front_of_the_rescaling_does_not_hide_it(tmp_path):
+    """Keras' transfer-learning guide: input -> augmentation (identity at inference) ->
+    Rescaling(1/127.5, offset=-1) -> base(training=False) -> head."""
+    augment = keras.Sequential(
+        [layers.RandomFlip("horizontal"), layers.RandomRotation(0.1)], name="augment"
+    )
+    base_in = keras.Input((16, 16, 3))
+    base = keras.Model(base_in, layers.Conv2D(4, 3, name="conv")(base_in), name="base")
+    inputs = keras.Input((16, 16, 3))
+    x = layers.Rescaling(1 / 127.5, offset=-1, name="scale")(augment(inputs))
+    x = layers.GlobalAveragePooling2D()(base(x, training=False))
+    model = keras.Model(inputs, layers.Dense(3, activation="softmax")(x))
+    loaded = load_model(_saved(model, tmp_path / "guide.keras"))
+    assert loaded.info.input_range == (0.0, 255.0), loaded.info.input_range_source
+    # independently: the range's ends reach the base as -1 and 1
+    ends = np.array([0.0, 255.0], "float32").reshape(2, 1, 1, 1) * np.ones((2, 16, 16, 3))
+    seen = keras.Model(inputs, model.get_layer("scale").output)(ends.astype("float32"))
+    np.testing.assert_allclose(np.asarray(seen)[:, 0, 0, 0], [-1.0, 1.0], rtol=1e-6)

@@ -3,8 +3,9 @@
 A model that starts with ``Rescaling(1/255)`` expects pixel values 0-255, one that starts with
 ``Rescaling(1/127.5, offset=-1)`` also 0-255 (mapped to [-1, 1]), one that starts with
 ``Normalization(mean, variance)`` the range its statistics were taken in. The leading chain of
-``Rescaling`` / ``Normalization`` layers is composed into one affine map ``a * x + b`` and
-the range is the one that map sends to what the network after it was trained on:
+``Rescaling`` / ``Normalization`` layers (after any augmentation layers, identity at inference)
+is composed into one affine map ``a * x + b`` and the range is the one that map sends to what
+the network after it was trained on:
 
 - ends with ``Rescaling``: the inputs that map to [0, 1] (to [-1, 1] when the offset is
   negative);
@@ -21,6 +22,20 @@ import numpy as np
 
 PREPROCESSING = ("Rescaling", "Normalization")
 SKIPPED = ("InputLayer", "HeldInput")  # read nothing of the image's values
+# identity at inference (augmentation, noise, dropout) or moving pixels without changing their
+# values: the preprocessing after them still reads the raw range
+PASSED = (
+    "Resizing",
+    "CenterCrop",
+    "Reshape",
+    "AugMix",
+    "RandAugment",
+    "CutMix",
+    "MixUp",
+    "GaussianNoise",
+    "GaussianDropout",
+    "Dropout",
+)
 
 
 @dataclass(frozen=True)
@@ -40,6 +55,9 @@ def infer_input_range(model: Any) -> InferredRange | None:
     for layer in model.layers:
         kind = type(layer).__name__
         if kind in SKIPPED or not _reads(layer, current):
+            continue
+        if kind in PASSED or kind.startswith("Random"):
+            current = layer.output
             continue
         if kind not in PREPROCESSING:
             break
