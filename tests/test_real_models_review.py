@@ -89,3 +89,34 @@ def test_augmentation_in_front_of_the_rescaling_does_not_hide_it(tmp_path):
     ends = np.array([0.0, 255.0], "float32").reshape(2, 1, 1, 1) * np.ones((2, 16, 16, 3))
     seen = keras.Model(inputs, model.get_layer("scale").output)(ends.astype("float32"))
     np.testing.assert_allclose(np.asarray(seen)[:, 0, 0, 0], [-1.0, 1.0], rtol=1e-6)
+
+
+@pytest.fixture(scope="module")
+def siamese(tmp_path_factory) -> str:
+    """One nested base applied to two image inputs, compared by a sigmoid unit."""
+    keras.utils.set_random_seed(7)
+    base_in = keras.Input((12, 12, 1))
+    x = layers.Flatten()(layers.Conv2D(3, 3, activation="relu", name="conv")(base_in))
+    base = keras.Model(base_in, x, name="twin")
+    left, right = keras.Input((12, 12, 1), name="left"), keras.Input((12, 12, 1), name="right")
+    same = layers.Dense(1, activation="sigmoid", name="same")(
+        layers.Subtract()([base(left), base(right)])
+    )
+    model = keras.Model([left, right], same, name="siamese")
+    return _saved(model, tmp_path_factory.mktemp("siamese") / "siamese.keras")
+
+
+@pytest.mark.parametrize("image", ["left", "right"])
+def test_a_base_shared_by_the_image_and_a_held_input_shows_the_image(siamese, image):
+    from kinterp.loading.models import LoadOptions
+
+    original = keras.saving.load_model(siamese)
+    loaded = load_model(siamese, LoadOptions(input=image))
+    x = RNG.uniform(0, 1, (4, 12, 12, 1)).astype("float32")
+    conv = original.get_layer("twin").get_layer("conv")
+    np.testing.assert_allclose(loaded.features("twin/conv", x), np.asarray(conv(x)), atol=1e-6)
+    held = np.zeros_like(x)
+    p = np.asarray(original({"left": x, "right": held} if image == "left" else [held, x]))
+    np.testing.assert_allclose(loaded.predict(x), np.concatenate([1 - p, p], 1), atol=1e-6)
+    # the layer is reached from the image (Grad-CAM differentiates the score through it)
+    assert len(loaded.layer("twin/conv")._inbound_nodes) == 1

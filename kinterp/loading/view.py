@@ -25,6 +25,7 @@ import numpy as np
 
 BINARY_LOGITS = "kinterp_two_class_logits"
 BINARY_SOFTMAX = "kinterp_two_class"
+HELD = "__held"  # suffix of a layer's clone that computes only from held inputs
 
 
 @dataclass(frozen=True)
@@ -153,13 +154,14 @@ def analysed_view(
         image if index == image_index else HeldInput(held[index], name=f"held_{index}")(image)
         for index in range(len(model.inputs))
     ]
-    inliner = _Inliner(names)
+    inliner = _Inliner(names, held=[feed for feed in feeds if feed is not image])
     outputs = keras.tree.flatten(inliner.call_model(model, feeds if len(feeds) > 1 else image, ""))
     output = outputs[output_index]
     if binary:
         output = _two_class(output)
     view = keras.Model(image, output, name=f"{model.name}_view")
     kept = {layer.name for layer in view.layers}
+    names = {p: n if n in kept else n + HELD for p, n in names.items()}
     return View(view, {p: n for p, n in names.items() if n in kept}, tree, binary)
 
 
@@ -190,11 +192,17 @@ def _two_class(sigmoid_output: Any) -> Any:
 
 class _Inliner:
     """Calls a model's graph on new tensors with every nested model's layers inlined, each
-    layer replaced by a clone (same config, same weights) named by ``names``."""
+    layer replaced by a clone (same config, same weights) named by ``names``.
 
-    def __init__(self, names: dict[str, str]):
+    A layer called both on the image's path and on held inputs only (a siamese base, the image
+    on one side) gets a second clone, named with :data:`HELD`, for the held calls: the named
+    clone then has one call, the image's, so its ``output`` is what the image makes of it.
+    """
+
+    def __init__(self, names: dict[str, str], held: list[Any]):
         self.names = names
-        self.clones: dict[int, Any] = {}
+        self.clones: dict[tuple[int, bool], Any] = {}
+        self.constant = {id(tensor) for tensor in held}  # tensors the image does not reach
 
     def call_model(self, model: Any, inputs: Any, prefix: str) -> Any:
         """``model`` applied to symbolic ``inputs``, inlined."""
@@ -214,9 +222,15 @@ class _Inliner:
         """One layer call: a nested model is inlined, any other layer cloned and called."""
         if is_nested_model(layer):
             return self.call_model(layer, args[0] if len(args) == 1 else list(args), path + "/")
-        clone = self.clones.get(id(layer))
+        import keras
+
+        tensors = [
+            t for t in keras.tree.flatten((args, kwargs)) if isinstance(t, keras.KerasTensor)
+        ]
+        held = bool(tensors) and all(id(t) in self.constant for t in tensors)
+        clone = self.clones.get((id(layer), held))
         if clone is None:
-            config = dict(layer.get_config(), name=self.names[path])
+            config = dict(layer.get_config(), name=self.names[path] + (HELD if held else ""))
             clone = type(layer).from_config(config)
             output = clone(*args, **kwargs)
             clone.set_weights(layer.get_weights())
@@ -224,6 +238,9 @@ class _Inliner:
                 # state kept outside its weights (an adapted Normalization's mean and variance)
                 # is derived from them here, as Keras does when it loads a file
                 clone.finalize_state()
-            self.clones[id(layer)] = clone
-            return output
-        return clone(*args, **kwargs)
+            self.clones[(id(layer), held)] = clone
+        else:
+            output = clone(*args, **kwargs)
+        if held:
+            self.constant.update(id(t) for t in keras.tree.flatten(output))
+        return output
