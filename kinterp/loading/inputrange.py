@@ -7,8 +7,10 @@ A model that starts with ``Rescaling(1/255)`` expects pixel values 0-255, one th
 is composed into one affine map ``a * x + b`` and the range is the one that map sends to what
 the network after it was trained on:
 
-- ends with ``Rescaling``: the inputs that map to [0, 1] (to [-1, 1] when the offset is
-  negative);
+- ends with ``Rescaling``: pixels start at 0 (black), so the candidates are [0, 1], [0, 255]
+  and [0, 65535]; an offset beyond 2 in size (``offset=-mean`` of 0-255 data) means 0-255,
+  otherwise the candidate the map sends to a span nearest 1.5 (a width of 1 for [0, 1], 2 for
+  [-1, 1]) is taken;
 - ends with ``Normalization``: [0, 255] when the raw data's mean or standard deviation that the
   statistics imply is above 1, else [0, 1].
 """
@@ -74,9 +76,18 @@ def infer_input_range(model: Any) -> InferredRange | None:
         mean, std = -b / a, 1 / a
         low, high = (0.0, 255.0) if max(mean, std) > 1.0 else (0.0, 1.0)
     else:
-        target = (-1.0, 1.0) if b < 0 else (0.0, 1.0)
-        low, high = ((t - b) / a for t in target)
+        low, high = 0.0, _rescaled_high(a, b)
     return InferredRange(_tidy(low), _tidy(high), "inferred from " + " + ".join(used))
+
+
+WHITES = (1.0, 255.0, 65535.0)  # the white of float, 8-bit and 16-bit images
+
+
+def _rescaled_high(scale: float, offset: float) -> float:
+    """The white level of raw pixels that a ``scale * x + offset`` rescaling was made for."""
+    if abs(offset) > 2.0:
+        return 255.0
+    return min(WHITES, key=lambda white: abs(np.log(scale * white / 1.5)))
 
 
 def _reads(layer: Any, tensor: Any) -> bool:
