@@ -398,3 +398,13 @@ def test_every_technique_runs_or_refuses_in_one_line(shapes, shape, technique, t
         assert "\n" not in message and says_what_to_do, message
         return
     assert result.status == "ok", result.data
+
+
+def test_hold_mean_on_an_integer_input_holds_each_positions_most_frequent_value():
+    from kinterp.loading.models import typical_value
+
+    tokens = np.array([[3, 7, 1], [3, 2, 1], [5, 2, 9], [3, 2, 0]], dtype=np.int64)
+    expected = [max(set(col), key=list(col).count) for col in tokens.T.tolist()]
+    np.testing.assert_array_equal(typical_value(tokens), expected)  # [3, 2, 1], not the means
+    floats = tokens.astype("float32")
+    np.testing.assert_allclose(typical_value(floats), floats.mean(axis=0))

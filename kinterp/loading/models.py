@@ -798,8 +798,19 @@ def held_values(
                 f"{', '.join(map(str, port.shape))}) in the --data .npz; add it or pass "
                 "--hold zeros"
             )
-        held[index] = np.asarray(rows, dtype="float64").mean(axis=0).astype("float32")
+        held[index] = typical_value(np.asarray(rows))
     return held
+
+
+def typical_value(rows: np.ndarray) -> np.ndarray:
+    """What ``--hold mean`` holds an input at: the mean of its rows, or for integer rows
+    (token ids, category codes, where a mean names nothing) each position's most frequent
+    value."""
+    if not np.issubdtype(rows.dtype, np.integer):
+        return rows.astype("float64").mean(axis=0).astype("float32")
+    flat = rows.reshape(len(rows), -1)
+    modes = [np.bincount(column - column.min()).argmax() + column.min() for column in flat.T]
+    return np.asarray(modes, dtype="float32").reshape(rows.shape[1:])
 
 
 def held_descriptions(
@@ -807,10 +818,15 @@ def held_descriptions(
 ) -> tuple[tuple[str, str], ...]:
     """(input, how it is held) for every input but ``image``."""
     return tuple(
-        (port.name, "zeros" if hold == "zeros" else f"mean of {len(data[port.name]):,} rows")
+        (port.name, "zeros" if hold == "zeros" else _typical_text(np.asarray(data[port.name])))
         for index, port in enumerate(inputs)
         if index != image
     )
+
+
+def _typical_text(rows: np.ndarray) -> str:
+    kind = "most frequent value" if np.issubdtype(rows.dtype, np.integer) else "mean"
+    return f"{kind} of {len(rows):,} rows"
 
 
 def _input_range(
