@@ -42,6 +42,11 @@ RESERVED = frozenset(
         "params",
         "load_options",
         "server",
+        "input_name",
+        "output_name",
+        "input",  # --input and --output are the core's
+        "output",
+        "hold",
     }
 )
 """Names the core's own options and ``kinterp.run`` arguments use; a Params field may not."""
