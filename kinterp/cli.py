@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import inspect
 import json
+import logging
 import os
 import sys
 import traceback
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from typer.core import TyperGroup
+from typer.core import TyperGroup, TyperOption
 
 from kinterp.errors import KinterpError, RunFailed, error_line
 from kinterp.interrupts import InterruptWatch, Terminated, hand_over
-from kinterp.reporting.formatting import format_number
+from kinterp.reporting.formatting import format_number, metric_text
 from kinterp.settings.params import ParamSpec, param_specs
 
 if TYPE_CHECKING:
@@ -107,6 +109,45 @@ def fail(message: str, code: int = 2) -> None:
     sys.exit(code)
 
 
+class TensorFlowLog(UserWarning):
+    """A TensorFlow or absl log record below ERROR (tf.function retracing...), as a warning."""
+
+
+class _LogToWarnings(logging.Filter):
+    """Turns the records of TensorFlow's and absl's loggers below ERROR into
+    :class:`TensorFlowLog` warnings: a run records them in its report's log (the runner
+    captures warnings), and outside a run they are ignored, so none reaches the terminal."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno >= logging.ERROR:
+            return True
+        message = record.getMessage()
+        warnings.warn_explicit(message, TensorFlowLog, record.pathname, record.lineno)
+        return False
+
+
+def keep_library_logs_off_the_terminal() -> None:
+    """Route TensorFlow's and absl's warnings to the report log (``--debug`` keeps them)."""
+    warnings.filterwarnings("ignore", category=TensorFlowLog)
+    for name in ("tensorflow", "absl"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, _LogToWarnings) for f in logger.filters):
+            logger.addFilter(_LogToWarnings())
+
+
+_option_type = getattr(TyperOption, "display_type_rich", None)
+
+
+def _no_type_for_flags(option: TyperOption, ctx: Any) -> str | None:
+    """What ``--help`` shows after an option: nothing for a flag (``--json``, ``--sanity/
+    --no-sanity``, ``--help``), which takes no value; Typer's rich help shows ``<bool>``."""
+    return None if option.is_flag else _option_type(option, ctx)
+
+
+if _option_type is not None:  # the Typer versions whose rich help shows types this way
+    TyperOption.display_type_rich = _no_type_for_flags  # every command's, plugins' too
+
+
 class KinterpGroup(TyperGroup):
     """The root command: every error becomes one line and an exit code, tracebacks on --debug.
 
@@ -143,6 +184,8 @@ class KinterpGroup(TyperGroup):
         extra.pop("standalone_mode", None)
         # --debug works anywhere on the line, not only before the sub-command.
         command_args = [a for a in args if a != "--debug"]
+        if not debugging(args):
+            keep_library_logs_off_the_terminal()
         try:
             with InterruptWatch() as self.interrupts:
                 code = super().main(
@@ -855,7 +898,7 @@ def _run_on_server(url: str, spec: Any, as_json: bool, quiet: bool) -> None:
         print_json({**state, "report_url": url})
     else:
         if state["metric"] and state["value"] is not None:
-            typer.echo(f"{state['metric']}: {metric_text(state['value'])}")
+            typer.echo(f"{state['metric']}: {metric_text(state['metric'], state['value'])}")
         typer.echo(f"report: {url}")
     if state["status"] == "refused":
         raise KinterpError(state["error"])
@@ -876,7 +919,7 @@ def _show_result(result: Any, technique: str, as_json: bool) -> None:
         )
     else:
         for name, value in result.metrics.items():
-            typer.echo(f"{name}: {metric_text(value)}")
+            typer.echo(f"{name}: {metric_text(name, value)}")
         typer.echo(f"report: {result.path / 'report.html'}")
     _raise_if_failed(result)
 
@@ -888,15 +931,6 @@ def _raise_if_failed(result: Any) -> None:
         technique = result.report["technique"]["name"]
         message = f"{technique} failed: {error['message']} (report: {result.path})"
         raise RunFailed(message, result.traceback)
-
-
-def metric_text(value: Any, most: int = 8) -> str:
-    """A metric on one line: a number, or the first ``most`` entries of a per-key dict."""
-    if not isinstance(value, dict):
-        return format_number(value, None)
-    shown = [f"{key} {format_number(v, None)}" for key, v in list(value.items())[:most]]
-    more = f", ... ({len(value) - most} more)" if len(value) > most else ""
-    return ", ".join(shown) + more
 
 
 def main() -> None:
