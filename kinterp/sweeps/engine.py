@@ -159,34 +159,66 @@ def _run_all(
     info: dict[str, Any],
     quiet: bool,
 ) -> None:
-    """Submit every run, record each outcome as it completes (rewriting sweep.json)."""
+    """Send every run (and the files it needs, once each), record each outcome as it
+    completes (its report unpacked under the out folder), rewriting sweep.json."""
     from uuid import uuid4
 
     from distributed import as_completed
 
-    from kinterp.sweeps.worker import run_task
+    from kinterp.sweeps.transport import Shipper
+    from kinterp.sweeps.worker import run_shipped
 
     token = uuid4().hex[:8]
-    futures = {
-        client.submit(
-            run_task, run.spec, key=f"kinterp-run-{run.key[:16]}-{token}", retries=TASK_RETRIES
-        ): run
-        for run in todo
-    }
+    shipper = Shipper(client)
+    futures: dict[Any, tuple[PlannedRun, tuple[Any, ...]]] = {}
     with sweep_progress(len(todo), quiet) as progress:
+        for run in todo:
+            spec = run.spec
+            try:
+                inputs = shipper.inputs(spec.model, spec.model_sha256, spec.data)
+            except KinterpError as exc:  # gone, changed since planning, or too big to send
+                _record(plan, run, Outcome("refused", error=str(exc)), outcomes, info, progress)
+                continue
+            key = f"kinterp-run-{run.key[:16]}-{token}"
+            future = client.submit(run_shipped, spec, *inputs, key=key, retries=TASK_RETRIES)
+            futures[future] = (run, inputs)
         for future in as_completed(futures):
-            run = futures.pop(future)
-            outcomes[run.key] = _outcome(future)
+            run, inputs = futures.pop(future)
+            outcome = _outcome(future, run)
             future.release()
-            progress.advance(run, outcomes[run.key])
-            manifest.write(plan.out, manifest.build(plan.out, plan.runs, outcomes, **info))
+            shipper.done(inputs)
+            _record(plan, run, outcome, outcomes, info, progress)
 
 
-def _outcome(future: Any) -> Outcome:
-    """A finished task's outcome; a task that kept raising (or killing workers) is failed."""
-    if future.status == "finished":
-        return Outcome(**future.result())
-    return Outcome("failed", error=one_line(future.exception()))
+def _record(
+    plan: SweepPlan,
+    run: PlannedRun,
+    outcome: Outcome,
+    outcomes: dict[str, Outcome],
+    info: dict[str, Any],
+    progress: Any,
+) -> None:
+    outcomes[run.key] = outcome
+    progress.advance(run, outcome)
+    manifest.write(plan.out, manifest.build(plan.out, plan.runs, outcomes, **info))
+
+
+def _outcome(future: Any, run: PlannedRun) -> Outcome:
+    """A finished task's outcome, its report unpacked (and checked) under the run's folder;
+    a task that kept raising (or killing workers), or a damaged report, is failed."""
+    from kinterp.sweeps.transport import receive_report
+
+    if future.status != "finished":
+        return Outcome("failed", error=one_line(future.exception()))
+    result = future.result()
+    outcome = Outcome(**result["outcome"])
+    if result.get("archive") is None:
+        return outcome
+    try:
+        path = receive_report(result["archive"], result["files"], run.folder, result["name"])
+    except KinterpError as exc:
+        return Outcome("failed", error=str(exc), seconds=outcome.seconds)
+    return Outcome(**{**outcome.as_dict(), "report": str(path)})
 
 
 def _now() -> str:

@@ -26,6 +26,7 @@ from kinterp.registry import find_technique
 from kinterp.settings.nesting import check_depth
 from kinterp.settings.params import parse_params
 from kinterp.settings.runspec import SEED_LIMIT
+from kinterp.sweeps import transport
 from kinterp.sweeps.locate import Locator
 from kinterp.sweeps.size import DEFAULT_MAX_RUNS, block_runs, check_max_runs, check_size
 
@@ -278,6 +279,9 @@ def _data(value: Any, base: Path, locator: Locator, run: int | None) -> str | No
         return value
     path = base / Path(value).expanduser()
     if path.exists():
+        problem = transport.over_cap(path, transport.DATA_CAP, "dataset")
+        if problem:
+            raise locator.error(problem, run=run, value=value)
         return str(path.resolve())
     raise locator.error(
         f"unknown dataset {value!r} and no such path {path}; known: {', '.join(datasets)}",
@@ -338,6 +342,11 @@ class _ModelResolver:
             )
         return [ModelRef(str(p.resolve()), p.name, self._sha256(p, entry, run)) for p in paths]
 
+    @staticmethod
+    def _zoo(path: Path) -> bool:
+        """True for a zoo model's file (it travels by name)."""
+        return any(path == Path(zoo.path).resolve() for zoo in zoo_models().values())
+
     def _sha256(self, path: Path, entry: str, run: int | None) -> str:
         path = path.resolve()
         if path not in self.hashes:
@@ -345,5 +354,8 @@ class _ModelResolver:
                 classify(path)
             except KinterpError as exc:
                 raise self.locator.error(str(exc), run=run, value=entry) from None
+            problem = transport.over_cap(path, transport.MODEL_CAP, "model")
+            if problem and not self._zoo(path):
+                raise self.locator.error(problem, run=run, value=entry)
             self.hashes[path] = sha256_of(path)
         return self.hashes[path]

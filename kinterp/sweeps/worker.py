@@ -1,15 +1,22 @@
 """The task a Dask worker runs: one RunSpec, with the worker's models cached by sha256.
 
-A task carries the RunSpec (paths, params, the model's sha256), never a model. Each worker
-process loads a model once and keeps the last few; before every run it checks that the file
-still has the spec's sha256, so a model changed mid-sweep is refused, not silently used.
+A sweep's task (:func:`run_shipped`) carries the RunSpec and, for a model file or dataset
+named by path, the bytes the client sent (see :mod:`kinterp.sweeps.transport`): the worker
+writes them into its own folder, runs the spec there and sends the report directory back
+packed, naming the client's paths. Each worker process loads a model once and keeps the last
+few; before every run it checks that the file still has the spec's sha256.
 """
 
 from __future__ import annotations
 
+import json
+import shutil
+import tempfile
 import threading
 import time
 from collections import OrderedDict
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from kinterp.errors import KinterpError
@@ -17,6 +24,7 @@ from kinterp.loading.modelfile import sha256_of
 from kinterp.loading.models import LoadedModel, resolve
 from kinterp.settings.runspec import RunSpec
 from kinterp.sweeps.outcome import Outcome, from_report
+from kinterp.sweeps.transport import Shipment, materialize, pack_report, work_root
 
 MAX_CACHED_MODELS = 4
 
@@ -43,6 +51,68 @@ def run_task(spec: RunSpec) -> dict[str, Any]:
     return from_report(
         result.path, result.report, seconds=seconds, load_seconds=load_seconds
     ).as_dict()
+
+
+def run_shipped(
+    spec: RunSpec,
+    model: Shipment | None = None,
+    model_bytes: bytes | None = None,
+    data: Shipment | None = None,
+    data_bytes: bytes | None = None,
+) -> dict[str, Any]:
+    """Run a sweep's spec in this worker's own folder; return its outcome and packed report.
+
+    What arrived by content is written under the worker's folder (sha256 checked) and the
+    spec pointed at it; the run writes under a temporary folder of the worker, its report
+    records the client's paths (``spec``), and it is returned as ``archive`` (tar bytes),
+    ``files`` (sha256 by relative path) and ``name``; the worker keeps no copy.
+    """
+    root = work_root()
+    local = spec
+    try:
+        if model is not None:
+            path = materialize(model, model_bytes or b"", root / "models")
+            local = replace(local, model=str(path))
+        if data is not None:
+            path = materialize(data, data_bytes or b"", root / "data")
+            local = replace(local, data=str(path))
+    except KinterpError as exc:
+        return {"outcome": Outcome("refused", error=str(exc)).as_dict()}
+    (root / "runs").mkdir(exist_ok=True)
+    runs = Path(tempfile.mkdtemp(prefix="run-", dir=root / "runs"))
+    try:
+        outcome = run_task(replace(local, out=str(runs)))
+        if outcome.get("report") is None:
+            return {"outcome": outcome}
+        run_dir = Path(outcome["report"])
+        _name_client_paths(run_dir, spec, local)
+        try:
+            archive, files = pack_report(run_dir)
+        except KinterpError as exc:
+            return {"outcome": {**outcome, "status": "failed", "report": None, "error": str(exc)}}
+        return {"outcome": outcome, "archive": archive, "files": files, "name": run_dir.name}
+    finally:
+        shutil.rmtree(runs, ignore_errors=True)
+
+
+def _name_client_paths(run_dir: Path, spec: RunSpec, local: RunSpec) -> None:
+    """Make the report name the client's model, data and out paths, not this worker's."""
+    from kinterp.plugins import registry
+    from kinterp.reporting.html import write_report
+
+    path = run_dir / "report.json"
+    report = json.loads(path.read_text())
+    recorded = report.get("spec") or {}
+    recorded["out"] = spec.out
+    if local.model != spec.model:
+        recorded["model"] = spec.model
+        if isinstance(report.get("model"), dict):
+            report["model"]["path"] = spec.model
+    if local.data != spec.data:
+        recorded["data"] = spec.data
+    report["spec"] = recorded
+    blocks = {name: block for name, (block, _) in registry().report_blocks.items()}
+    write_report(run_dir, report, blocks)
 
 
 def cached_model(spec: RunSpec) -> tuple[LoadedModel, float]:

@@ -1,0 +1,150 @@
+"""What travels between a sweep's client and its workers (#25): files by content, each
+written once under its sha256 and checked on arrival; reports packed and checked on their way
+back; caps refused in one line naming the SPEC line."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from kinterp.errors import KinterpError
+from kinterp.loading.modelfile import sha256_of
+from kinterp.sweeps import plan_sweep, sweep, transport
+from kinterp.sweeps.transport import Shipment, materialize, pack, pack_report, receive_report
+from tests.conftest import all_entries, assert_valid_report
+
+DATA = Path(__file__).resolve().parents[1] / "kinterp" / "data" / "mnist_5k.npz"
+
+
+def _leftovers(folder: Path) -> list[Path]:
+    return [p for p in folder.rglob("*") if p.name.startswith(".")]
+
+
+@pytest.mark.parametrize("fixture", ["tiny_conv", "tiny_savedmodel"])
+def test_a_model_file_or_savedmodel_folder_arrives_whole_and_is_written_once(
+    fixture, request, tmp_path
+):
+    source = request.getfixturevalue(fixture)
+    shipment, data = pack(source, transport.MODEL_CAP, "model")
+    assert shipment.sha256 == sha256_of(source) and shipment.folder == source.is_dir()
+    arrived = materialize(shipment, data, tmp_path / "worker")
+    assert arrived == tmp_path / "worker" / shipment.sha256 / source.name
+    assert sha256_of(arrived) == shipment.sha256
+    again = materialize(shipment, data, tmp_path / "worker")
+    assert again == arrived and not _leftovers(tmp_path / "worker")
+
+
+def test_bytes_that_do_not_match_their_sha256_are_refused_and_leave_nothing(tiny_conv, tmp_path):
+    shipment, data = pack(tiny_conv, transport.MODEL_CAP, "model")
+    damaged = bytearray(data)
+    damaged[len(damaged) // 2] ^= 0xFF
+    with pytest.raises(KinterpError, match="arrived damaged"):
+        materialize(shipment, bytes(damaged), tmp_path)
+    assert [p for p in tmp_path.rglob("*") if p.is_file()] == []
+
+
+def test_an_archive_member_that_leaves_its_folder_is_refused(tmp_path):
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        info = tarfile.TarInfo("../escaped.txt")
+        info.size = 2
+        tar.addfile(info, io.BytesIO(b"hi"))
+    shipment = Shipment("0" * 64, "model", True, len(buffer.getvalue()))
+    with pytest.raises(KinterpError, match="unsafe archive member '../escaped.txt'"):
+        materialize(shipment, buffer.getvalue(), tmp_path / "w")
+    assert not (tmp_path / "escaped.txt").exists() and not _leftovers(tmp_path)
+
+
+def _report_dir(tmp_path: Path) -> Path:
+    run = tmp_path / "worker" / "20260101-000000-happymap-m"
+    (run / "arrays").mkdir(parents=True)
+    (run / "notes.json").write_text('{"status": "ok"}')
+    (run / "arrays" / "maps.npy").write_bytes(bytes(range(256)) * 8)
+    return run
+
+
+def test_a_report_comes_back_with_every_file_checked(tmp_path):
+    run = _report_dir(tmp_path)
+    archive, sums = pack_report(run)
+    assert set(sums) == {"notes.json", "arrays/maps.npy"}
+    first = receive_report(archive, sums, tmp_path / "out", run.name)
+    second = receive_report(archive, sums, tmp_path / "out", run.name)
+    assert first.name == run.name and second.name == f"{run.name}-2"
+    for relative in sums:
+        assert (first / relative).read_bytes() == (run / relative).read_bytes()
+    assert not _leftovers(tmp_path / "out")
+
+
+@pytest.mark.parametrize("damage", ["content", "missing", "extra"])
+def test_a_damaged_or_incomplete_report_is_refused_and_nothing_is_kept(damage, tmp_path):
+    run = _report_dir(tmp_path)
+    archive, sums = pack_report(run)
+    if damage == "content":
+        sums = {**sums, "notes.json": "0" * 64}
+    elif damage == "missing":
+        sums = {**sums, "arrays/other.npy": "0" * 64}
+    else:
+        sums = {k: v for k, v in sums.items() if k != "arrays/maps.npy"}
+    with pytest.raises(KinterpError, match="arrived damaged or incomplete"):
+        receive_report(archive, sums, tmp_path / "out", run.name)
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_a_worker_cannot_name_a_report_outside_the_folder(tmp_path):
+    archive, sums = pack_report(_report_dir(tmp_path))
+    for name in ("../up", ".hidden", ""):
+        with pytest.raises(KinterpError, match="refused"):
+            receive_report(archive, sums, tmp_path / "out", name)
+
+
+def test_data_over_the_cap_is_refused_naming_its_line(monkeypatch, runner, tmp_path):
+    from kinterp.cli import app
+
+    monkeypatch.setattr(transport, "DATA_CAP", 1000)
+    shutil.copyfile(DATA, tmp_path / "digits.npz")
+    spec = tmp_path / "sweep.toml"
+    spec.write_text(
+        'models = ["mnist-mlp"]\n[[runs]]\ntechnique = "robustness"\ndata = "digits.npz"\n'
+    )
+    result = runner.invoke(app, ["sweep", str(spec), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 2, result.output
+    error = result.stderr.strip()
+    assert len(error.splitlines()) == 1, error
+    assert "sweep.toml, line 4: dataset " in error and "over the 1,000 bytes" in error, error
+    assert "a sweep sends to each worker" in error and "register it as a named dataset" in error
+    assert sorted(all_entries(tmp_path)) == sorted([spec, tmp_path / "digits.npz"])
+
+
+def test_a_model_over_the_cap_is_refused_but_a_zoo_model_travels_by_name(
+    monkeypatch, tiny_conv, tmp_path
+):
+    monkeypatch.setattr(transport, "MODEL_CAP", 100)
+    spec = {"models": ["mnist-mlp"], "runs": [{"technique": "happymap"}]}
+    assert len(plan_sweep(spec, out=tmp_path / "out").runs) == 1
+    with pytest.raises(KinterpError, match="over the 100 bytes a sweep sends to each worker"):
+        plan_sweep({**spec, "models": [str(tiny_conv)]}, out=tmp_path / "out")
+
+
+def test_a_dataset_named_by_path_travels_by_content(tmp_path):
+    """A local cluster uses the same transport: the run reads the sent copy, and its report
+    names the client's path."""
+    data = tmp_path / "client" / "digits.npz"
+    data.parent.mkdir()
+    shutil.copyfile(DATA, data)
+    params = {"family": ["edge"], "edge": [0, 1], "limit": 50, "sensitivity_images": 10}
+    spec = {
+        "models": ["mnist-mlp"],
+        "runs": [{"technique": "robustness", "data": str(data), "params": params}],
+    }
+    manifest = sweep(spec, out=tmp_path / "out", workers=1)
+    assert manifest["summary"]["ok"] == 1, manifest["runs"]
+    run = manifest["runs"][0]
+    report = assert_valid_report(tmp_path / "out" / run["report"])
+    assert report["spec"]["data"] == str(data) == run["data"]
+    assert report["spec"]["out"] == str(tmp_path / "out" / "runs" / run["key"][:16])
+    assert json.loads((tmp_path / "out" / "sweep.json").read_text())["summary"]["ok"] == 1
