@@ -148,3 +148,43 @@ def test_a_dataset_named_by_path_travels_by_content(tmp_path):
     assert report["spec"]["data"] == str(data) == run["data"]
     assert report["spec"]["out"] == str(tmp_path / "out" / "runs" / run["key"][:16])
     assert json.loads((tmp_path / "out" / "sweep.json").read_text())["summary"]["ok"] == 1
+
+
+class _FakeFuture:
+    def __init__(self):
+        self.released = False
+
+    def release(self):
+        self.released = True
+
+
+class _FakeClient:
+    def __init__(self):
+        self.scattered: list[_FakeFuture] = []
+
+    def scatter(self, data, hash=True):
+        self.scattered.append(_FakeFuture())
+        return self.scattered[-1]
+
+
+def test_each_file_is_sent_once_held_within_the_budget_and_released_after_its_last_run(
+    monkeypatch, tiny_conv, tiny_dense, tmp_path
+):
+    largest = max(tiny_conv.stat().st_size, tiny_dense.stat().st_size)
+    monkeypatch.setattr(transport, "SEND_BUDGET", largest + 10)  # one file at a time
+    copy = tmp_path / "same.keras"
+    shutil.copyfile(tiny_conv, copy)
+    client = _FakeClient()
+    shipper = transport.Shipper(client)
+    conv = sha256_of(tiny_conv)
+    first = shipper.inputs(str(tiny_conv), conv, None)
+    second = shipper.inputs(str(copy), conv, "mnist-5k")  # same bytes: not sent again
+    zoo = shipper.inputs("mnist-mlp", None, "mnist-5k")  # names travel as names
+    assert len(client.scattered) == 1 and zoo == (None, None, None, None)
+    assert shipper.fits(str(copy), None) and not shipper.fits(str(tiny_dense), None)
+    shipper.done(first)
+    assert not client.scattered[0].released
+    shipper.done(second)
+    assert client.scattered[0].released and shipper.fits(str(tiny_dense), None)
+    with pytest.raises(KinterpError, match="has changed since the sweep was planned"):
+        shipper.inputs(str(tiny_dense), conv, None)

@@ -171,9 +171,17 @@ def _run_all(
     token = uuid4().hex[:8]
     shipper = Shipper(client)
     futures: dict[Any, tuple[PlannedRun, tuple[Any, ...]]] = {}
-    with sweep_progress(len(todo), quiet) as progress:
-        for run in todo:
+    pending = list(todo)
+
+    def submit_more() -> list[Any]:
+        """Submit the pending runs whose files are sent or fit the budget of bytes held."""
+        nonlocal pending
+        submitted, held = [], []
+        for run in pending:
             spec = run.spec
+            if futures and not shipper.fits(spec.model, spec.data):
+                held.append(run)  # its file waits until runs holding others finish
+                continue
             try:
                 inputs = shipper.inputs(spec.model, spec.model_sha256, spec.data)
             except KinterpError as exc:  # gone, changed since planning, or too big to send
@@ -182,12 +190,20 @@ def _run_all(
             key = f"kinterp-run-{run.key[:16]}-{token}"
             future = client.submit(run_shipped, spec, *inputs, key=key, retries=TASK_RETRIES)
             futures[future] = (run, inputs)
-        for future in as_completed(futures):
+            submitted.append(future)
+        pending = held
+        return submitted
+
+    with sweep_progress(len(todo), quiet) as progress:
+        completed = as_completed(submit_more())
+        for future in completed:
             run, inputs = futures.pop(future)
             outcome = _outcome(future, run)
             future.release()
             shipper.done(inputs)
             _record(plan, run, outcome, outcomes, info, progress)
+            if pending:
+                completed.update(submit_more())
 
 
 def _record(

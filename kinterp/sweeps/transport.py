@@ -38,6 +38,9 @@ DATA_CAP = 256 * MIB
 """The most bytes of one dataset file or folder a sweep sends to its workers."""
 REPORT_CAP = 1024 * MIB
 """The most bytes of one report directory a worker sends back."""
+SEND_BUDGET = 2048 * MIB
+"""The most bytes of files a sweep holds in the cluster at once: a run whose file would go
+over it waits until runs holding other files finish (one run's files always fit)."""
 
 
 @dataclass(frozen=True)
@@ -290,6 +293,18 @@ class Shipper:
             self.sent[shipment.sha256] = (shipment, future)
         self.paths[path] = self.sent[shipment.sha256]
         return self.paths[path]
+
+    def fits(self, model: str, data: str | None) -> bool:
+        """True if the files a run needs are sent, or fit in :data:`SEND_BUDGET` with them."""
+        held = sum(shipment.size for shipment, _ in self.sent.values())
+        new = 0
+        for path in (model, data):
+            if path is not None and Path(path).is_absolute() and path not in self.paths:
+                try:
+                    new += size_of(Path(path))
+                except OSError:
+                    return True  # send it now: the attempt refuses it in one line
+        return new == 0 or held + new <= SEND_BUDGET
 
     def inputs(self, model: str, sha256: str | None, data: str | None) -> tuple[Any, ...]:
         """``(model shipment, its bytes' future, data shipment, its future)`` for a run;
