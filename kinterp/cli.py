@@ -548,11 +548,12 @@ def report(
     directory: Annotated[Path, typer.Argument(help="A folder holding run directories.")],
 ) -> None:
     """Write DIR/index.html over every run found below DIR."""
+    from kinterp.demo import technique_param_specs
     from kinterp.reporting.html import write_index
 
     if not directory.is_dir():
         raise KinterpError(f"no such directory: {directory}; pass the folder your runs went to")
-    typer.echo(str(write_index(directory)))
+    typer.echo(str(write_index(directory, technique_param_specs)))
 
 
 @app.command()

@@ -9,7 +9,15 @@ from kinterp.errors import KinterpError, RunFailed
 from kinterp.registry import installed_techniques
 from kinterp.reporting.html import write_index
 from kinterp.runner import execute
+from kinterp.settings.params import ParamSpec, param_specs
 from kinterp.settings.runspec import RunSpec
+
+
+def technique_param_specs(name: str) -> list[ParamSpec]:
+    """The param specs of installed technique ``name`` (none if it is not installed), for
+    :func:`write_index` to show each run's params as they ran."""
+    found = [t for t in installed_techniques() if t.name == name]
+    return param_specs(found[0].Params) if found else []
 
 
 def run_demo(out: Path, quick: bool, quiet: bool, echo: Callable[[str], None]) -> Path:
@@ -40,7 +48,7 @@ def run_demo(out: Path, quick: bool, quiet: bool, echo: Callable[[str], None]) -
         if result.status != "ok":
             failed.append(f"{technique.name} on {preset.model}")
     Path(out).mkdir(parents=True, exist_ok=True)
-    index = write_index(out)
+    index = write_index(out, technique_param_specs)
     if failed:
         raise RunFailed(f"demo runs failed: {', '.join(failed)}; see {index}")
     return index

@@ -217,3 +217,72 @@ def test_index_sorts_and_filters(browser, reports, shots, viewport):
     shown = [rows.nth(i) for i in range(count) if rows.nth(i).is_visible()]
     assert shown and all(r.locator("td").nth(1).inner_text() == "backquery" for r in shown)
     page.close()
+
+
+CHECK_INDEX = """() => {
+  const row = document.querySelector("#runs tbody tr");
+  const box = el => {
+    const r = el.getBoundingClientRect();
+    return {left: r.left, right: r.right, top: r.top, bottom: r.bottom};
+  };
+  return {
+    scrollWidth: document.documentElement.scrollWidth,
+    finding: box(row.querySelector(".verdict-cell")),
+    findingText: row.querySelector(".verdict-cell").textContent.trim(),
+    preview: box(row.querySelector(".thumbs")),
+    headers: Array.from(document.querySelectorAll("#runs th")).map(box),
+  };
+}"""
+
+
+@pytest.fixture(scope="module")
+def small_index(tmp_path_factory) -> Path:
+    """The cheapest run twice (one index row, linking the earlier) and a robustness run with a
+    long finding, indexed."""
+    from kinterp.demo import technique_param_specs
+    from kinterp.reporting.html import write_index
+    from kinterp.runner import execute
+    from kinterp.settings.runspec import RunSpec
+
+    out = tmp_path_factory.mktemp("browser-index-with-a-rather-long-folder-name-for-a-phone")
+    happymap = RunSpec("happymap", "mnist-mlp", {"classes": [0], "steps": 4}, out=str(out))
+    for spec in (happymap, happymap):
+        execute(spec, quiet=True)
+    params = {"limit": 100, "family": ["noise"]}
+    execute(RunSpec("robustness", "mnist-cnn", params, out=str(out)), quiet=True)
+    return write_index(out, technique_param_specs)
+
+
+def _index_fits_a_phone(browser, index: Path, shots: Path) -> None:
+    visit = Visit(browser, index, PHONE, shots)
+    state = visit.page.evaluate(CHECK_INDEX)
+    width, height = PHONE["width"], PHONE["height"]
+    assert not visit.problems(), visit.problems()
+    assert state["scrollWidth"] <= width, state
+    finding, preview = state["finding"], state["preview"]
+    assert state["findingText"] and finding["left"] >= 0 and finding["right"] <= width, state
+    assert finding["bottom"] <= height, f"the first finding is below the first screen: {state}"
+    assert preview["left"] >= 0 and preview["right"] <= width, state
+    assert all(h["left"] >= 0 and h["right"] <= width for h in state["headers"]), state
+    visit.page.close()
+
+
+def test_small_index_fits_a_phone(browser, small_index, shots):
+    _index_fits_a_phone(browser, small_index, shots)
+
+
+def test_demo_index_fits_a_phone(browser, reports, shots):
+    _index_fits_a_phone(browser, reports / "index.html", shots)
+
+
+def test_index_sorts_and_filters_on_a_phone(browser, small_index, shots):
+    visit = Visit(browser, small_index, PHONE, shots)
+    page = visit.page
+    rows = page.locator("#runs tbody tr")
+    assert rows.count() == 2  # the same happymap settings twice are one row
+    page.locator("#runs th", has_text="technique").click()
+    names = [rows.nth(i).locator("td").nth(1).inner_text() for i in range(2)]
+    assert names == ["happymap", "robustness"]
+    page.select_option("#f-technique", "robustness")
+    assert not rows.nth(0).is_visible() and rows.nth(1).is_visible()
+    page.close()

@@ -21,5 +21,6 @@ def test_quick_demo_runs_every_preset_and_writes_the_index(runner, tmp_path):
     for run_dir in runs:
         assert assert_valid_report(run_dir)["status"] == "ok"
     index = (tmp_path / "index.html").read_text()
-    assert index.count("report.html") == len(presets)
+    assert index.count("<tr data-technique=") == len(presets)  # one row per preset
+    assert all(index.count(f'href="{r.name}/report.html"') == 3 for r in runs)
     assert f"index: {(tmp_path / 'index.html').resolve()}" in result.stdout

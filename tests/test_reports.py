@@ -85,7 +85,8 @@ def test_report_index_links_every_run(runner, occlusion_plugin, tiny_conv, tmp_p
     result = runner.invoke(app, ["report", str(tmp_path)])
     assert result.exit_code == 0, result.output
     index = (tmp_path / "index.html").read_text()
-    assert index.count("report.html") == 2
+    assert index.count("<tr data-technique=") == 1  # the same settings twice: one row
+    assert index.count("report.html") == 4  # the latest from 3 cells, the earlier run once
     assert "mean_drop" in index and "data:image/png" in index
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable, Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ import jinja2
 from kinterp.reporting.blocks import Blocks
 from kinterp.reporting.builtin_blocks import builtin_blocks
 from kinterp.reporting.embed import data_uri, image_uri, png_size
-from kinterp.reporting.formatting import format_number
+from kinterp.reporting.formatting import format_number, metric_text
 from kinterp.reporting.report import read_report, report_json
 from kinterp.reporting.verdict import final_summary, key_metric_name
 
@@ -36,6 +37,26 @@ def param_text(value: Any) -> str:
 def shown_params(params: dict[str, Any]) -> dict[str, str]:
     """Params worth showing: those with a value (None, empty strings and lists left out)."""
     return {k: param_text(v) for k, v in params.items() if v not in (None, "", [], ())}
+
+
+def ran_params(params: dict[str, Any], specs: Sequence[Any] = ()) -> dict[str, Any]:
+    """``params`` as the run used them, the ones set away from their defaults first.
+
+    ``specs`` are the technique's param specs (``name``, ``default``, ``choices``), when
+    known: a param named after a choice of a list param that was not chosen is left out
+    (robustness' ``edge`` levels when ``family`` is ``noise``), and the defaults order them.
+    """
+    specs = {spec.name: spec for spec in specs}
+    unchosen = {
+        choice
+        for name, spec in specs.items()
+        if isinstance(params.get(name), list)
+        for choice in spec.choices
+        if choice not in params[name]
+    }
+    used = {k: v for k, v in params.items() if k not in unchosen}
+    changed = {k: v for k, v in used.items() if k in specs and v != specs[k].default}
+    return {**changed, **used}
 
 
 def when(stamp: str) -> str:
@@ -187,47 +208,87 @@ def _report_dirs(root: Path):
             yield Path(current)
 
 
-def _index_row(root: Path, run_dir: Path) -> dict[str, Any] | None:
+def _same_run_key(report: dict[str, Any]) -> str:
+    """What makes two runs the same experiment: technique, model (and its file), data, seed,
+    params and load options; runs that share it are one index row."""
+    spec = report.get("spec") or {}
+    return json.dumps(
+        [
+            report["technique"]["name"],
+            report["model"]["name"],
+            spec.get("model_sha256"),
+            (report.get("data") or {}).get("name"),
+            report.get("seed"),
+            report.get("params"),
+            spec.get("load"),
+        ],
+        sort_keys=True,
+        default=str,
+    )
+
+
+def _index_row(
+    root: Path, run_dir: Path, specs: Callable[[str], Sequence[Any]]
+) -> dict[str, Any] | None:
     try:
         report = _with_summary(read_report(run_dir))
         prefix = run_dir.relative_to(root).as_posix()
         name, value = _key_metric(report)
-        params = shown_params(report.get("params") or {})
+        technique = report["technique"]["name"]
+        params = shown_params(ran_params(report.get("params") or {}, specs(technique)))
         data = report.get("data") or {}
         return {
+            "key": _same_run_key(report),
             "name": run_dir.name,
             "link": f"{prefix}/report.html",
             "started": report["started"],
-            "technique": report["technique"]["name"],
+            "technique": technique,
             "model": report["model"]["name"],
             "data": data.get("name", ""),
             "params": " · ".join(f"{k} {_clip(v)}" for k, v in list(params.items())[:INDEX_PARAMS]),
+            "all_params": " · ".join(f"{k} {v}" for k, v in params.items()),
             "status": report["status"],
             "verdict": report["summary"]["verdict"],
             "metric_name": name,
             "metric_value": value if isinstance(value, (int, float)) else None,
-            "metric_text": format_number(value) if name else "",
+            "metric_text": metric_text(name, value) if name else "",
             "thumbnails": [image_uri(run_dir, t)["src"] for t in key_tiles(report, THUMBNAILS)],
         }
     except (OSError, ValueError, KeyError, TypeError):
         return None  # not a kinterp report (or a damaged one): leave it out of the index
 
 
-def write_index(root: Path) -> Path:
-    """Write ``root/index.html``: a sortable, filterable table of every run below ``root``.
+def _latest_of_each(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per experiment (:func:`_same_run_key`), newest first: the latest run, with
+    its earlier runs (newest first) as ``earlier``."""
+    latest: dict[str, dict[str, Any]] = {}
+    for row in sorted(rows, key=lambda r: (r["started"], r["link"]), reverse=True):
+        if row["key"] in latest:
+            latest[row["key"]]["earlier"].append(row)
+        else:
+            latest[row["key"]] = {**row, "earlier": []}
+    return list(latest.values())
 
-    Its thumbnails are embedded; its links go to the runs' report.html files.
+
+def write_index(root: Path, specs: Callable[[str], Sequence[Any]] | None = None) -> Path:
+    """Write ``root/index.html``: a sortable, filterable table of the runs below ``root``,
+    one row per experiment (its latest run, linking the earlier ones).
+
+    ``specs(technique)`` gives a technique's param specs, when the caller can look them up
+    (the key params then show the ones set first, and no levels of an option not chosen).
+    Thumbnails are embedded; links go to the runs' report.html files.
     """
     root = Path(root)
-    rows = (_index_row(root, run_dir) for run_dir in _report_dirs(root))
-    found = (row for row in rows if row is not None)
-    runs = sorted(found, key=lambda r: r["started"], reverse=True)
+    specs = specs or (lambda _technique: ())
+    rows = (_index_row(root, run_dir, specs) for run_dir in _report_dirs(root))
+    runs = _latest_of_each([row for row in rows if row is not None])
     index = root / "index.html"
     page = (
         _environment()
         .get_template("index.html")
         .render(
             runs=runs,
+            earlier=sum(len(r["earlier"]) for r in runs),
             root=root,
             techniques=sorted({r["technique"] for r in runs}),
             models=sorted({r["model"] for r in runs}),
