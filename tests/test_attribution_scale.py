@@ -194,25 +194,29 @@ def full_params() -> AttributionParams:
 
 
 @pytest.mark.filterwarnings("ignore:The structure of `inputs`")
-def test_the_faster_variant_is_tf_keras_vis_with_max_n(loaded, inputs) -> None:
-    """The maps by default are tf-keras-vis' Faster Score-CAM (max_N 16) on the same layer."""
+def test_the_faster_variant_is_tf_keras_vis_with_max_n_one_image_at_a_time(loaded, inputs) -> None:
+    """The maps by default are tf-keras-vis' Faster Score-CAM (max_N 16) on the same layer,
+    one image per call: each image masked with its own 16 most varied channels, not the
+    union over a batch, so an image's map does not depend on the others."""
     from tf_keras_vis.scorecam import Scorecam
     from tf_keras_vis.utils.scores import CategoricalScore
 
     x, predicted = inputs
     work = working_copy(loaded.logits_model)
-    ours = attribution_maps(
-        work, "scorecam", x, predicted, cam_layer(loaded, "wide"), full_params()
-    )
-    ours_fast = attribution_maps(
-        work, "scorecam", x, predicted, cam_layer(loaded, "wide"), AttributionParams()
-    )
-    score = CategoricalScore([int(c) for c in predicted])
+    cam = cam_layer(loaded, "wide")
+    fast = attribution_maps(work, "scorecam", x, predicted, cam, AttributionParams())
+    full = attribution_maps(work, "scorecam", x, predicted, cam, full_params())
     explainer = Scorecam(work, model_modifier=None)
     options = {"penultimate_layer": "wide", "seek_penultimate_conv_layer": False}
-    fast = explainer(score, x, max_N=16, **options)
-    np.testing.assert_allclose(ours_fast, fast, atol=1e-6)
-    np.testing.assert_allclose(ours, explainer(score, x, **options), atol=1e-6)
+    for i in range(len(x)):
+        one = explainer(CategoricalScore([int(predicted[i])]), x[i : i + 1], max_N=16, **options)
+        np.testing.assert_allclose(fast[i : i + 1], one, atol=1e-6)
+    reordered = attribution_maps(
+        work, "scorecam", x[::-1], predicted[::-1], cam, AttributionParams()
+    )
+    np.testing.assert_allclose(reordered[::-1], fast, atol=1e-6)
+    everything = explainer(CategoricalScore([int(c) for c in predicted]), x, **options)
+    np.testing.assert_allclose(full, everything, atol=1e-6)
 
 
 def test_the_report_json_records_the_variant(runner, deep, tmp_path) -> None:
@@ -225,13 +229,14 @@ def test_the_report_json_records_the_variant(runner, deep, tmp_path) -> None:
         "channels_kept": 16,
     }
     assert (recorded["layer"], recorded["layer_channels"]) == ("wide", WIDE)
-    assert recorded["images_per_call"] == 10 and 1 <= recorded["predict_batch"] <= 256
+    assert recorded["images_per_call"] == 1 and 1 <= recorded["predict_batch"] <= 256
     assert "Faster Score-CAM, switched on by itself" in section(report, "Attribution maps")["text"]
     report, _ = run_cli(
         runner, str(deep), tmp_path / "full", *extra, "--score-cam-fast-above", "160"
     )
     recorded = report["metrics"]["score_cam"]
     assert (recorded["variant"], recorded["channels_kept"]) == ("full", WIDE)
+    assert recorded["images_per_call"] == 10  # all of them: they fit the memory budget
 
 
 @pytest.mark.filterwarnings("ignore:The structure of `inputs`")
