@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.kinterp-installed
 OUT ?= kinterp-reports/demo
 
-.PHONY: demo demo-quick test lint bench bench-all models clean
+.PHONY: demo demo-quick test lint bench bench-all bench-readme models clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,14 +28,29 @@ lint: $(STAMP)
 test: lint
 	$(BIN)/python -m pytest
 
-bench: $(STAMP)
-	$(BIN)/python benchmarks/bench_happymap.py
+# Each benchmark writes benchmarks/results/NAME.json (figures, settings, machine, load average,
+# versions, date, commit); bench-readme renders README's Performance blocks from those files.
+# BENCH_NOTE is recorded with the results, e.g. make bench-all BENCH_NOTE="quiet machine".
+BENCH_NOTE ?=
+BENCH := $(BIN)/python benchmarks
 
-bench-all: bench
-	$(BIN)/python benchmarks/bench_featurevis.py
-	$(BIN)/python benchmarks/bench_fooling.py
-	$(BIN)/python benchmarks/bench_robustness.py
-	$(BIN)/python benchmarks/bench_sweep.py
+bench: $(STAMP)
+	$(BENCH)/bench_happymap.py --note "$(BENCH_NOTE)"
+	$(BENCH)/render_readme.py
+
+bench-all: $(STAMP)
+	$(BENCH)/bench_happymap.py --note "$(BENCH_NOTE)"
+	$(BENCH)/bench_featurevis.py --note "$(BENCH_NOTE)"
+	$(BENCH)/bench_fooling.py --note "$(BENCH_NOTE)"
+	$(BENCH)/bench_robustness.py --note "$(BENCH_NOTE)"
+	$(BENCH)/bench_sweep.py --note "$(BENCH_NOTE)"
+	$(BENCH)/bench_serve.py --note "$(BENCH_NOTE)"
+	$(BENCH)/bench_report.py --note "$(BENCH_NOTE)"
+	$(BENCH)/bench_bigmodel.py --note "$(BENCH_NOTE)"
+	$(BENCH)/render_readme.py
+
+bench-readme: $(STAMP)
+	$(BENCH)/render_readme.py
 
 models: $(STAMP)
 	$(BIN)/python -m kinterp_zoo.train all

@@ -7,24 +7,29 @@ batch (a score that reads row i's filter i), as far as its API batches. They run
 in one process, alternating, after one warm-up each; the median of ROUNDS rounds is reported
 with the ratio and the mean filter activation each reaches.
 
-Run: .venv/bin/python benchmarks/bench_featurevis.py [ROUNDS]
+Writes ``benchmarks/results/featurevis.json`` (see ``results_file.py``).
+
+Run: .venv/bin/python benchmarks/bench_featurevis.py [ROUNDS] [--note TEXT] [--results PATH]
 """
 
 from __future__ import annotations
 
 import statistics
-import sys
-import time
 import warnings
 
 import numpy as np
+from results_file import Recorder, alternate, rounds_parser
 
+WHAT = (
+    "featurevis vs tf-keras-vis ActivationMaximization: all 64 filters of mnist-cnn's conv2 "
+    "x 256 steps from one uniform start, Adam 0.05, same feature model"
+)
 STEPS = 256
 LR = 0.05
 LAYER = "conv2"
 
 
-def main(rounds: int = 3) -> None:
+def main(rounds: int = 3, note: str = "", results: str = "") -> None:
     warnings.filterwarnings("ignore")
     import kinterp
     from kinterp.loading.models import quiet_tensorflow
@@ -73,24 +78,26 @@ def main(rounds: int = 3) -> None:
         )
 
     contenders = {"kinterp featurevis": ours, "tf-keras-vis": tfkv}
-    times: dict[str, list[float]] = {name: [] for name in contenders}
-    values: dict[str, float] = {}
-    for name, fn in contenders.items():
-        values[name] = reached(fn())
-    for _ in range(rounds):
-        for name, fn in contenders.items():
-            clock = time.perf_counter()
-            images = fn()
-            times[name].append(time.perf_counter() - clock)
-            values[name] = reached(images)
-    medians = {name: statistics.median(t) for name, t in times.items()}
+    settings = {"rounds": rounds, "steps": STEPS, "lr": LR, "layer": LAYER, "filters": filters}
+    recorder = Recorder("featurevis", WHAT, settings, note, results)
+    with recorder:
+        times, values = alternate(contenders, rounds, reached)
+        medians = {name: statistics.median(t) for name, t in times.items()}
+        ratio = medians["kinterp featurevis"] / medians["tf-keras-vis"]
+        recorder.figures = {
+            "median_s": medians,
+            "seconds": times,
+            "mean_activation": values,
+            "ratio_kinterp_over_tfkv": ratio,
+            "goal_ratio": 0.2,
+        }
     print(f"mnist-cnn {LAYER}: {filters} filters x {STEPS} steps, Adam lr {LR}, "
           f"median of {rounds} rounds")  # fmt: skip
     for name in contenders:
         print(f"  {name:<20} {medians[name]:8.3f} s   mean activation {values[name]:.3f}")
-    ratio = medians["kinterp featurevis"] / medians["tf-keras-vis"]
     print(f"ratio kinterp / tf-keras-vis: {ratio:.3f}  (goal <= 0.2)")
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else 3)
+    args = rounds_parser(__doc__, 3).parse_args()
+    main(args.rounds, args.note, args.results)

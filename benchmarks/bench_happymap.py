@@ -5,24 +5,29 @@ the same learning rate, no regularisers and no input modifiers, pre-softmax logi
 contenders run side by side in one process, alternating, after one warm-up each; the median
 of ROUNDS rounds is reported with the two ratios and the final mean target logit of each.
 
-Run: .venv/bin/python benchmarks/bench_happymap.py [ROUNDS]
+Writes ``benchmarks/results/happymap.json`` (see ``results_file.py``).
+
+Run: .venv/bin/python benchmarks/bench_happymap.py [ROUNDS] [--note TEXT] [--results PATH]
 """
 
 from __future__ import annotations
 
 import statistics
-import sys
-import time
 import warnings
 
 import numpy as np
+from results_file import Recorder, alternate, rounds_parser
 
+WHAT = (
+    "mnist-cnn happymap engine vs a bare tf.function loop vs tf-keras-vis "
+    "ActivationMaximization: 10 classes x 256 steps x 1 init, Adam 0.05, pre-softmax logits"
+)
 STEPS = 256
 LR = 0.05
 CLASSES = list(range(10))
 
 
-def main(rounds: int = 5) -> None:
+def main(rounds: int = 5, note: str = "", results: str = "") -> None:
     warnings.filterwarnings("ignore")
     import kinterp
     from kinterp.loading.models import quiet_tensorflow
@@ -99,18 +104,21 @@ def main(rounds: int = 5) -> None:
         )
 
     contenders = {"kinterp": ours, "bare tf.function": bare, "tf-keras-vis": tfkv}
-    times: dict[str, list[float]] = {name: [] for name in contenders}
-    logits: dict[str, float] = {}
-    for name, fn in contenders.items():  # warm-up (tracing, first-call allocations)
-        logits[name] = final_logit(fn())
-    for _ in range(rounds):
-        for name, fn in contenders.items():
-            clock = time.perf_counter()
-            images = fn()
-            times[name].append(time.perf_counter() - clock)
-            logits[name] = final_logit(images)
+    settings = {"rounds": rounds, "steps": STEPS, "lr": LR, "classes": len(CLASSES)}
+    recorder = Recorder("happymap", WHAT, settings, note, results)
+    with recorder:
+        times, logits = alternate(contenders, rounds, final_logit)
+        medians = {name: statistics.median(values) for name, values in times.items()}
+        recorder.figures = {
+            "median_s": medians,
+            "seconds": times,
+            "final_mean_logit": logits,
+            "ratio_kinterp_over_tfkv": medians["kinterp"] / medians["tf-keras-vis"],
+            "ratio_kinterp_over_bare": medians["kinterp"] / medians["bare tf.function"],
+            "goal_ratio_tfkv": 0.2,
+            "goal_ratio_bare": 1.3,
+        }
 
-    medians = {name: statistics.median(values) for name, values in times.items()}
     print(f"mnist-cnn, {len(CLASSES)} classes x {STEPS} steps x 1 init, Adam lr {LR}, "
           f"median of {rounds} rounds")  # fmt: skip
     print(f"{'contender':<18} {'median s':>9} {'final mean logit':>17}")
@@ -125,4 +133,5 @@ def main(rounds: int = 5) -> None:
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else 5)
+    args = rounds_parser(__doc__, 5).parse_args()
+    main(args.rounds, args.note, args.results)

@@ -10,18 +10,27 @@
    plus ``write_report`` (report.json and report.html), measured by wrapping them here, over
    the whole ``execute``. Goal: <= 20%.
 
-Run: .venv/bin/python benchmarks/bench_report.py [--full] [ROUNDS]
+Writes ``benchmarks/results/report.json`` (see ``results_file.py``).
+
+Run: .venv/bin/python benchmarks/bench_report.py [--full] [ROUNDS] [--note TEXT] [--results PATH]
 """
 
 from __future__ import annotations
 
+import argparse
 import functools
 import statistics
-import sys
 import tempfile
 import time
 import warnings
 from pathlib import Path
+
+from results_file import Recorder, arguments
+
+WHAT = (
+    "report making: kinterp predict mnist-cnn on 1,000 PNG digits end to end after start-up, "
+    "and the share of each technique's demo preset spent writing its report"
+)
 
 IMAGES = 1000
 BLOCKS = ("text", "array", "images", "grid", "strip", "table", "line_plot", "histogram")
@@ -45,7 +54,7 @@ def write_digits(folder: Path, count: int) -> Path:
     return folder
 
 
-def bench_predict(rounds: int) -> None:
+def bench_predict(rounds: int) -> dict:
     from kinterp.loading.models import load_model
     from kinterp.runner import execute
     from kinterp.settings.runspec import RunSpec
@@ -69,6 +78,15 @@ def bench_predict(rounds: int) -> None:
             f"{IMAGES / seconds:,.0f} images/s (goal >= 1,000); accuracy "
             f"{result.metrics['accuracy']:.1%}; report.html {html:.1f} MB"
         )
+        return {
+            "images": IMAGES,
+            "median_s": seconds,
+            "seconds": times,
+            "images_per_s": IMAGES / seconds,
+            "goal_images_per_s": 1000,
+            "accuracy": result.metrics["accuracy"],
+            "report_html_mb": html,
+        }
 
 
 class ReportClock:
@@ -105,12 +123,13 @@ class ReportClock:
             setattr(owner, name, original)
 
 
-def bench_shares(full: bool) -> None:
+def bench_shares(full: bool) -> list[dict]:
     from kinterp.registry import installed_techniques
     from kinterp.runner import execute
     from kinterp.settings.runspec import RunSpec
 
     print(f"\nreport-writing share of each demo preset ({'full' if full else 'quick'}):")
+    rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for technique in installed_techniques():
             for preset in technique.demo:
@@ -131,6 +150,16 @@ def bench_shares(full: bool) -> None:
                     f"  {technique.name:<11} {preset.model:<10} run {total:6.2f} s, report "
                     f"{clock.seconds:5.2f} s = {share:5.1%}{mark}"
                 )
+                rows.append(
+                    {
+                        "technique": technique.name,
+                        "model": preset.model,
+                        "run_s": total,
+                        "report_s": clock.seconds,
+                        "share": share,
+                    }
+                )
+    return rows
 
 
 def main() -> None:
@@ -138,9 +167,17 @@ def main() -> None:
     from kinterp.loading.models import quiet_tensorflow
 
     quiet_tensorflow()
-    args = [a for a in sys.argv[1:] if a != "--full"]
-    bench_predict(int(args[0]) if args else 3)
-    bench_shares("--full" in sys.argv[1:])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("rounds", type=int, nargs="?", default=3)
+    parser.add_argument("--full", action="store_true", help="full demo presets, not --quick")
+    arguments(parser)
+    args = parser.parse_args()
+    settings = {"rounds": args.rounds, "presets": "full" if args.full else "quick"}
+    recorder = Recorder("report", WHAT, settings, args.note, args.results)
+    with recorder:
+        predict = bench_predict(args.rounds)
+        shares = bench_shares(args.full)
+        recorder.figures = {"predict": predict, "shares": shares, "goal_share": 0.2}
 
 
 if __name__ == "__main__":

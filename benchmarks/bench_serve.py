@@ -7,7 +7,9 @@
    to a 2-worker server, against 20 ``kinterp run`` processes one after another, in runs
    per minute.
 
-    .venv/bin/python benchmarks/bench_serve.py [--workers 2] [--runs 20]
+Writes ``benchmarks/results/serve.json`` (see ``results_file.py``).
+
+    .venv/bin/python benchmarks/bench_serve.py [--workers 2] [--runs 20] [--note TEXT]
 """
 
 from __future__ import annotations
@@ -21,7 +23,14 @@ import tempfile
 import time
 from pathlib import Path
 
+from results_file import Recorder, arguments
+
 from kinterp.serve.client import Client
+
+WHAT = (
+    "kinterp serve: happymap latency on a warm server vs a cold `kinterp run` process, and "
+    "throughput of a burst of small runs on warm workers vs CLI processes one after another"
+)
 
 LATENCY = {"classes": list(range(10)), "steps": 128}
 SMALL = {"classes": [0, 1], "steps": 32}
@@ -50,7 +59,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--runs", type=int, default=20)
+    arguments(parser)
     args = parser.parse_args()
+    settings = {"workers": args.workers, "runs": args.runs, "latency": LATENCY, "small": SMALL}
+    recorder = Recorder("serve", WHAT, settings, args.note, args.results)
+    with recorder:
+        recorder.figures = measure(args)
+
+
+def measure(args) -> dict:
+    """Start a server, time both parts, print and return the figures."""
     folder = Path(tempfile.mkdtemp(prefix="bench-serve-"))
     port = _free_port()
     server = subprocess.Popen(
@@ -106,6 +124,18 @@ def main() -> None:
             f"{60 * args.runs / serial_s:.1f} runs/min ({serial_s:.1f}s) as CLI processes: "
             f"{serial_s / served_s:.1f}x"
         )
+        return {
+            "warm_server_s": statistics.median(warm),
+            "started_computing_after_s": statistics.median(starts),
+            "cold_cli_s": statistics.median(cold),
+            "latency_ratio": ratio,
+            "goal_latency_ratio": 0.3,
+            "burst_server_s": served_s,
+            "burst_cli_s": serial_s,
+            "server_runs_per_min": 60 * args.runs / served_s,
+            "cli_runs_per_min": 60 * args.runs / serial_s,
+            "throughput_ratio": serial_s / served_s,
+        }
     finally:
         server.terminate()
         server.wait(60)

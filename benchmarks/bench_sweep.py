@@ -7,7 +7,9 @@ model loads in the workers included); the serial side runs the same RunSpecs wit
 included. Prints the speed-up and the cluster's per-run overhead (scheduling, model loads,
 report writing outside the technique) against a run's own time.
 
-    .venv/bin/python benchmarks/bench_sweep.py [--workers 2] [--steps 384]
+Writes ``benchmarks/results/sweep.json`` (see ``results_file.py``).
+
+    .venv/bin/python benchmarks/bench_sweep.py [--workers 2] [--steps 384] [--note TEXT]
 """
 
 from __future__ import annotations
@@ -18,6 +20,13 @@ import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
+
+from results_file import Recorder, arguments
+
+WHAT = (
+    "kinterp sweep: 16 runs (mnist-cnn, mnist-mlp x happymap, sadmap x 4 seeds) on a local "
+    "Dask cluster vs the same runs one after another in one process"
+)
 
 
 def sweep_spec(steps: int) -> dict:
@@ -69,7 +78,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--steps", type=int, default=384)
+    arguments(parser)
     args = parser.parse_args()
+    settings = {"workers": args.workers, "steps": args.steps, "classes": [0, 1, 2]}
+    recorder = Recorder("sweep", WHAT, settings, args.note, args.results)
+    with recorder:
+        figures = measure(args)
+        recorder.figures = figures
+
+
+def measure(args) -> dict:
+    """Run both sides, print the figures and return them."""
 
     from kinterp.sweeps import plan_sweep
 
@@ -108,6 +127,20 @@ def main() -> None:
         f"per-run cluster overhead:   {(busy - sum(run_s)) / n:7.2f} s "
         "(worker-seconds not spent in a technique: the above plus scheduling and idle)"
     )
+    return {
+        "runs": n,
+        "serial_s": serial_wall,
+        "serial_run_s": sum(serial_runs),
+        "cluster_start_s": start,
+        "cluster_sweep_s": wall,
+        "speedup_start_included": serial_wall / cluster_total,
+        "speedup_sweep_only": serial_wall / wall,
+        "mean_run_s_worker": statistics.mean(run_s),
+        "mean_run_s_serial": statistics.mean(serial_runs),
+        "per_run_task_overhead_s": (sum(task_s) - sum(run_s)) / n,
+        "per_run_cluster_overhead_s": (busy - sum(run_s)) / n,
+        "goal_speedup": 1.6,
+    }
 
 
 if __name__ == "__main__":
