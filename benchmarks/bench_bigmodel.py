@@ -31,16 +31,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
+from results_file import SHARED_NOTE, arguments, machine, write
 
 TECHNIQUES = ("happymap", "featurevis", "robustness", "fooling", "datastats", "attribution")
 REFUSES = ("backquery",)  # Dense networks only: must refuse this conv model with one line
@@ -51,8 +50,6 @@ RECORDED = {  # how each technique scaled itself to the model, from its report's
 LIMIT_S = 180.0  # the goal of #22 / #27 per technique on 2 cores
 SIDE, CLASSES, PER_CLASS = 96, 10, 6
 TRAIN_PER_CLASS = 100
-ROOT = Path(__file__).resolve().parent.parent
-RESULTS = ROOT / "benchmarks" / "results" / "bigmodel.json"
 
 
 def class_images(rng: np.random.Generator, label: int, count: int = PER_CLASS) -> np.ndarray:
@@ -158,33 +155,6 @@ def run_one(technique: str, model: Path, data: Path, out: Path, timeout: float) 
     return row
 
 
-def machine() -> dict:
-    """Cores, load, Python / TensorFlow / Keras versions, the date and the git commit."""
-    import keras
-    import tensorflow as tf
-
-    commit = subprocess.run(
-        ["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True, text=True
-    ).stdout.strip()
-    dirty = subprocess.run(
-        ["git", "-C", str(ROOT), "status", "--porcelain", "--", "plugins", "kinterp"],
-        capture_output=True,
-        text=True,
-    ).stdout.strip()
-    return {
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "git_commit": commit,
-        "git_uncommitted_changes": bool(dirty),
-        "cores": os.cpu_count(),
-        "cores_usable": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
-        "processor": platform.processor() or platform.machine(),
-        "python": platform.python_version(),
-        "tensorflow": tf.__version__,
-        "keras": keras.__version__,
-        "platform": platform.platform(),
-    }
-
-
 def table(rows: dict[str, dict]) -> str:
     """The printed table: technique, seconds, the run's own seconds, outcome."""
     lines = [f"{'technique':12s} {'wall s':>8s} {'run s':>8s}  outcome"]
@@ -205,9 +175,9 @@ def main() -> None:
     parser.add_argument("--only", default="", help="comma-separated techniques (default: all)")
     parser.add_argument("--keep", default="", help="build and run in this folder, keep it")
     parser.add_argument("--timeout", type=float, default=900.0, help="seconds per technique")
-    parser.add_argument("--note", default="", help="recorded with the results (machine load)")
-    parser.add_argument("--results", default=str(RESULTS), help="where to write the JSON")
+    arguments(parser)  # --note, --results
     args = parser.parse_args()
+    started = machine()  # the date and commit the runs start from
     chosen = [t for t in args.only.split(",") if t] or [*TECHNIQUES, *REFUSES]
     with tempfile.TemporaryDirectory(prefix="bench-bigmodel-") as scratch:
         work = Path(args.keep or scratch)
@@ -228,7 +198,8 @@ def main() -> None:
         after = os.getloadavg()
     print(table(rows))
     results = {
-        "benchmark": "bench_bigmodel.py: each technique's defaults through the CLI",
+        "benchmark": "MobileNetV2 (alpha 0.35, 96x96x3, 10 classes) and 60 RGB images: each "
+        "technique's defaults through the CLI, one process each",
         "model": "keras.applications.MobileNetV2(alpha=0.35, input_shape=(96, 96, 3), "
         "weights=None, classes=10)",
         "model_built": built,
@@ -237,14 +208,19 @@ def main() -> None:
         "timing": "wall-clock seconds of one `python -m kinterp run` process each (start-up, "
         "TensorFlow import and model load included); report_duration_s is the run's own time",
         "limit_s": LIMIT_S,
-        "machine": machine() | {"load_average_before": before, "load_average_after": after},
-        "note": args.note,
+        "settings": {"timeout_s": args.timeout, "techniques": chosen},
+        "machine": started | {"load_average_before": before, "load_average_after": after},
+        "note": shared_note(args.note, before, after),
         "techniques": rows,
     }
-    path = Path(args.results)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(results, indent=2) + "\n")
-    print(f"wrote {path}")
+    print(f"wrote {write('bigmodel', results, args.results or None)}")
+
+
+def shared_note(note: str, before, after) -> str:
+    """``note``, with :data:`SHARED_NOTE` first when the load average was at least 1."""
+    if max(before[0], after[0]) >= 1.0 and SHARED_NOTE not in note:
+        return f"{SHARED_NOTE}; {note}" if note else SHARED_NOTE
+    return note
 
 
 if __name__ == "__main__":
