@@ -47,6 +47,7 @@ CORRELATED = 0.7  # a layer's restarts agree from the TV weight whose mean spect
 SHOWN_UNITS = 16  # units shown in the sweep and real-example grids (all are in the tables)
 WIDE_LAYER = 64  # a layer with more units is wide: without --units, only some are visualised
 SAMPLED_UNITS = 16  # units visualised by default on a wide layer, evenly spaced
+ALL_LAYERS = 4  # --layer all on a deeper model visualises this many layers, evenly spaced
 MAP_BYTES = 3 * 4  # a kept map's float32 pixels: start image, chunk result, concatenated maps
 UNIT_BYTES = 2 * 4  # a map's activation of every unit of its layer (measured, concatenated)
 GRID_BYTES = 64  # a row's grid indices and values
@@ -136,17 +137,39 @@ class FeatureVisParams:
 
 
 def chosen_layers(model: kinterp.LoadedModel, names: list[str]) -> list[str]:
-    """The named layers (``all``: every conv and dense layer), checked against the model."""
+    """The named layers, checked against the model; ``all``: every conv and dense layer, or
+    on a model with more than ``ALL_LAYERS`` of them that many, evenly spaced from the first
+    to the last (see :func:`layers_note`)."""
     if "all" in names:
-        everything = [row.name for row in model.info.layers if row.is_conv or row.is_dense]
+        everything = all_layers(model)
         if not everything:
             raise kinterp.KinterpError(
                 f"{model.info.name} has no conv or dense layers; name one with --layer"
             )
-        return everything
+        if len(everything) <= ALL_LAYERS:
+            return everything
+        picked = np.rint(np.linspace(0, len(everything) - 1, ALL_LAYERS)).astype(int)
+        return [everything[i] for i in picked]
     for name in names:
         model.layer(name)  # a one-line error with close matches for an unknown name
     return list(dict.fromkeys(names))
+
+
+def all_layers(model: kinterp.LoadedModel) -> list[str]:
+    """Every conv and dense layer of the model, input first."""
+    return [row.name for row in model.info.layers if row.is_conv or row.is_dense]
+
+
+def layers_note(model: kinterp.LoadedModel, names: list[str], layers: list[str]) -> str | None:
+    """What the report says when ``--layer all`` sampled the layers (None when it did not)."""
+    total = len(all_layers(model))
+    if "all" not in names or len(layers) == total:
+        return None
+    return (
+        f"--layer all: {model.info.name} has {total} conv and dense layers; {len(layers)} of "
+        f"them, evenly spaced from the first to the last, are shown ({', '.join(layers)}). "
+        "Name layers with --layer to choose."
+    )
 
 
 def default_units(count: int) -> list[int] | None:
@@ -224,6 +247,9 @@ class FeatureVis(kinterp.Technique):
         model = ctx.model
         shape = model.require_image()
         layers = chosen_layers(model, params.layer)
+        note = layers_note(model, params.layer, layers)
+        if note:
+            ctx.report.text("Layers", note)
         shape_of = parameterisation(params.parameterisation, shape)
         transforms = view_transforms(params.jitter, 0, shape, ctx.seed)
         if params.rotate or params.scale:

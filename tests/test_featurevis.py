@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -264,3 +265,24 @@ def test_one_filter_per_row_equals_the_layer_output(keras, tmp_path, neuron):
     centre = maps[:, maps.shape[1] // 2, maps.shape[2] // 2]
     whole = maps.mean(axis=(1, 2)) if neuron == "mean" else centre
     assert np.allclose(ours, whole[np.arange(4), units], atol=1e-5)
+
+
+def test_layer_all_on_a_deep_model_shows_four_layers_evenly_spaced(tmp_path, runner):
+    import keras
+
+    layers = [keras.layers.Dense(4, activation="relu", name=f"d{i}") for i in range(8)]
+    model = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Flatten(), *layers])
+    model.save(tmp_path / "deep.keras")
+    args = ["run", "featurevis", str(tmp_path / "deep.keras"), "--steps", "2", "--units", "0"]
+    args += ["--tv", "0.1", "--examples", "0", "--out", str(tmp_path / "out"), "--json", "-q"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    report = json.loads(Path(json.loads(result.stdout)["report"]).read_text())
+    expected = [f"d{i}" for i in (0, 2, 5, 7)]  # rint(linspace(0, 7, 4)), computed by hand
+    note = next(s for s in report["sections"] if s["title"] == "Layers")
+    assert f"({', '.join(expected)})" in json.dumps(note) and "has 8 conv and dense" in json.dumps(
+        note
+    )
+    shown = [s["title"] for s in report["sections"]]
+    assert all(any(name in title for title in shown) for name in expected)
+    assert not any("d1" in title or "d6" in title for title in shown)
