@@ -57,3 +57,19 @@ def test_key_params_are_those_that_ran(runs):
     assert params.startswith("family noise · limit 100 · noise 0, 0.1"), params
     for family in ("edge", "scale", "shift", "rotate", "blur", "invert"):
         assert f"{family} " not in params and f"{family} " not in row, family
+
+
+def test_runs_started_in_the_same_second_order_by_their_folder_suffix():
+    from kinterp.reporting.html import _latest_of_each
+
+    def row(name: str) -> dict:
+        return {"key": "same", "started": "2026-11-29T10:00:00", "link": f"{name}/report.html"}
+
+    first = "20261129-100000-happymap-mnist-mlp"
+    second, third = f"{first}-2", f"{first}-3"
+    (latest,) = _latest_of_each([row(second), row(first), row(third)])
+    assert latest["link"] == f"{third}/report.html"
+    assert [r["link"] for r in latest["earlier"]] == [
+        f"{second}/report.html",
+        f"{first}/report.html",
+    ]

@@ -262,7 +262,10 @@ def _latest_of_each(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """One row per experiment (:func:`_same_run_key`), newest first: the latest run, with
     its earlier runs (newest first) as ``earlier``."""
     latest: dict[str, dict[str, Any]] = {}
-    for row in sorted(rows, key=lambda r: (r["started"], r["link"]), reverse=True):
+    # runs started in the same second share a folder name but for the -2, -3... suffix their
+    # directory gets: the longer name is the later run
+    order = sorted(rows, key=lambda r: (r["started"], len(r["link"]), r["link"]), reverse=True)
+    for row in order:
         if row["key"] in latest:
             latest[row["key"]]["earlier"].append(row)
         else:
