@@ -136,7 +136,7 @@ def analysed_view(
     paths = leaf_paths(tree)
     nested = any(node.children for node in tree)
     chosen = model.outputs[output_index]
-    binary = _is_binary_output(model, chosen)
+    binary = _is_binary_output(chosen)
     single = len(model.inputs) == 1 and len(model.outputs) == 1
     if single and not nested and not binary:
         return View(model, {path: path for path in paths}, tree, binary=False)
@@ -165,7 +165,8 @@ def analysed_view(
     return View(view, {p: n for p, n in names.items() if n in kept}, tree, binary)
 
 
-def _is_binary_output(model: Any, output: Any) -> bool:
+def _is_binary_output(output: Any) -> bool:
+    """:func:`is_binary_head`, False for an output whose layer history Keras does not keep."""
     try:
         return is_binary_head(output)
     except AttributeError:
