@@ -6,7 +6,7 @@ and sort the units into structured ones, noise, flat "always on" ones and dead o
 (:mod:`kinterp.toolkit.optimize.census`). Each layer's units x TV weights x restarts are one batch
 optimised in one compiled call, split into chunks that fit ``--batch-limit`` megabytes.
 Without ``--units``, a wide layer (more than 64 units, such as MobileNetV2's 1,280-filter
-``Conv_1``) is sampled: 16 units evenly spaced from the first to the last, as its section,
+``Conv_1``) is sampled: 8 units evenly spaced from the first to the last, as its section,
 the census and the ``units_sampled`` metric say.
 """
 
@@ -46,7 +46,7 @@ CORRELATED = 0.7  # a layer's restarts agree from the TV weight whose mean spect
 # reaches this
 SHOWN_UNITS = 16  # units shown in the sweep and real-example grids (all are in the tables)
 WIDE_LAYER = 64  # a layer with more units is wide: without --units, only some are visualised
-SAMPLED_UNITS = 16  # units visualised by default on a wide layer, evenly spaced
+SAMPLED_UNITS = 8  # units visualised by default on a wide layer, evenly spaced
 ALL_LAYERS = 4  # --layer all on a deeper model visualises this many layers, evenly spaced
 MAP_BYTES = 3 * 4  # a kept map's float32 pixels: start image, chunk result, concatenated maps
 UNIT_BYTES = 2 * 4  # a map's activation of every unit of its layer (measured, concatenated)

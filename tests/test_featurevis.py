@@ -167,8 +167,8 @@ def test_more_maps_than_memory_are_refused_before_any_is_made(runner, wide, tmp_
     assert_refused(runner, args, message, tmp_path / "o")
 
 
-def test_a_wide_layer_shows_16_evenly_spaced_units_by_default(runner, keras, model_dir, tmp_path):
-    """#27: without --units, a layer of more than 64 units is sampled (16, evenly spaced,
+def test_a_wide_layer_shows_8_evenly_spaced_units_by_default(runner, keras, model_dir, tmp_path):
+    """#27: without --units, a layer of more than 64 units is sampled (8, evenly spaced,
     first and last included) and the report says so; --units still picks any of them, and a
     layer of at most 64 is shown whole."""
     model = keras.Sequential(
@@ -184,18 +184,18 @@ def test_a_wide_layer_shows_16_evenly_spaced_units_by_default(runner, keras, mod
     model.save(path)
     cheap = ["--tv", "0.1", "--restarts", "1", "--steps", "2", "--examples", "0"]
     report, run_dir = run(runner, str(path), tmp_path / "a", "--layer", "broad,narrow", *cheap)
-    expected = [0, 5, 11, 16, 21, 26, 32, 37, 42, 47, 53, 58, 63, 68, 74, 79]
-    assert expected == [round(i * 79 / 15) for i in range(16)]  # evenly spaced, 0 and 79
+    expected = [0, 11, 23, 34, 45, 56, 68, 79]
+    assert expected == [round(i * 79 / 7) for i in range(8)]  # evenly spaced, 0 and 79
     assert [row[0] for row in unit_table(report, "broad")] == expected
     assert [row[0] for row in unit_table(report, "narrow")] == list(range(64))
-    assert np.load(run_dir / "arrays" / "broad-maps.npy").shape == (16, 12, 12, 3)
+    assert np.load(run_dir / "arrays" / "broad-maps.npy").shape == (8, 12, 12, 3)
     assert report["metrics"]["units_sampled"] == {"broad": 80}
     sections = {s["title"]: s for s in report["sections"]}
-    broad = sections["Layer broad (16 of 80 filters)"]
-    assert "Showing 16 of 80 filters, evenly spaced" in broad["text"]
+    broad = sections["Layer broad (8 of 80 filters)"]
+    assert "Showing 8 of 80 filters, evenly spaced" in broad["text"]
     assert "pass --units to choose" in broad["text"]
     assert "Layer narrow (64 filters)" in sections
-    assert "broad 16 of 80 filters" in sections["Census"]["text"]
+    assert "broad 8 of 80 filters" in sections["Census"]["text"]
     assert "narrow" not in sections["Census"]["text"]
     chosen, _ = run(
         runner, str(path), tmp_path / "b", "--layer", "broad", "--units", "3,79", *cheap
