@@ -10,6 +10,7 @@ model; every report must arrive, valid, under the client's out folder.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import signal
@@ -19,6 +20,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from kinterp.cli import app
@@ -156,6 +158,16 @@ def client_model(keras, deployment) -> Path:
     return path
 
 
+def _sweep(runner, spec: Path, text: str, address: str, out: Path) -> dict:
+    """Write the SPEC, run it on the cluster, return its summary (the sweep must succeed)."""
+    spec.write_text(text)
+    result = runner.invoke(
+        app, ["sweep", str(spec), "--cluster", address, "--out", str(out), "--json", "-q"]
+    )
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)["summary"]
+
+
 def test_a_sweep_of_a_client_only_model_comes_back_whole(deployment, client_model, runner):
     from distributed import Client
 
@@ -170,15 +182,9 @@ def test_a_sweep_of_a_client_only_model_comes_back_whole(deployment, client_mode
     if hidden:
         assert not sees_model, "the worker can see the client's folder"
 
-    spec = client_dir / "sweep.toml"
-    spec.write_text(SPEC)
     out = client_dir / "out"
-    result = runner.invoke(
-        app, ["sweep", str(spec), "--cluster", address, "--out", str(out), "--json", "-q"]
-    )
-    assert result.exit_code == 0, result.output
-    summary = json.loads(result.stdout)["summary"]
-    assert summary["ok"] == 4 and summary["total"] == 4, result.stdout
+    summary = _sweep(runner, client_dir / "sweep.toml", SPEC, address, out)
+    assert summary["ok"] == 4 and summary["total"] == 4, summary
 
     reports = sorted(p.parent for p in (out / "runs").glob("*/*/report.json"))
     assert len(reports) == 4
@@ -206,6 +212,87 @@ def test_a_sweep_of_a_client_only_model_comes_back_whole(deployment, client_mode
     assert not list(worker_dir.rglob("report.json"))
     assert not list(worker_dir.rglob("*.part"))
 
-    again = runner.invoke(app, ["sweep", str(spec), "--cluster", address, "--out", str(out)])
+    again = runner.invoke(
+        app, ["sweep", str(client_dir / "sweep.toml"), "--cluster", address, "--out", str(out)]
+    )
     assert again.exit_code == 0, again.output
     assert json.loads((out / "sweep.json").read_text())["summary"]["skipped"] == 4
+
+
+FILE_PARAMS_SPEC = """\
+seeds = [0]
+
+[[runs]]
+technique = "happymap"
+models = ["mnist-cnn"]
+params = { steps = 2, classes = [3], init = ["image:starts/start.png"] }
+
+[[runs]]
+technique = "robustness"
+models = ["mnist-cnn"]
+data = "mnist-5k"
+
+[runs.params]
+limit = 20
+family = ["edge"]
+edge = [0, 2]
+sensitivity_images = 0
+compare = ["my_model.keras"]
+"""
+
+
+def test_the_files_a_sweeps_params_name_travel_too(deployment, client_model, runner):
+    """#25: ``--init image:PATH`` and ``--compare PATH`` in a SPEC name client-only files
+    (relative to the SPEC); they reach the worker by content and the reports name the
+    client's paths."""
+    from PIL import Image
+
+    address, client_dir, worker_dir, _ = deployment
+    start = client_dir / "starts" / "start.png"
+    start.parent.mkdir(exist_ok=True)
+    pixels = (np.arange(28 * 28).reshape(28, 28) % 251).astype("uint8")
+    Image.fromarray(pixels, "L").save(start)
+    out = client_dir / "files-out"
+    summary = _sweep(runner, client_dir / "files.toml", FILE_PARAMS_SPEC, address, out)
+    assert summary["ok"] == 2, summary
+    reports = {
+        r["technique"]["name"]: r
+        for r in (assert_valid_report(p.parent) for p in (out / "runs").glob("*/*/report.json"))
+    }
+    assert reports["happymap"]["spec"]["params"]["init"] == [f"image:{start.resolve()}"]
+    assert reports["robustness"]["spec"]["params"]["compare"] == [str(client_model.resolve())]
+    summary = json.dumps(reports["robustness"]["sections"][0])
+    assert "my_model" in summary, summary  # the compared model was loaded on the worker
+    assert list(worker_dir.rglob(f"{sha256_of(start)}/start.png")), "the image did not travel"
+    assert str(worker_dir) not in json.dumps([r["spec"] for r in reports.values()])
+
+
+def test_kinterp_serve_on_a_cluster_that_shares_no_disk(deployment, client_model, tmp_path):
+    """#25: ``kinterp serve --cluster tcp://...``: an uploaded model reaches the remote worker
+    by content and the report comes back under the server's out folder, whole."""
+    from tests.test_serve import Server, report_dir
+
+    address, _, worker_dir, _ = deployment
+    server = Server(tmp_path / "out", "--cluster", address)
+    try:
+        client = server.client()
+        uploaded = client.upload(client_model)["model"]
+        ids = [
+            client.submit(
+                {"technique": "happymap", "model": model, "params": {"steps": 4, "classes": [1]}}
+            )
+            for model in (uploaded, "mnist-mlp")
+        ]
+        for run_id in ids:
+            state = client.wait(run_id, timeout=240)
+            assert state["status"] == "ok", state
+            run_dir = report_dir(tmp_path / "out", state)
+            report = assert_valid_report(run_dir)
+            for artifact in report["artifacts"]:
+                if "sha256" in artifact:
+                    data = (run_dir / artifact["path"]).read_bytes()
+                    assert hashlib.sha256(data).hexdigest() == artifact["sha256"]
+            assert str(worker_dir) not in json.dumps(report["spec"])
+        assert not list(worker_dir.rglob("report.json")), "the worker kept a report"
+    finally:
+        server.stop()

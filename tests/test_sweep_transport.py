@@ -14,6 +14,8 @@ import pytest
 
 from kinterp.errors import KinterpError
 from kinterp.loading.modelfile import sha256_of
+from kinterp.registry import find_technique
+from kinterp.settings.runspec import RunSpec
 from kinterp.sweeps import plan_sweep, sweep, transport
 from kinterp.sweeps.transport import Shipment, materialize, pack, pack_report, receive_report
 from tests.conftest import all_entries, assert_valid_report
@@ -177,14 +179,42 @@ def test_each_file_is_sent_once_held_within_the_budget_and_released_after_its_la
     client = _FakeClient()
     shipper = transport.Shipper(client)
     conv = sha256_of(tiny_conv)
-    first = shipper.inputs(str(tiny_conv), conv, None)
-    second = shipper.inputs(str(copy), conv, "mnist-5k")  # same bytes: not sent again
-    zoo = shipper.inputs("mnist-mlp", None, "mnist-5k")  # names travel as names
-    assert len(client.scattered) == 1 and zoo == (None, None, None, None)
-    assert shipper.fits(str(copy), None) and not shipper.fits(str(tiny_dense), None)
+    params = find_technique("happymap")[0].Params
+
+    def spec(model, sha256=None, data=None):
+        return RunSpec("happymap", model, data=data, model_sha256=sha256)
+
+    first = shipper.inputs(spec(str(tiny_conv), conv), params)
+    second = shipper.inputs(spec(str(copy), conv, "mnist-5k"), params)  # same bytes: once
+    zoo = shipper.inputs(spec("mnist-mlp", None, "mnist-5k"), params)  # names travel as names
+    assert len(client.scattered) == 1 and zoo == {}
+    assert shipper.fits(spec(str(copy)), params) and not shipper.fits(spec(str(tiny_dense)), params)
     shipper.done(first)
     assert not client.scattered[0].released
     shipper.done(second)
-    assert client.scattered[0].released and shipper.fits(str(tiny_dense), None)
+    assert client.scattered[0].released and shipper.fits(spec(str(tiny_dense)), params)
     with pytest.raises(KinterpError, match="has changed since the sweep was planned"):
-        shipper.inputs(str(tiny_dense), conv, None)
+        shipper.inputs(spec(str(tiny_dense), conv), params)
+
+
+def test_the_files_a_runs_params_name_travel_and_the_run_points_at_the_workers_copies(tmp_path):
+    other, start = tmp_path / "other.keras", tmp_path / "start.png"
+    robustness = find_technique("robustness")[0].Params
+    happymap = find_technique("happymap")[0].Params
+    compare = RunSpec(
+        "robustness", "mnist-cnn", {"compare": [str(other), "mnist-mlp"]}, data=str(DATA)
+    )
+    init = RunSpec("happymap", str(tmp_path / "m.keras"), {"init": f"uniform,IMAGE:{start}"})
+
+    sent = [(path, what) for path, _, what in transport.sent_files(compare, robustness)]
+    assert sent == [(str(DATA), "dataset"), (str(other), "--compare model")]
+    sent = [(path, what) for path, _, what in transport.sent_files(init, happymap)]
+    assert sent == [(init.model, "model"), (str(start), "--init image")]
+
+    paths = {str(other): "/w/a/other.keras", str(DATA): "/w/b/d.npz", str(start): "/w/c/s.png"}
+    local = transport.local_spec(compare, robustness, paths)
+    assert local.params == {"compare": ["/w/a/other.keras", "mnist-mlp"]}
+    assert local.data == "/w/b/d.npz" and local.model == "mnist-cnn"
+    local = transport.local_spec(init, happymap, paths)
+    assert local.params == {"init": ["uniform", "image:/w/c/s.png"]}
+    assert local.model == init.model  # not in the mapping: unchanged

@@ -1,9 +1,11 @@
 """The Dask side of the server: submit jobs, follow their progress, cancel them, record how
 they ended, and resume the jobs a previous server left queued or running.
 
-Each job is one Dask task (:func:`kinterp.serve.worker.run_job`) keyed by its id. Progress
-arrives as structured events from the workers; a finished task's done-callback writes the
-outcome to the store. A task whose worker dies is rescheduled by Dask on its own.
+Each job is one Dask task (:func:`kinterp.serve.worker.run_job`) keyed by its id, with the
+files it names (uploads) sent by content and its report sent back packed, so workers share no
+folder with the server (:mod:`kinterp.sweeps.transport`). Progress arrives as structured
+events from the workers; a finished task's done-callback unpacks its report under the job's
+folder and writes the outcome to the store. A task whose worker dies is rescheduled by Dask.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 
 from kinterp.errors import KinterpError
 from kinterp.plugins import one_line
+from kinterp.registry import find_technique
 from kinterp.serve.admission import Uploads, runnable
 from kinterp.serve.config import ServeConfig
 from kinterp.serve.store import (
@@ -33,6 +36,7 @@ from kinterp.serve.store import (
 from kinterp.settings.runspec import RunSpec
 from kinterp.sweeps.cluster import connect
 from kinterp.sweeps.outcome import existing
+from kinterp.sweeps.transport import Parcel, Shipper, receive_report
 
 CANCEL_GRACE_S = 3.0
 """How long a running job may take to notice its cancel Event before its worker restarts."""
@@ -54,6 +58,7 @@ class Dispatcher:
         self.on_finish = on_finish
         self.label = ""
         self._futures: dict[str, Any] = {}
+        self._parcels: dict[str, Parcel] = {}  # job id -> the files sent for it
         self._where: dict[str, str] = {}  # job id -> the worker running it
         self._stopping: set[str] = set()  # jobs whose worker is being restarted
         self._lock = threading.Lock()
@@ -77,6 +82,7 @@ class Dispatcher:
         self._ready.wait()
         if self._error is not None:
             raise self._error
+        self._shipper = Shipper(self.client)
         self.client.register_plugin(WarmWorker())
         self.client.subscribe_topic(PROGRESS_TOPIC, self._on_progress)
         self.resume()
@@ -112,12 +118,17 @@ class Dispatcher:
         try:
             admitted = RunSpec.from_dict(job.spec, allow_unsafe=True)
             spec = runnable(admitted, self.folder(job.id), self.uploads)
+            params_cls = find_technique(spec.technique)[0].Params
+            with self._lock:
+                parcel = self._shipper.inputs(spec, params_cls)
         except KinterpError as exc:  # an upload it names is gone
             self._finish(job.id, {"status": REFUSED, "error": str(exc)})
             return
-        future = self.client.submit(run_job, job.id, spec, key=f"kinterp-serve-{job.id}")
+        key = f"kinterp-serve-{job.id}"
+        future = self.client.submit(run_job, job.id, spec, parcel, key=key)
         with self._lock:
             self._futures[job.id] = future
+            self._parcels[job.id] = parcel
         future.add_done_callback(lambda f, job_id=job.id: self._on_done(job_id, f))
 
     def cancel(self, job_id: str) -> None:
@@ -190,19 +201,39 @@ class Dispatcher:
         self.store.update(job.id, **values)
 
     def _on_done(self, job_id: str, future: Any) -> None:
-        """A task ended: record its outcome (unless the server itself is shutting down)."""
+        """A task ended: unpack its report under the job's folder (not for a job cancelled
+        meanwhile) and record its outcome (unless the server itself is shutting down)."""
         with self._lock:
             self._futures.pop(job_id, None)
+            parcel = self._parcels.pop(job_id, {})
+            self._shipper.done(parcel)
             if self._closing or job_id in self._stopping:
                 return
         if future.status == "finished":
-            outcome = future.result()
+            outcome = self._received(job_id, future.result())
         elif future.status == "cancelled":
             outcome = {"status": CANCELLED, "error": "cancelled before it started"}
         else:
             outcome = {"status": FAILED, "error": one_line(future.exception())}
         future.release()
         self._finish(job_id, outcome)
+
+    def _received(self, job_id: str, result: dict[str, Any]) -> dict[str, Any]:
+        """A finished task's outcome, its report (if any) unpacked and checked under the job's
+        folder; a job cancelled while it finished keeps no report."""
+        outcome = dict(result["outcome"])
+        if result.get("archive") is None:
+            return outcome
+        job = self.store.get(job_id)
+        if job is None or job.status in (CANCELLING, CANCELLED):
+            return {"status": CANCELLED, "error": "cancelled as it finished"}
+        try:
+            path = receive_report(
+                result["archive"], result["files"], self.folder(job_id), result["name"]
+            )
+        except KinterpError as exc:
+            return {"status": FAILED, "error": str(exc)}
+        return {**outcome, "report": str(path)}
 
     def _finish(self, job_id: str, outcome: dict[str, Any]) -> None:
         self._where.pop(job_id, None)

@@ -15,7 +15,8 @@ from typing import Any
 from kinterp.errors import KinterpError
 from kinterp.loading.zoo import zoo_models
 from kinterp.serve.filestore import FileStore
-from kinterp.settings.params import ParamSpec, convert, param_specs
+from kinterp.settings.filerefs import map_file_refs
+from kinterp.settings.params import ParamSpec
 
 UPLOAD_ROUTES = {"model": "POST /models", "image": "POST /images"}
 
@@ -61,18 +62,4 @@ def stored_files(
         KinterpError: a value of a file param that names neither a zoo model nor an upload
             (:func:`refusal`), or a badly typed value (the CLI's message).
     """
-    resolved = dict(params)
-    for spec in param_specs(params_cls):
-        if spec.file is None or spec.name not in params:
-            continue
-        value = convert(spec, params[spec.name])
-        if value is None:
-            continue
-        items = [value] if isinstance(value, str) else value
-        opened = []
-        for item in items:
-            ref = spec.file_ref(item)
-            stored = None if ref is None else _stored(spec, ref, models, images)
-            opened.append(item.strip() if stored is None else spec.file_prefix + stored)
-        resolved[spec.name] = opened[0] if isinstance(value, str) else opened
-    return resolved
+    return map_file_refs(params_cls, params, lambda spec, ref: _stored(spec, ref, models, images))

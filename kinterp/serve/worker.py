@@ -5,28 +5,26 @@ the server is up at once) and caches models by sha256 (:func:`kinterp.sweeps.wor
 cached_model`). Progress goes to the server as Dask structured events on
 :data:`PROGRESS_TOPIC`; cancellation comes as a Dask :class:`~distributed.Event` per job,
 checked whenever the technique advances its progress. Progress is taken from the
-technique's ``ctx.progress`` bars: the worker points :mod:`kinterp.technique.context`'s
-``progress_bar`` at :func:`_job_progress_bar`, which reports for the job this thread runs and
-falls back to the ordinary bar otherwise.
+technique's ``ctx.progress`` bars through the public observer hook
+(:func:`kinterp.technique.progress.observing`). A job runs as a sweep's run does
+(:func:`kinterp.sweeps.worker.run_shipped`): in the worker's own folder, with the files it
+names sent by content, its report sent back packed; nothing is shared but the scheduler.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 from distributed import Event, WorkerPlugin, get_worker
 
-from kinterp.technique.progress import Progress, progress_bar
+from kinterp.technique.progress import observing
 
 PROGRESS_TOPIC = "kinterp-serve-progress"
 CANCEL_PREFIX = "kinterp-serve-cancel-"
 REPORT_INTERVAL_S = 0.25
 
-_current = threading.local()
 _warm: threading.Event | None = None
 """Set once :func:`warm_up` has finished (None when it never started in this process)."""
 
@@ -63,9 +61,9 @@ class JobReporter:
         }
         self.worker.log_event(PROGRESS_TOPIC, message)
 
-    def start_phase(self, phase: str, total: int | None) -> None:
+    def start(self, description: str, total: int | None) -> None:
         """A new stage of the run (loading, or one of the technique's progress bars)."""
-        self.phase, self.total, self.done = phase, total, 0
+        self.phase, self.total, self.done = description, total, 0
         self.send(force=True)
 
     def advance(self, steps: int) -> None:
@@ -74,53 +72,26 @@ class JobReporter:
         self.send(force=self.total is not None and self.done >= self.total)
 
 
-class _JobProgress(Progress):
-    def __init__(self, reporter: JobReporter):
-        super().__init__()
-        self.reporter = reporter
+def run_job(job_id: str, spec: Any, parcel: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Run one job's spec (a :class:`RunSpec`) in this worker's own folder, with the files it
+    names by path sent in ``parcel`` (see :func:`kinterp.sweeps.worker.run_shipped`).
 
-    def advance(self, steps: int = 1) -> None:
-        self.reporter.advance(steps)
-
-
-@contextmanager
-def _job_progress_bar(total: int, description: str, quiet: bool) -> Iterator[Progress]:
-    """``ctx.progress`` on a serve worker: the job's progress events, else the ordinary bar."""
-    reporter = getattr(_current, "reporter", None)
-    if reporter is None:
-        with progress_bar(total, description, quiet) as bar:
-            yield bar
-        return
-    reporter.start_phase(description, total)
-    yield _JobProgress(reporter)
-
-
-def install_progress() -> None:
-    """Route techniques' progress bars in this process through :func:`_job_progress_bar`."""
-    import kinterp.technique.context
-
-    kinterp.technique.context.progress_bar = _job_progress_bar
-
-
-def run_job(job_id: str, spec: Any) -> dict[str, Any]:
-    """Run one job's spec (a :class:`RunSpec`) and return its outcome as a dict.
-
-    The outcome is a sweep :class:`~kinterp.sweeps.outcome.Outcome` (``ok``, ``failed``,
-    ``refused`` with the one-line reason) or ``{"status": "cancelled"}``.
+    Returns:
+        ``{"outcome": ...}`` (a sweep :class:`~kinterp.sweeps.outcome.Outcome` as a dict, or
+        ``{"status": "cancelled"}``) and, for a report, its packed ``archive``, ``files`` and
+        ``name`` for the server to unpack.
     """
-    from kinterp.sweeps.worker import run_task
+    from kinterp.sweeps.worker import run_shipped
 
     reporter = JobReporter(job_id)
-    _current.reporter = reporter
     try:
-        reporter.start_phase("loading model", None)
+        reporter.start("loading model", None)
         if _warm is not None:
             _warm.wait()  # TensorFlow must not be imported by two threads at once
-        return run_task(spec)
+        with observing(reporter):
+            return run_shipped(spec, parcel)
     except Cancelled:
-        return {"status": "cancelled", "error": "cancelled while running"}
-    finally:
-        _current.reporter = None
+        return {"outcome": {"status": "cancelled", "error": "cancelled while running"}}
 
 
 def warm_up(done: threading.Event) -> None:
@@ -148,13 +119,12 @@ def _load_everything() -> None:
 
 
 class WarmWorker(WorkerPlugin):
-    """Installs job progress and warms the worker up (in a thread) when it starts."""
+    """Warms the worker up (in a thread) when it starts."""
 
     name = "kinterp-serve-warm"
 
     def setup(self, worker: Any) -> None:
         global _warm
-        install_progress()
         if _warm is None:
             _warm = threading.Event()
             thread = threading.Thread(target=warm_up, args=(_warm,), name="kinterp-warm-up")

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kinterp.errors import KinterpError
 from kinterp.plugins import one_line
@@ -28,6 +28,9 @@ from kinterp.sweeps.plan import PlannedRun, expand
 from kinterp.sweeps.progress import sweep_progress
 from kinterp.sweeps.size import DEFAULT_MAX_RUNS
 from kinterp.sweeps.spec import load_spec
+
+if TYPE_CHECKING:
+    from kinterp.sweeps.transport import Parcel
 
 DEFAULT_OUT = "sweep-out"
 TASK_RETRIES = 2
@@ -165,12 +168,13 @@ def _run_all(
 
     from distributed import as_completed
 
+    from kinterp.registry import find_technique
     from kinterp.sweeps.transport import Shipper
     from kinterp.sweeps.worker import run_shipped
 
     token = uuid4().hex[:8]
     shipper = Shipper(client)
-    futures: dict[Any, tuple[PlannedRun, tuple[Any, ...]]] = {}
+    futures: dict[Any, tuple[PlannedRun, Parcel]] = {}
     pending = list(todo)
 
     def submit_more() -> list[Any]:
@@ -179,16 +183,17 @@ def _run_all(
         submitted, held = [], []
         for run in pending:
             spec = run.spec
-            if futures and not shipper.fits(spec.model, spec.data):
+            params_cls = find_technique(spec.technique)[0].Params
+            if futures and not shipper.fits(spec, params_cls):
                 held.append(run)  # its file waits until runs holding others finish
                 continue
             try:
-                inputs = shipper.inputs(spec.model, spec.model_sha256, spec.data)
+                inputs = shipper.inputs(spec, params_cls)
             except KinterpError as exc:  # gone, changed since planning, or too big to send
                 _record(plan, run, Outcome("refused", error=str(exc)), outcomes, info, progress)
                 continue
             key = f"kinterp-run-{run.key[:16]}-{token}"
-            future = client.submit(run_shipped, spec, *inputs, key=key, retries=TASK_RETRIES)
+            future = client.submit(run_shipped, spec, inputs, key=key, retries=TASK_RETRIES)
             futures[future] = (run, inputs)
             submitted.append(future)
         pending = held

@@ -23,8 +23,9 @@ from kinterp.loading.modelfile import classify, sha256_of
 from kinterp.loading.zoo import zoo_models
 from kinterp.plugins import registry
 from kinterp.registry import find_technique
+from kinterp.settings.filerefs import map_file_refs
 from kinterp.settings.nesting import check_depth
-from kinterp.settings.params import parse_params
+from kinterp.settings.params import ParamSpec, parse_params
 from kinterp.settings.runspec import SEED_LIMIT
 from kinterp.sweeps import transport
 from kinterp.sweeps.locate import Locator
@@ -193,6 +194,14 @@ def _run_block(
             raise locator.error(f"{key} must be a table such as {{ steps = 16 }}", index, key)
     _check_params(technique.Params, params, index, locator)
     _check_grid_shape(params, grid, index, locator)
+    params = _absolute_files(technique.Params, params, base, locator, index)
+    grid = {
+        key: [
+            _absolute_files(technique.Params, {key: value}, base, locator, index)[key]
+            for value in values
+        ]
+        for key, values in grid.items()
+    }
     models = run.get("models", defaults["models"])
     seeds = _seeds(run["seeds"], locator, index) if "seeds" in run else defaults["seeds"]
     if "data" in run and not technique.reads_data:
@@ -223,6 +232,32 @@ def _check_params(params_cls: type, params: dict, run: int, locator: Locator) ->
             except KinterpError as single:
                 raise locator.error(str(single), run, key, within="params") from None
         raise locator.error(str(exc), run, "params") from None
+
+
+def _absolute_files(
+    params_cls: type, params: dict, base: Path, locator: Locator, run: int
+) -> dict[str, Any]:
+    """``params`` with each file a file param names (``--compare``, ``--init image:``) as an
+    absolute path, relative ones taken from the SPEC's folder; zoo models stay names.
+
+    Raises:
+        KinterpError: a file that does not exist, naming its SPEC line.
+    """
+
+    def absolute(spec: ParamSpec, ref: str) -> str | None:
+        if spec.file == "model" and ref in zoo_models():
+            return None
+        path = base / Path(ref).expanduser()
+        if not path.exists():
+            raise locator.error(
+                f"{spec.option}: no such file {path}; give a path relative to the SPEC file's "
+                "folder or an absolute one",
+                run,
+                spec.name,
+            )
+        return str(path.resolve())
+
+    return map_file_refs(params_cls, params, absolute)
 
 
 def _check_grid_shape(params: dict, grid: dict, run: int, locator: Locator) -> None:

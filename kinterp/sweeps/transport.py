@@ -1,9 +1,11 @@
 """What travels between a sweep's client and its workers: files by content, reports packed.
 
-Nothing but the Dask scheduler is shared. A model file (or SavedModel directory) and a
-dataset named by path go to the workers as bytes, once per sha256 (:class:`Shipper`, with
-Dask's ``scatter``); a worker writes them into its own temporary folder under their sha256
-(:func:`materialize`: a temporary name renamed into place, the sha256 checked on arrival).
+Nothing but the Dask scheduler is shared. A model file (or SavedModel directory), a dataset
+and the files a technique's params name (``--compare``, ``--init image:``), when named by
+path, go to the workers as bytes, once per sha256 (:class:`Shipper`, with Dask's
+``scatter``); a worker writes them into its own temporary folder under their sha256
+(:func:`materialize`: a temporary name renamed into place, the sha256 checked on arrival) and
+runs the spec pointed at its copies (:func:`local_spec`).
 Zoo models and registered datasets travel as names: each worker resolves its own installed
 copy. A finished run's report directory comes back as an uncompressed tar in memory with
 each file's sha256 (:func:`pack_report`), and :func:`receive_report` checks them all before
@@ -24,12 +26,14 @@ import shutil
 import tarfile
 import tempfile
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from kinterp.errors import KinterpError
 from kinterp.loading.modelfile import sha256_of
+from kinterp.settings.filerefs import file_refs, map_file_refs
+from kinterp.settings.runspec import RunSpec
 
 MIB = 1 << 20
 MODEL_CAP = 1024 * MIB
@@ -268,6 +272,50 @@ def _rename_free(temp: Path, folder: Path, name: str) -> Path:
     raise KinterpError(f"{folder}: no free name for the report {name}")
 
 
+Parcel = dict[str, tuple[Shipment, Any]]
+"""What one run needs sent: each client path it names -> (its shipment, the bytes or their
+future in the cluster)."""
+
+
+def sent_files(spec: RunSpec, params_cls: type) -> list[tuple[str, int, str]]:
+    """``(path, cap, what)`` of every file ``spec`` names by absolute path: its model, its
+    data and the files its params name (``--compare``, ``--init image:``). Zoo models and
+    registered datasets are names; they travel as they are."""
+    found = []
+    if Path(spec.model).is_absolute():
+        found.append((spec.model, MODEL_CAP, "model"))
+    if spec.data is not None and Path(spec.data).is_absolute():
+        found.append((spec.data, DATA_CAP, "dataset"))
+    for param, ref in file_refs(params_cls, spec.params):
+        if Path(ref).is_absolute():
+            cap = MODEL_CAP if param.file == "model" else DATA_CAP
+            found.append((ref, cap, f"{param.option} {param.file}"))
+    return list({path: (path, cap, what) for path, cap, what in found}.values())
+
+
+def local_spec(spec: RunSpec, params_cls: type, paths: dict[str, str]) -> RunSpec:
+    """``spec`` with every path in ``paths`` (client path -> this worker's) replaced."""
+    return replace(
+        spec,
+        model=paths.get(spec.model, spec.model),
+        data=None if spec.data is None else paths.get(spec.data, spec.data),
+        params=map_file_refs(params_cls, spec.params, lambda _, ref: paths.get(ref)),
+    )
+
+
+def materialize_all(parcel: Parcel, root: Path) -> dict[str, str]:
+    """Write every file of a parcel under ``root`` (see :func:`materialize`); returns the
+    client path -> this worker's path.
+
+    Raises:
+        KinterpError: a file that arrived damaged or an unsafe archive.
+    """
+    return {
+        path: str(materialize(shipment, data, root / "files"))
+        for path, (shipment, data) in parcel.items()
+    }
+
+
 class Shipper:
     """The client's side: each file scattered to the cluster once per sha256, released when
     the last run that needs it has finished."""
@@ -294,42 +342,38 @@ class Shipper:
         self.paths[path] = self.sent[shipment.sha256]
         return self.paths[path]
 
-    def fits(self, model: str, data: str | None) -> bool:
+    def fits(self, spec: RunSpec, params_cls: type) -> bool:
         """True if the files a run needs are sent, or fit in :data:`SEND_BUDGET` with them."""
         held = sum(shipment.size for shipment, _ in self.sent.values())
         new = 0
-        for path in (model, data):
-            if path is not None and Path(path).is_absolute() and path not in self.paths:
+        for path, _, _ in sent_files(spec, params_cls):
+            if path not in self.paths:
                 try:
                     new += size_of(Path(path))
                 except OSError:
                     return True  # send it now: the attempt refuses it in one line
         return new == 0 or held + new <= SEND_BUDGET
 
-    def inputs(self, model: str, sha256: str | None, data: str | None) -> tuple[Any, ...]:
-        """``(model shipment, its bytes' future, data shipment, its future)`` for a run;
-        ``None`` s for what travels by name (zoo models, registered datasets).
+    def inputs(self, spec: RunSpec, params_cls: type) -> Parcel:
+        """The files a run names by path, each sent once (see :func:`sent_files`); the
+        model must still have the sha256 the spec records.
 
         Raises:
             KinterpError: a file gone, changed since planning, or over its cap.
         """
-        found: list[Any] = [None, None, None, None]
-        if Path(model).is_absolute():
-            found[0:2] = self._send(model, MODEL_CAP, "model", sha256)
-        if data is not None and Path(data).is_absolute():
-            found[2:4] = self._send(data, DATA_CAP, "dataset", None)
-        for shipment in (found[0], found[2]):
-            if shipment is not None:
-                self.users[shipment.sha256] += 1
-        return tuple(found)
+        parcel = {
+            path: self._send(path, cap, what, spec.model_sha256 if path == spec.model else None)
+            for path, cap, what in sent_files(spec, params_cls)
+        }
+        for shipment, _ in parcel.values():
+            self.users[shipment.sha256] += 1
+        return parcel
 
-    def done(self, inputs: tuple[Any, ...]) -> None:
-        """A run that used ``inputs`` has finished: release files no other run needs."""
-        for shipment in (inputs[0], inputs[2]):
-            if shipment is None:
-                continue
+    def done(self, parcel: Parcel) -> None:
+        """A run that used ``parcel`` has finished: release files no other run needs."""
+        for shipment, _ in parcel.values():
             self.users[shipment.sha256] -= 1
-            if self.users[shipment.sha256] <= 0:
+            if self.users[shipment.sha256] <= 0 and shipment.sha256 in self.sent:
                 _, future = self.sent.pop(shipment.sha256)
                 self.paths = {p: v for p, v in self.paths.items() if v[1] is not future}
                 future.release()

@@ -1,7 +1,8 @@
 """The task a Dask worker runs: one RunSpec, with the worker's models cached by sha256.
 
-A sweep's task (:func:`run_shipped`) carries the RunSpec and, for a model file or dataset
-named by path, the bytes the client sent (see :mod:`kinterp.sweeps.transport`): the worker
+A sweep's or the server's task (:func:`run_shipped`) carries the RunSpec and, for every file
+it names by path (model, dataset, file params), the bytes the client sent (see
+:mod:`kinterp.sweeps.transport`): the worker
 writes them into its own folder, runs the spec there and sends the report directory back
 packed, naming the client's paths. Each worker process loads a model once and keeps the last
 few; before every run it checks that the file still has the spec's sha256.
@@ -22,9 +23,10 @@ from typing import Any
 from kinterp.errors import KinterpError
 from kinterp.loading.modelfile import sha256_of
 from kinterp.loading.models import LoadedModel, resolve
+from kinterp.settings.filerefs import map_file_refs
 from kinterp.settings.runspec import RunSpec
 from kinterp.sweeps.outcome import Outcome, from_report
-from kinterp.sweeps.transport import Shipment, materialize, pack_report, work_root
+from kinterp.sweeps.transport import Parcel, local_spec, materialize_all, pack_report, work_root
 
 MAX_CACHED_MODELS = 4
 
@@ -53,31 +55,25 @@ def run_task(spec: RunSpec) -> dict[str, Any]:
     ).as_dict()
 
 
-def run_shipped(
-    spec: RunSpec,
-    model: Shipment | None = None,
-    model_bytes: bytes | None = None,
-    data: Shipment | None = None,
-    data_bytes: bytes | None = None,
-) -> dict[str, Any]:
-    """Run a sweep's spec in this worker's own folder; return its outcome and packed report.
+def run_shipped(spec: RunSpec, parcel: Parcel | None = None) -> dict[str, Any]:
+    """Run a spec in this worker's own folder; return its outcome and packed report.
 
-    What arrived by content is written under the worker's folder (sha256 checked) and the
-    spec pointed at it; the run writes under a temporary folder of the worker, its report
-    records the client's paths (``spec``), and it is returned as ``archive`` (tar bytes),
-    ``files`` (sha256 by relative path) and ``name``; the worker keeps no copy.
+    What arrived by content (``parcel``: the files the spec names by path, see
+    :func:`~kinterp.sweeps.transport.sent_files`) is written under the worker's folder
+    (sha256 checked) and the spec pointed at it; the run writes under a temporary folder of
+    the worker, its report records the client's paths (``spec``), and it is returned as
+    ``archive`` (tar bytes), ``files`` (sha256 by relative path) and ``name``; the worker
+    keeps no copy.
     """
+    from kinterp.registry import find_technique
+
     root = work_root()
-    local = spec
     try:
-        if model is not None:
-            path = materialize(model, model_bytes or b"", root / "models")
-            local = replace(local, model=str(path))
-        if data is not None:
-            path = materialize(data, data_bytes or b"", root / "data")
-            local = replace(local, data=str(path))
+        params_cls = find_technique(spec.technique)[0].Params
+        paths = materialize_all(parcel or {}, root)
     except KinterpError as exc:
         return {"outcome": Outcome("refused", error=str(exc)).as_dict()}
+    local = local_spec(spec, params_cls, paths)
     (root / "runs").mkdir(exist_ok=True)
     runs = Path(tempfile.mkdtemp(prefix="run-", dir=root / "runs"))
     try:
@@ -85,7 +81,7 @@ def run_shipped(
         if outcome.get("report") is None:
             return {"outcome": outcome}
         run_dir = Path(outcome["report"])
-        _name_client_paths(run_dir, spec, local)
+        _name_client_paths(run_dir, spec, params_cls, {v: k for k, v in paths.items()})
         try:
             archive, files = pack_report(run_dir)
         except KinterpError as exc:
@@ -95,8 +91,11 @@ def run_shipped(
         shutil.rmtree(runs, ignore_errors=True)
 
 
-def _name_client_paths(run_dir: Path, spec: RunSpec, local: RunSpec) -> None:
-    """Make the report name the client's model, data and out paths, not this worker's."""
+def _name_client_paths(
+    run_dir: Path, spec: RunSpec, params_cls: type, client_paths: dict[str, str]
+) -> None:
+    """Make the report name the client's model, data, file params and out folder, not this
+    worker's copies (``client_paths``: this worker's path -> the client's)."""
     from kinterp.plugins import registry
     from kinterp.reporting.html import write_report
 
@@ -104,12 +103,16 @@ def _name_client_paths(run_dir: Path, spec: RunSpec, local: RunSpec) -> None:
     report = json.loads(path.read_text())
     recorded = report.get("spec") or {}
     recorded["out"] = spec.out
-    if local.model != spec.model:
+    if recorded.get("model") in client_paths:
         recorded["model"] = spec.model
         if isinstance(report.get("model"), dict):
             report["model"]["path"] = spec.model
-    if local.data != spec.data:
+    if recorded.get("data") in client_paths:
         recorded["data"] = spec.data
+    if isinstance(recorded.get("params"), dict):
+        recorded["params"] = map_file_refs(
+            params_cls, recorded["params"], lambda _, ref: client_paths.get(ref)
+        )
     report["spec"] = recorded
     blocks = {name: block for name, (block, _) in registry().report_blocks.items()}
     write_report(run_dir, report, blocks)
