@@ -594,6 +594,12 @@ def sweep(
         typer.Option("--workers", metavar="N", help="Local worker processes (default: per core)."),
     ] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the runs and exit.")] = False,
+    retry_failed: Annotated[
+        bool,
+        typer.Option(
+            "--retry-failed", help="Run again the runs an earlier sweep left a failed report for."
+        ),
+    ] = False,
     max_runs: Annotated[
         int | None,
         typer.Option(
@@ -609,7 +615,8 @@ def sweep(
     from kinterp.sweeps.size import DEFAULT_MAX_RUNS
 
     check_cluster(cluster, workers)
-    plan = plan_sweep(spec_file, out, DEFAULT_MAX_RUNS if max_runs is None else max_runs)
+    limit = DEFAULT_MAX_RUNS if max_runs is None else max_runs
+    plan = plan_sweep(spec_file, out, limit, retry_failed)
     if dry_run:
         state = {run.key: "done" if run.key in plan.done else "to run" for run in plan.runs}
         if as_json:
@@ -622,7 +629,7 @@ def sweep(
                 r.key[:12],
                 r.spec.technique,
                 r.model_name,
-                _grid_text(r.grid),
+                r.grid_text,
                 r.spec.seed,
                 state[r.key],
             ]
@@ -733,11 +740,6 @@ def serve(
     )
     hand_over()  # uvicorn stops on SIGINT/SIGTERM itself, closing the cluster gracefully
     run_server(config, echo)
-
-
-def _grid_text(point: dict[str, Any]) -> str:
-    """A grid point as ``lr=0.05 tv=0``."""
-    return " ".join(f"{k}={json.dumps(v)}" for k, v in point.items())
 
 
 class RunGroup(TyperGroup):

@@ -135,6 +135,11 @@ def test_rerunning_a_finished_sweep_runs_nothing(two_by_two, runner, address):
     assert {p: (p / "report.json").stat().st_mtime_ns for p in _reports(out)} == before
     manifest = json.loads((out / "sweep.json").read_text())
     assert {(r["status"], r["report_status"]) for r in manifest["runs"]} == {("skipped", "ok")}
+    comparison = (out / "comparison.html").read_text()  # what the runs measured, kept
+    for run in manifest["runs"]:
+        assert f'data-v="{run["run_seconds"]}"' in comparison, run
+    assert comparison.count(">ok (earlier)<") == 4 and "skipped (" not in comparison
+    assert 'href="comparison.html"' in (out / "index.html").read_text()
 
 
 def test_a_crashing_technique_fails_its_run_and_the_others_finish(tmp_path, address):
@@ -154,6 +159,14 @@ def test_a_crashing_technique_fails_its_run_and_the_others_finish(tmp_path, addr
     report = assert_valid_report(tmp_path / "out" / crashed["report"])
     assert report["status"] == "failed" and report["error"]["type"] == "RuntimeError"
     assert len(_reports(tmp_path / "out")) == 3
+
+    again = sweep(spec, out=tmp_path / "out", cluster=address)  # a failed report is done
+    assert again["summary"]["skipped"] == 3 and len(_reports(tmp_path / "out")) == 3
+    retried = sweep(spec, out=tmp_path / "out", cluster=address, retry_failed=True)
+    assert retried["summary"] == {
+        "total": 3, "ok": 0, "failed": 1, "refused": 0, "skipped": 2, "pending": 0
+    }  # fmt: skip
+    assert len(_reports(tmp_path / "out")) == 4  # the crash ran again, beside the first
 
 
 def test_a_worker_killed_mid_sweep_is_replaced_and_every_report_is_written(

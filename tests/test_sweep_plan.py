@@ -129,3 +129,46 @@ def test_sweep_wide_data_skips_techniques_that_read_none(tmp_path):
     spec.write_text('models = ["mnist-cnn"]\n[[runs]]\ntechnique = "happymap"\ndata = "mnist-5k"\n')
     with pytest.raises(KinterpError, match=r"line 4: happymap reads no data"):
         plan_sweep(spec)
+
+
+def test_progress_lines_name_the_grid_point(tmp_path, capsys):
+    """#25: ``[5/16] ok happymap mnist-cnn lr=0.1 seed=1 2.0s`` when stderr is not a terminal."""
+    from kinterp.sweeps.outcome import Outcome
+    from kinterp.sweeps.progress import SweepProgress
+
+    spec = {
+        "models": ["mnist-mlp"],
+        "seeds": [0, 1],
+        "runs": [{"technique": "happymap", "grid": {"lr": [0.05, 0.1]}}],
+    }
+    plan = plan_sweep(spec, tmp_path / "out")
+    labels = sorted(run.label for run in plan.runs)
+    assert labels == [
+        f"happymap mnist-mlp lr={lr} seed={seed}" for lr in (0.05, 0.1) for seed in (0, 1)
+    ]
+    progress = SweepProgress(len(plan.runs), quiet=False)
+    progress.advance(plan.runs[0], Outcome("ok", seconds=2.0))
+    line = capsys.readouterr().err.strip()
+    assert line == f"[1/4] ok {plan.runs[0].label} 2.0s"
+
+
+def test_file_params_are_made_absolute_from_the_specs_folder_and_checked(tmp_path):
+    """#25: ``compare`` and ``init = image:...`` paths in a SPEC are relative to its folder; a
+    missing one is refused at planning, naming the SPEC line."""
+    (tmp_path / "other.keras").write_bytes(b"not read at planning")
+    spec = tmp_path / "sweep.toml"
+    spec.write_text(
+        'models = ["mnist-cnn"]\n[[runs]]\ntechnique = "robustness"\n'
+        'params = { compare = ["other.keras", "mnist-mlp"], limit = 5 }\n'
+    )
+    (run,) = plan_sweep(spec).runs
+    assert run.spec.params["compare"] == [str(tmp_path / "other.keras"), "mnist-mlp"]
+    spec.write_text(
+        'models = ["mnist-cnn"]\n[[runs]]\ntechnique = "happymap"\n'
+        'params = { init = ["uniform", "image:starts/none.png"] }\n'
+    )
+    with pytest.raises(KinterpError) as error:
+        plan_sweep(spec)
+    message = str(error.value)
+    assert "sweep.toml, line 4: " in message and "--init: no such file" in message, message
+    assert str(tmp_path / "starts" / "none.png") in message

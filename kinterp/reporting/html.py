@@ -279,7 +279,8 @@ def write_index(root: Path, specs: Callable[[str], Sequence[Any]] | None = None)
 
     ``specs(technique)`` gives a technique's param specs, when the caller can look them up
     (the key params then show the ones set first, and no levels of an option not chosen).
-    Thumbnails are embedded; links go to the runs' report.html files.
+    Thumbnails are embedded; links go to the runs' report.html files (and to a sweep's
+    comparison.html when ``root`` has one).
     """
     root = Path(root)
     specs = specs or (lambda _technique: ())
@@ -295,6 +296,7 @@ def write_index(root: Path, specs: Callable[[str], Sequence[Any]] | None = None)
             root=root,
             techniques=sorted({r["technique"] for r in runs}),
             models=sorted({r["model"] for r in runs}),
+            comparison=(root / "comparison.html").is_file(),
         )
     )
     index.write_text(page)

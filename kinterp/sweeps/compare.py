@@ -1,7 +1,8 @@
 """``OUT/comparison.html``: each model x technique's key metric, in sortable tables.
 
 Two tables: the mean key metric of every model (rows) under every technique (columns) over
-its ok runs, and every run with its params, seed, status and seconds. A click on a column
+its ok runs, and every run with its grid point, seed, status and seconds (a run an earlier
+sweep did shows the seconds its report measured). A click on a column
 header sorts by it; the few lines of JavaScript are inline, so the page needs no network.
 """
 
@@ -32,7 +33,8 @@ document.querySelectorAll("table.sortable th").forEach((th, col) => th.onclick =
 
 _STYLE = """
 body{font-family:system-ui,sans-serif;margin:2em;color:#222}
-table{border-collapse:collapse;margin-bottom:2em}
+.scroll{overflow-x:auto;margin-bottom:2em}table{border-collapse:collapse}
+@media (max-width:640px){body{margin:.8em}}
 th,td{border:1px solid #ccc;padding:4px 8px;text-align:left}
 th{cursor:pointer;background:#f4f4f4} .ok{color:#080} .failed,.refused{color:#b00}
 """
@@ -42,6 +44,7 @@ def write_comparison(out: Path, runs: list[dict[str, Any]]) -> Path:
     """Write ``out/comparison.html`` from the manifest's run entries."""
     page = (
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>kinterp sweep</title><style>{_STYLE}</style></head><body>"
         f"<h1>kinterp sweep</h1><p>{len(runs)} run(s) &middot; "
         '<a href="index.html">all reports</a> &middot; <a href="sweep.json">sweep.json</a></p>'
@@ -62,7 +65,8 @@ def _cell(value: Any, text: str | None = None, css: str = "") -> str:
 def _table(headers: list[str], rows: list[str]) -> str:
     head = "".join(f"<th>{escape(h)}</th>" for h in headers)
     body = "".join(rows)
-    return f'<table class="sortable"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+    table = f'<table class="sortable"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+    return f'<div class="scroll">{table}</div>'
 
 
 def _pivot(runs: list[dict[str, Any]]) -> str:
@@ -87,7 +91,8 @@ def _pivot(runs: list[dict[str, Any]]) -> str:
 def _runs_table(runs: list[dict[str, Any]]) -> str:
     rows = []
     for r in runs:
-        status = r["status"] if r["status"] != "skipped" else f"skipped ({r.get('report_status')})"
+        status = r["status"] if r["status"] != "skipped" else f"{r.get('report_status')} (earlier)"
+        seconds = r.get("seconds") if r.get("seconds") is not None else r.get("run_seconds")
         link = (
             f'<td><a href="{escape(r["report"])}/report.html">report</a></td>'
             if r.get("report")
@@ -97,12 +102,12 @@ def _runs_table(runs: list[dict[str, Any]]) -> str:
             "<tr>"
             + _cell(r["model"])
             + _cell(r["technique"])
-            + _cell(json.dumps(r["grid"], sort_keys=True) if r["grid"] else "")
+            + _cell(" ".join(f"{k}={json.dumps(v)}" for k, v in sorted(r["grid"].items())))
             + _cell(r["seed"], str(r["seed"]))
             + _cell(r["status"], status, css=r.get("report_status") or r["status"])
             + _cell(r.get("metric") or "")
             + _cell(r.get("value"), format_number(r["value"]) if r.get("value") is not None else "")
-            + _cell(r.get("seconds"), str(r.get("seconds") or ""))
+            + _cell(seconds, "" if seconds is None else f"{seconds:.1f}")
             + link
             + "</tr>"
         )

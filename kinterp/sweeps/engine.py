@@ -56,7 +56,10 @@ class SweepPlan:
 
 
 def plan_sweep(
-    spec: SpecSource, out: str | os.PathLike | None = None, max_runs: int = DEFAULT_MAX_RUNS
+    spec: SpecSource,
+    out: str | os.PathLike | None = None,
+    max_runs: int = DEFAULT_MAX_RUNS,
+    retry_failed: bool = False,
 ) -> SweepPlan:
     """Read, check and expand a SPEC (a .toml path or a dict); nothing is written.
 
@@ -64,6 +67,8 @@ def plan_sweep(
         spec: a .toml path or a dict.
         out: overrides the SPEC's ``out`` (default ``sweep-out`` beside the SPEC file).
         max_runs: refuse a SPEC of more runs than this (counted before expanding).
+        retry_failed: run again the runs whose report is a failed one (a technique that
+            crashed); otherwise every run with a report is done.
 
     Raises:
         KinterpError: a problem in the SPEC, naming its line, or too many runs.
@@ -74,7 +79,12 @@ def plan_sweep(
     folder = Path(out).expanduser() if out is not None else checked.out
     folder = (folder or checked.base / DEFAULT_OUT).resolve()
     runs = expand(checked, folder)
-    done = {run.key: found for run in runs if (found := existing(run.folder)) is not None}
+    found = {run.key: existing(run.folder) for run in runs}
+    done = {
+        key: outcome
+        for key, outcome in found.items()
+        if outcome is not None and not (retry_failed and outcome.report_status == "failed")
+    }
     source = "<dict>" if isinstance(spec, Mapping) else str(Path(spec).resolve())
     return SweepPlan(source, folder, runs, done)
 
@@ -116,9 +126,10 @@ def run_plan(
             raise
     info.update(ended=_now(), seconds=round(time.perf_counter() - clock, 3))
     plan.out.mkdir(parents=True, exist_ok=True)
-    info["index"] = str(write_index(plan.out))
+    info["index"] = str(plan.out / "index.html")
     document = manifest.build(plan.out, plan.runs, outcomes, **info)
     document["comparison"] = str(write_comparison(plan.out, document["runs"]))
+    write_index(plan.out)  # after the comparison, which it links
     document["manifest"] = str(plan.out / manifest.MANIFEST)
     manifest.write(plan.out, document)
     return document
@@ -131,6 +142,7 @@ def sweep(
     workers: int | None = None,
     quiet: bool = True,
     max_runs: int = DEFAULT_MAX_RUNS,
+    retry_failed: bool = False,
 ) -> dict[str, Any]:
     """Run a sweep: every technique x model x grid point x seed of the SPEC, resumably.
 
@@ -141,6 +153,7 @@ def sweep(
         workers: worker processes of the local cluster (default: one per core).
         quiet: no progress output.
         max_runs: refuse a SPEC of more runs than this (default 10,000; counted first).
+        retry_failed: run again the runs an earlier sweep left a failed report for.
 
     Returns:
         The manifest (as written to ``OUT/sweep.json``): summary counts and every run.
@@ -150,7 +163,7 @@ def sweep(
             nothing is written.
     """
     check_cluster(cluster, workers)
-    plan = plan_sweep(spec, out, max_runs)
+    plan = plan_sweep(spec, out, max_runs, retry_failed)
     return run_plan(plan, cluster=cluster, workers=workers, quiet=quiet)
 
 

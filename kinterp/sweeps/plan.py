@@ -38,6 +38,17 @@ class PlannedRun:
         """Where the run's report directory goes (``spec.out``)."""
         return Path(self.spec.out or "")
 
+    @property
+    def grid_text(self) -> str:
+        """Its grid point as ``lr=0.05 tv=0`` (empty without a grid)."""
+        return " ".join(f"{k}={json.dumps(v)}" for k, v in self.grid.items())
+
+    @property
+    def label(self) -> str:
+        """What progress lines call it: ``happymap mnist-cnn lr=0.1 seed=1``."""
+        point = f" {self.grid_text}" if self.grid else ""
+        return f"{self.spec.technique} {self.model_name}{point} seed={self.spec.seed}"
+
 
 def run_key(
     technique: str, model_sha256: str, params: dict[str, Any], data: str | None, seed: int

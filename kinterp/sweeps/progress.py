@@ -40,7 +40,7 @@ class SweepProgress:
     def advance(self, run: PlannedRun, outcome: Outcome) -> None:
         """Count one finished run."""
         self.done += 1
-        label = f"{run.spec.technique} on {run.model_name} (seed {run.spec.seed})"
+        label = run.label
         if self._bar is not None:
             stats = f"{self.rate():.1f} runs/min, ends ~{self.eta()}"
             self._bar.update(self._task, advance=1, stats=stats)
