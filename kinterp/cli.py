@@ -606,6 +606,14 @@ def sweep(
             "--max-runs", metavar="N", help="Refuse a SPEC of more runs than this (10,000)."
         ),
     ] = None,
+    unsafe: Annotated[
+        bool,
+        typer.Option(
+            "--unsafe",
+            help="Load models that contain code, and allow the SPEC's custom_objects "
+            "(trusted models only).",
+        ),
+    ] = False,
     as_json: Json = False,
     quiet: Quiet = False,
 ) -> None:
@@ -616,7 +624,7 @@ def sweep(
 
     check_cluster(cluster, workers)
     limit = DEFAULT_MAX_RUNS if max_runs is None else max_runs
-    plan = plan_sweep(spec_file, out, limit, retry_failed)
+    plan = plan_sweep(spec_file, out, limit, retry_failed, unsafe)
     if dry_run:
         state = {run.key: "done" if run.key in plan.done else "to run" for run in plan.runs}
         if as_json:

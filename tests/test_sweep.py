@@ -321,3 +321,18 @@ def test_importing_kinterp_sweep_imports_neither_dask_nor_tensorflow():
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.stdout.split() == ["True", "False", "False"], done.stderr
+
+
+def test_a_models_load_options_reach_its_runs_on_the_workers(tmp_path, address):
+    """#25: a SPEC model table's ``input_range`` is how the worker loads that model."""
+    spec = {
+        "models": ["mnist-mlp", {"model": "mnist-mlp", "input_range": [0, 255]}],
+        "runs": [{"technique": "backquery", "params": {"labels": [1]}}],
+    }
+    manifest = sweep(spec, out=tmp_path / "out", cluster=address)
+    assert manifest["summary"]["ok"] == 2, manifest["summary"]
+    ranges = sorted(
+        tuple(assert_valid_report(tmp_path / "out" / run["report"])["model"]["input_range"])
+        for run in manifest["runs"]
+    )
+    assert ranges == [(0.0, 255.0), (0.01, 1.0)]  # the card's range, and the SPEC's

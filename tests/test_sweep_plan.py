@@ -172,3 +172,45 @@ def test_file_params_are_made_absolute_from_the_specs_folder_and_checked(tmp_pat
     message = str(error.value)
     assert "sweep.toml, line 4: " in message and "--init: no such file" in message, message
     assert str(tmp_path / "starts" / "none.png") in message
+
+
+def test_a_model_table_carries_its_load_options_into_the_run_and_its_key(tmp_path):
+    """#25: ``{ model = ..., input_range = [0, 255] }`` in a SPEC loads that model as
+    ``--input-range 0,255`` would; the options are part of the run's key."""
+    spec = {
+        "models": ["mnist-mlp", {"model": "mnist-mlp", "input_range": [0, 255]}],
+        "runs": [{"technique": "backquery"}],
+    }
+    plain, ranged = plan_sweep(spec, tmp_path).runs
+    assert plain.spec.load.input_range is None and ranged.spec.load.input_range == (0.0, 255.0)
+    assert plain.key != ranged.key
+    assert plain.key == run_key("backquery", plain.spec.model_sha256, plain.spec.params, None, 0)
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        ({"model": "mnist-mlp", "unsafe": True}, "a SPEC cannot ask for unsafe loading"),
+        ({"model": "mnist-mlp", "custom_objects": ["m:L"]}, "pass --unsafe to kinterp sweep"),
+        ({"model": "mnist-mlp", "input_range": [0]}, "load.input_range must be two finite"),
+        ({"model": "mnist-mlp", "colour": 1}, "unknown load option 'colour'"),
+        ({"input_range": [0, 1]}, "a model table needs model = NAME_OR_PATH"),
+    ],
+)
+def test_bad_model_tables_are_refused_in_one_line_naming_the_spec_line(tmp_path, entry, message):
+    spec = tmp_path / "sweep.toml"
+    fields = ", ".join(f"{k} = {json.dumps(v)}" for k, v in entry.items())
+    spec.write_text(
+        f'seeds = [0]\nmodels = [\n  {{ {fields} }},\n]\n[[runs]]\ntechnique = "backquery"\n'
+    )
+    with pytest.raises(KinterpError) as error:
+        plan_sweep(spec)
+    text = str(error.value)
+    assert message in text and "\n" not in text and "sweep.toml, line" in text, text
+
+
+def test_custom_objects_in_a_spec_need_the_command_lines_unsafe(tmp_path):
+    spec = {"models": [{"model": "mnist-mlp", "custom_objects": ["json:JSONDecoder"]}]}
+    spec["runs"] = [{"technique": "backquery"}]
+    (run,) = plan_sweep(spec, tmp_path, unsafe=True).runs
+    assert run.spec.load.custom_objects == ("json:JSONDecoder",) and run.spec.load.unsafe

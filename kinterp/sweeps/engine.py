@@ -60,6 +60,7 @@ def plan_sweep(
     out: str | os.PathLike | None = None,
     max_runs: int = DEFAULT_MAX_RUNS,
     retry_failed: bool = False,
+    unsafe: bool = False,
 ) -> SweepPlan:
     """Read, check and expand a SPEC (a .toml path or a dict); nothing is written.
 
@@ -69,13 +70,15 @@ def plan_sweep(
         max_runs: refuse a SPEC of more runs than this (counted before expanding).
         retry_failed: run again the runs whose report is a failed one (a technique that
             crashed); otherwise every run with a report is done.
+        unsafe: the command line's ``--unsafe``: models may contain code, and the SPEC's
+            model tables may name ``custom_objects`` (a SPEC can never ask for it itself).
 
     Raises:
         KinterpError: a problem in the SPEC, naming its line, or too many runs.
     """
     if out is not None and not isinstance(out, (str, os.PathLike)):
         raise KinterpError(f"out must be a folder path, got {type(out).__name__} {out!r}")
-    checked = load_spec(spec, max_runs)
+    checked = load_spec(spec, max_runs, unsafe)
     folder = Path(out).expanduser() if out is not None else checked.out
     folder = (folder or checked.base / DEFAULT_OUT).resolve()
     runs = expand(checked, folder)
@@ -143,6 +146,7 @@ def sweep(
     quiet: bool = True,
     max_runs: int = DEFAULT_MAX_RUNS,
     retry_failed: bool = False,
+    unsafe: bool = False,
 ) -> dict[str, Any]:
     """Run a sweep: every technique x model x grid point x seed of the SPEC, resumably.
 
@@ -154,6 +158,7 @@ def sweep(
         quiet: no progress output.
         max_runs: refuse a SPEC of more runs than this (default 10,000; counted first).
         retry_failed: run again the runs an earlier sweep left a failed report for.
+        unsafe: load models that contain code, and allow the SPEC's ``custom_objects``.
 
     Returns:
         The manifest (as written to ``OUT/sweep.json``): summary counts and every run.
@@ -163,7 +168,7 @@ def sweep(
             nothing is written.
     """
     check_cluster(cluster, workers)
-    plan = plan_sweep(spec, out, max_runs, retry_failed)
+    plan = plan_sweep(spec, out, max_runs, retry_failed, unsafe)
     return run_plan(plan, cluster=cluster, workers=workers, quiet=quiet)
 
 

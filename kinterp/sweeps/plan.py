@@ -7,6 +7,7 @@ Each run writes under ``OUT/runs/<key[:16]>/``, so a re-run of the sweep finds i
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import itertools
 import json
@@ -16,6 +17,7 @@ from typing import Any
 
 from kinterp._version import __version__
 from kinterp.errors import KinterpError
+from kinterp.loading.models import LoadOptions
 from kinterp.registry import find_technique
 from kinterp.settings.params import params_to_dict, parse_params
 from kinterp.settings.runspec import RunSpec
@@ -51,10 +53,16 @@ class PlannedRun:
 
 
 def run_key(
-    technique: str, model_sha256: str, params: dict[str, Any], data: str | None, seed: int
+    technique: str,
+    model_sha256: str,
+    params: dict[str, Any],
+    data: str | None,
+    seed: int,
+    load: LoadOptions | None = None,
 ) -> str:
-    """The content key of a run (hex sha256 of canonical JSON)."""
-    content = {
+    """The content key of a run (hex sha256 of canonical JSON); load options other than the
+    defaults (``input_range``, ``image_shape`` ...) are part of it."""
+    content: dict[str, Any] = {
         "technique": technique,
         "model_sha256": model_sha256,
         "params": params,
@@ -62,6 +70,13 @@ def run_key(
         "seed": seed,
         "kinterp": __version__,
     }
+    options = {
+        name: value
+        for name, value in dataclasses.asdict(load or LoadOptions()).items()
+        if name != "unsafe" and value != getattr(LoadOptions(), name)
+    }
+    if options:  # runs of default options keep the keys they had before load options existed
+        content["load"] = options
     text = json.dumps(content, sort_keys=True, separators=(",", ":"), allow_nan=False)
     return hashlib.sha256(text.encode()).hexdigest()
 
@@ -77,7 +92,9 @@ def expand(spec: SweepSpec, out: Path) -> list[PlannedRun]:
         for grid_point, params in _grid_points(block, spec):
             for model in block.models:
                 for seed in block.seeds:
-                    key = run_key(block.technique, model.sha256, params, block.data, seed)
+                    key = run_key(
+                        block.technique, model.sha256, params, block.data, seed, model.load
+                    )
                     run_spec = RunSpec(
                         block.technique,
                         model.model,
@@ -86,6 +103,7 @@ def expand(spec: SweepSpec, out: Path) -> list[PlannedRun]:
                         seed=seed,
                         out=str(out / "runs" / key[:KEY_DIGITS]),
                         model_sha256=model.sha256,
+                        load=model.load,
                     )
                     planned.setdefault(key, PlannedRun(key, run_spec, model.name, grid_point))
     return list(planned.values())

@@ -14,16 +14,18 @@ import os
 import re
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from kinterp.errors import KinterpError
 from kinterp.loading.modelfile import classify, sha256_of
+from kinterp.loading.models import LoadOptions
 from kinterp.loading.zoo import zoo_models
 from kinterp.plugins import registry
 from kinterp.registry import find_technique
 from kinterp.settings.filerefs import map_file_refs
+from kinterp.settings.loadspec import checked_load
 from kinterp.settings.nesting import check_depth
 from kinterp.settings.params import ParamSpec, parse_params
 from kinterp.settings.runspec import SEED_LIMIT
@@ -48,6 +50,7 @@ class ModelRef:
     model: str  # a zoo name or an absolute path
     name: str
     sha256: str
+    load: LoadOptions = field(default_factory=LoadOptions)
 
 
 @dataclass(frozen=True)
@@ -74,7 +77,9 @@ class SweepSpec:
 
 
 def load_spec(
-    source: str | os.PathLike | Mapping[str, Any], max_runs: int = DEFAULT_MAX_RUNS
+    source: str | os.PathLike | Mapping[str, Any],
+    max_runs: int = DEFAULT_MAX_RUNS,
+    unsafe: bool = False,
 ) -> SweepSpec:
     """Read and check a SPEC file path or a dict of the same shape.
 
@@ -84,6 +89,8 @@ def load_spec(
     Args:
         source: a .toml path, or a dict (relative paths are relative to the cwd).
         max_runs: refuse a SPEC that expands to more runs than this.
+        unsafe: the command line's ``--unsafe``: load every model with code allowed, and let
+            model tables name ``custom_objects``.
 
     Raises:
         KinterpError: anything wrong in the SPEC (naming its line), nesting over 32 levels
@@ -110,7 +117,7 @@ def load_spec(
         "models": raw.get("models"),
         "data": raw.get("data"),
     }
-    resolver = _ModelResolver(base, locator)
+    resolver = _ModelResolver(base, locator, unsafe)
     blocks = tuple(
         _run_block(i, run, defaults, resolver, base, locator) for i, run in enumerate(runs)
     )
@@ -328,9 +335,10 @@ def _data(value: Any, base: Path, locator: Locator, run: int | None) -> str | No
 class _ModelResolver:
     """Model entries (zoo names, paths, globs) to :class:`ModelRef` s, each file hashed once."""
 
-    def __init__(self, base: Path, locator: Locator):
+    def __init__(self, base: Path, locator: Locator, unsafe: bool = False):
         self.base = base
         self.locator = locator
+        self.unsafe = unsafe
         self.hashes: dict[Path, str] = {}
 
     def resolve(self, entries: Any, run: int | None) -> tuple[ModelRef, ...]:
@@ -341,20 +349,69 @@ class _ModelResolver:
                 run=run,
                 key="models",
             )
-        refs: dict[str, ModelRef] = {}
+        refs: dict[tuple[str, LoadOptions], ModelRef] = {}
         for entry in entries:
-            for ref in self._entry(entry, run):
-                refs.setdefault(ref.model, ref)
+            if isinstance(entry, Mapping):
+                name, load = self._load(entry, run)
+                found = [replace(ref, load=load) for ref in self._entry(name, run)]
+            else:
+                found = self._entry(entry, run)
+            for ref in found:
+                refs.setdefault((ref.model, ref.load), ref)
         return tuple(refs.values())
+
+    def _load(self, entry: Mapping, run: int | None) -> tuple[Any, LoadOptions]:
+        """A ``{ model = ..., input_range = [0, 255], ... }`` entry: its model and load options.
+
+        Raises:
+            KinterpError: no model, ``unsafe`` (a command-line choice only), custom objects
+                without ``--unsafe``, or a bad load option, naming the SPEC line.
+        """
+        options = {k: v for k, v in entry.items() if k != "model"}
+        where = entry.get("model") if isinstance(entry.get("model"), str) else None
+        if "model" not in entry:
+            raise self.locator.error(
+                'a model table needs model = NAME_OR_PATH, e.g. { model = "m.keras", '
+                "input_range = [0, 255] }",
+                run,
+                "models",
+            )
+        if "unsafe" in options:
+            raise self.locator.error(
+                "a SPEC cannot ask for unsafe loading; pass --unsafe to kinterp sweep if you "
+                "trust its models",
+                run,
+                "models",
+                where,
+            )
+        try:
+            load = checked_load({**options, "unsafe": self.unsafe})
+        except KinterpError as exc:
+            problem = str(exc).removeprefix("run spec: ")
+            raise self.locator.error(
+                f"{problem} (SPEC model options)", run, "models", where
+            ) from None
+        if load.custom_objects and not self.unsafe:
+            raise self.locator.error(
+                "custom_objects imports code; pass --unsafe to kinterp sweep if you trust it",
+                run,
+                "models",
+                where,
+            )
+        return entry["model"], load
 
     def _entry(self, entry: Any, run: int | None) -> list[ModelRef]:
         if not isinstance(entry, str) or not entry.strip():
             raise self.locator.error(
-                f"a model must be a name or path, got {entry!r}", run, "models"
+                f"a model must be a name, a path or a table such as "
+                f'{{ model = "m.keras", input_range = [0, 255] }}, got {entry!r}',
+                run,
+                "models",
             )
         zoo = zoo_models()
+        plain = LoadOptions(unsafe=self.unsafe)
         if entry in zoo:
-            return [ModelRef(entry, entry, self._sha256(zoo[entry].path, entry, run))]
+            return [ModelRef(entry, entry, self._sha256(zoo[entry].path, entry, run), plain)]
         pattern = self.base / Path(entry).expanduser()
         if GLOB_CHARS.search(entry):
             paths = [Path(p) for p in sorted(glob.glob(str(pattern)))]
@@ -375,7 +432,9 @@ class _ModelResolver:
                 run=run,
                 value=entry,
             )
-        return [ModelRef(str(p.resolve()), p.name, self._sha256(p, entry, run)) for p in paths]
+        return [
+            ModelRef(str(p.resolve()), p.name, self._sha256(p, entry, run), plain) for p in paths
+        ]
 
     @staticmethod
     def _zoo(path: Path) -> bool:
