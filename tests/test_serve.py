@@ -416,3 +416,56 @@ def test_serve_refuses_bad_options(tmp_path):
             timeout=60,
         )
         assert done.returncode == 2 and message in done.stderr, done.stderr
+
+
+def test_web_ui_fits_a_phone_defaults_to_a_run_that_needs_no_data_and_checks_data(server):
+    """#24/#25: at 390 px the UI has no sideways scroll; it opens on happymap x mnist-cnn
+    (no dataset needed); a technique that reads data is refused before queuing when the
+    model's dataset cannot be loaded here (``data_problem``, checked against the loaders)."""
+    if not Path(CHROMIUM).exists():
+        pytest.skip("needs Chromium: apt-get install chromium (the Debian package)")
+    from playwright.sync_api import expect, sync_playwright
+
+    from kinterp.loading.zoo import zoo_models
+    from kinterp.plugins import registry
+
+    models = {m["model"]: m for m in server.client().models()["zoo"]}
+    for name, zoo in zoo_models().items():
+        try:
+            registry().datasets[zoo.card["dataset"]][0].load()
+            expected = None
+        except KinterpError as exc:
+            expected = str(exc)
+        assert models[name]["data_problem"] == expected, name
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        try:
+            page = browser.new_page(viewport={"width": 390, "height": 844})
+            page.goto(server.url + "/")
+            expect(page.locator("#params .param").first).to_be_visible(timeout=30_000)
+            assert page.input_value("#technique") == "happymap"
+            assert page.input_value("#model") == "mnist-cnn"
+            width = page.evaluate("document.documentElement.scrollWidth")
+            assert width <= 390, f"the page scrolls sideways: {width} px"
+            assert page.locator("#submit").is_enabled()
+            # A server without the model's dataset: the API says so, the UI refuses.
+            page.evaluate('state.models["mnist-cnn"].data_problem = "mnist-5k is missing"')
+            page.select_option("#technique", "robustness")
+            expect(page.locator("#data-note")).to_contain_text("mnist-5k is missing")
+            assert page.locator("#submit").is_disabled()
+            page.select_option("#technique", "happymap")  # reads no data: allowed again
+            expect(page.locator("#data-note")).to_have_text("")
+            assert page.locator("#submit").is_enabled()
+        finally:
+            browser.close()
+
+
+def test_dataset_problem_says_why_a_dataset_cannot_load(monkeypatch, tmp_path):
+    from kinterp.serve.admission import dataset_problem
+
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))  # no Keras cache: full MNIST is missing
+    assert "full MNIST is not in Keras' cache" in dataset_problem("mnist")
+    assert str(tmp_path) in dataset_problem("mnist")
+    assert dataset_problem("mnist-5k") is None
+    assert dataset_problem("no-such-set") == "unknown dataset 'no-such-set'"

@@ -73,6 +73,26 @@ def resolve_model(model: str, uploads: Uploads) -> tuple[str, str, dict[str, Any
     )
 
 
+_AVAILABLE: set[str] = set()
+
+
+def dataset_problem(name: str) -> str | None:
+    """Why the registered dataset ``name`` cannot be loaded on this server (say, a Debian
+    package not installed), or None when it can; a dataset that loaded once is not loaded
+    again."""
+    if name in _AVAILABLE:
+        return None
+    found = registry().datasets.get(name)
+    if found is None:
+        return f"unknown dataset {name!r}"
+    try:
+        found[0].load()
+    except KinterpError as exc:
+        return str(exc)
+    _AVAILABLE.add(name)
+    return None
+
+
 def model_label(spec: RunSpec, uploads: Uploads) -> str:
     """The model's name in job lists: the zoo name, or the uploaded file's name."""
     upload = uploads.models.find(spec.model)

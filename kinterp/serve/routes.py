@@ -11,7 +11,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends, File, HTTPException, Query, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 
-from kinterp.serve.admission import LOCAL_ONLY, Uploads, admit, model_label, zoo_sha256
+from kinterp.serve.admission import (
+    LOCAL_ONLY,
+    Uploads,
+    admit,
+    dataset_problem,
+    model_label,
+    zoo_sha256,
+)
 from kinterp.serve.config import ServeConfig
 from kinterp.serve.dispatch import Dispatcher
 from kinterp.serve.filestore import public
@@ -143,7 +150,9 @@ def list_techniques() -> dict[str, Any]:
 
 @router.get("/models", summary="The zoo and uploaded models")
 def list_models(srv: ServerDep) -> dict[str, Any]:
-    """``model`` is what a run spec names: a zoo name, or an upload's sha256."""
+    """``model`` is what a run spec names: a zoo name, or an upload's sha256. A zoo model's
+    ``data_problem`` says why its card's dataset cannot be loaded here (None: it can), so a
+    client can refuse, before queuing, a technique that reads it."""
     from kinterp.loading.zoo import zoo_models
 
     zoo = [
@@ -152,6 +161,7 @@ def list_models(srv: ServerDep) -> dict[str, Any]:
             "name": name,
             "sha256": zoo_sha256(name),
             "dataset": z.card.get("dataset"),
+            "data_problem": dataset_problem(z.card["dataset"]) if z.card.get("dataset") else None,
             "heldout_accuracy": z.card.get("heldout_accuracy"),
             "summary": z.card.get("summary", ""),
         }
