@@ -14,6 +14,7 @@ import traceback
 import warnings
 import zipfile
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -156,7 +157,12 @@ def hold_arrays(spec: RunSpec) -> dict[str, np.ndarray]:
         raise KinterpError(f"{path}: not a readable .npz file ({type(exc).__name__})") from exc
 
 
-def execute(spec: RunSpec, model: LoadedModel | None = None, quiet: bool = True) -> RunResult:
+def execute(
+    spec: RunSpec,
+    model: LoadedModel | None = None,
+    quiet: bool = True,
+    amend: Callable[[dict[str, Any]], None] | None = None,
+) -> RunResult:
     """Run ``spec`` and write its report directory.
 
     The output folder and the data are checked before the model is loaded; an interrupted
@@ -166,6 +172,8 @@ def execute(spec: RunSpec, model: LoadedModel | None = None, quiet: bool = True)
         spec: what to run.
         model: the spec's model, already loaded (a cache); it must be the spec's file.
         quiet: hide progress bars.
+        amend: called with the report (a dict) just before it is written; a cluster worker
+            uses it to record the paths its client knows instead of its own copies.
 
     Returns:
         The result; ``status`` is ``failed`` when the technique raised an unexpected error.
@@ -231,6 +239,8 @@ def execute(spec: RunSpec, model: LoadedModel | None = None, quiet: bool = True)
             **builder.as_dict(),
         }
         report["summary"] = final_summary(builder.summary, block, builder.metrics, error)
+        if amend is not None:
+            amend(report)
         write_report(run_dir.path, report, blocks)
         path = run_dir.commit()
     except BaseException:  # bad input, Ctrl-C, an unwritable report: leave nothing behind

@@ -42,12 +42,28 @@ def test_quiet_hides_the_progress_bar(tmp_path):
     assert "happymap: 1 maps" not in _run_on_a_terminal(tmp_path, "--quiet")
 
 
-def test_no_progress_bar_when_piped(tmp_path):
+def _piped(tmp_path, *extra: str, seconds: str) -> str:
     done = subprocess.run(
-        [sys.executable, *ARGS, "--out", str(tmp_path)],
+        [sys.executable, *ARGS, "--out", str(tmp_path), *extra],
         capture_output=True,
         text=True,
         timeout=300,
+        env=dict(os.environ, KINTERP_PROGRESS_SECONDS=seconds),
     )
     assert done.returncode == 0, done.stderr
-    assert done.stderr == ""
+    return done.stderr
+
+
+def test_piped_progress_is_a_line_every_few_seconds(tmp_path):
+    """#24: without a terminal, a line per interval of work (here 0.05 s), counting up."""
+    lines = _piped(tmp_path, seconds="0.05").splitlines()
+    assert lines and all(line.startswith("happymap: 1 maps: ") for line in lines), lines
+    counts = [int(line.split(": ")[2].split("/")[0]) for line in lines]
+    assert counts == sorted(counts) and all(0 < c <= 400 for c in counts), lines
+    for line, count in zip(lines, counts, strict=True):
+        assert line.endswith(f"/400 ({100 * count / 400:.0f}%)"), line
+
+
+def test_piped_progress_waits_an_interval_and_quiet_hides_it(tmp_path):
+    assert _piped(tmp_path, seconds="3600") == ""  # a run shorter than the interval: no line
+    assert _piped(tmp_path, "--quiet", seconds="0.05") == ""

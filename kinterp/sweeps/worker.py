@@ -10,12 +10,12 @@ few; before every run it checks that the file still has the spec's sha256.
 
 from __future__ import annotations
 
-import json
 import shutil
 import tempfile
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -34,18 +34,20 @@ _MODELS: OrderedDict[tuple[str | None, Any], LoadedModel] = OrderedDict()
 _LOCK = threading.Lock()
 
 
-def run_task(spec: RunSpec) -> dict[str, Any]:
+def run_task(
+    spec: RunSpec, amend: Callable[[dict[str, Any]], None] | None = None
+) -> dict[str, Any]:
     """Execute ``spec`` and return its :class:`Outcome` as a dict (a ``refused`` one on bad input).
 
     A crash of the technique is a ``failed`` report (see :func:`kinterp.runner.execute`); any
-    other exception propagates, for Dask to retry.
+    other exception propagates, for Dask to retry. ``amend`` is execute's.
     """
     from kinterp.runner import execute
 
     clock = time.perf_counter()
     try:
         model, load_seconds = cached_model(spec)
-        result = execute(spec, model=model, quiet=True)
+        result = execute(spec, model=model, quiet=True, amend=amend)
     except KinterpError as exc:
         seconds = round(time.perf_counter() - clock, 3)
         return Outcome("refused", error=str(exc), seconds=seconds).as_dict()
@@ -77,11 +79,15 @@ def run_shipped(spec: RunSpec, parcel: Parcel | None = None) -> dict[str, Any]:
     (root / "runs").mkdir(exist_ok=True)
     runs = Path(tempfile.mkdtemp(prefix="run-", dir=root / "runs"))
     try:
-        outcome = run_task(replace(local, out=str(runs)))
+        client_paths = {v: k for k, v in paths.items()}
+
+        def client_names(report: dict[str, Any]) -> None:
+            _name_client_paths(report, spec, params_cls, client_paths)
+
+        outcome = run_task(replace(local, out=str(runs)), amend=client_names)
         if outcome.get("report") is None:
             return {"outcome": outcome}
         run_dir = Path(outcome["report"])
-        _name_client_paths(run_dir, spec, params_cls, {v: k for k, v in paths.items()})
         try:
             archive, files = pack_report(run_dir)
         except KinterpError as exc:
@@ -92,15 +98,10 @@ def run_shipped(spec: RunSpec, parcel: Parcel | None = None) -> dict[str, Any]:
 
 
 def _name_client_paths(
-    run_dir: Path, spec: RunSpec, params_cls: type, client_paths: dict[str, str]
+    report: dict[str, Any], spec: RunSpec, params_cls: type, client_paths: dict[str, str]
 ) -> None:
-    """Make the report name the client's model, data, file params and out folder, not this
+    """Make a report name the client's model, data, file params and out folder, not this
     worker's copies (``client_paths``: this worker's path -> the client's)."""
-    from kinterp.plugins import registry
-    from kinterp.reporting.html import write_report
-
-    path = run_dir / "report.json"
-    report = json.loads(path.read_text())
     recorded = report.get("spec") or {}
     recorded["out"] = spec.out
     if recorded.get("model") in client_paths:
@@ -114,8 +115,6 @@ def _name_client_paths(
             params_cls, recorded["params"], lambda _, ref: client_paths.get(ref)
         )
     report["spec"] = recorded
-    blocks = {name: block for name, (block, _) in registry().report_blocks.items()}
-    write_report(run_dir, report, blocks)
 
 
 def cached_model(spec: RunSpec) -> tuple[LoadedModel, float]:

@@ -1,4 +1,6 @@
-"""Progress bars for long work: rich on a terminal, silent otherwise or with --quiet.
+"""Progress for long work: a rich bar on a terminal; without one (logs, CI, a pipe) a line
+on stderr every few seconds (``KINTERP_PROGRESS_SECONDS``, default 5) while work goes on;
+nothing with --quiet.
 
 Whoever runs a technique on behalf of someone else (the server's workers) follows its
 progress with :func:`observing`: while the block runs, this thread's progress bars go to the
@@ -8,8 +10,11 @@ observer instead (whatever ``quiet`` says), one :meth:`ProgressObserver.start` p
 
 from __future__ import annotations
 
+import math
+import os
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, Protocol
@@ -80,17 +85,53 @@ def observing(observer: ProgressObserver) -> Iterator[None]:
         _observed.observer = previous
 
 
+LINE_SECONDS = 5.0
+"""How often a progress line is printed without a terminal (``KINTERP_PROGRESS_SECONDS``)."""
+
+
+def line_seconds() -> float:
+    """The interval of progress lines: ``KINTERP_PROGRESS_SECONDS`` if a positive number."""
+    try:
+        seconds = float(os.environ.get("KINTERP_PROGRESS_SECONDS", LINE_SECONDS))
+    except ValueError:
+        return LINE_SECONDS
+    return seconds if math.isfinite(seconds) and seconds > 0 else LINE_SECONDS
+
+
+class LineProgress(Progress):
+    """Without a terminal: ``description: done/total (pct%)`` on stderr, at most once per
+    interval, the first after one interval of work (a short run prints nothing)."""
+
+    def __init__(self, total: int, description: str):
+        super().__init__()
+        self.total, self.description, self.done = total, description, 0
+        self.every = line_seconds()
+        self.last = time.monotonic()
+
+    def advance(self, steps: int = 1) -> None:
+        self.done += steps
+        clock = time.monotonic()
+        if clock - self.last >= self.every:
+            self.last = clock
+            share = f" ({100 * self.done / self.total:.0f}%)" if self.total else ""
+            print(f"{self.description}: {self.done}/{self.total}{share}", file=sys.stderr)
+
+
 @contextmanager
 def progress_bar(total: int, description: str, quiet: bool) -> Iterator[Progress]:
-    """Show a rich progress bar on stderr while the block runs (unless quiet or not a tty);
-    under :func:`observing`, tell the observer instead."""
+    """Show progress on stderr while the block runs: a rich bar on a terminal, else lines
+    (:class:`LineProgress`), nothing when quiet; under :func:`observing`, tell the observer
+    instead."""
     observer = getattr(_observed, "observer", None)
     if observer is not None:
         observer.start(description, total)
         yield _Observed(observer)
         return
-    if quiet or not sys.stderr.isatty():
+    if quiet:
         yield Progress()
+        return
+    if not sys.stderr.isatty():
+        yield LineProgress(total, description)
         return
     with rich_bar(total, description) as (bar, task):
         yield Progress(bar, task)
