@@ -564,15 +564,17 @@ class FeatureVisReport:
             name=f"{r.layer}-units",
         )
         shown = min(SHOWN_UNITS, len(r.units))
+        detail = f"{title}: every TV weight and the measures"
+        self.report.collapse(detail)
         self.report.grid(
-            title,
+            detail,
             per_unit[:shown, :, 0].reshape(-1, *r.maps.shape[1:]),
             rows=[f"{r.kind} {u}" for u in r.units[:shown]],
             columns=[f"TV {w:g}" for w in grid.axis("tv")],
             name=f"{r.layer}-sweep",
         )
         self.report.table(
-            title,
+            detail,
             [
                 r.kind,
                 "census",
@@ -608,6 +610,7 @@ class FeatureVisReport:
                 np.concatenate([per_unit[i, t, :1], self.real[r.top_examples[i]]])
                 for i in range(shown)
             ]
+            self.report.collapse(f"{title}: top real examples")
             self.report.grid(
                 f"{title}: top real examples",
                 np.concatenate(cells),

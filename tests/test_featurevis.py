@@ -22,8 +22,15 @@ def run(runner, model: str, out: Path, *extra: str) -> tuple[dict, Path]:
     return assert_valid_report(run_dir), run_dir
 
 
+DETAIL = "every TV weight and the measures"
+
+
 def unit_table(report: dict, layer: str) -> list[list]:
-    section = next(s for s in report["sections"] if s["title"].startswith(f"Layer {layer} "))
+    section = next(
+        s
+        for s in report["sections"]
+        if s["title"].startswith(f"Layer {layer} ") and s["title"].endswith(DETAIL)
+    )
     return section["tables"][0]["rows"]
 
 
@@ -50,9 +57,16 @@ def test_sweep_grid_spectrum_correlation_and_examples_are_reported(runner, tmp_p
     census_rows = sections["Census"]["tables"][0]["rows"]
     assert [row[0] for row in census_rows] == ["conv1", "dense1"]
     assert sections["Spectrum correlation by TV weight"]["plots"][0]["kind"] == "line"
-    conv = sections["Layer conv1 (3 filters)"]
-    sweep = next(b for b in conv["images"] if b["kind"] == "grid")
+    conv = sections["Layer conv1 (3 filters)"]  # #24: one grid at the chosen TV, open
+    assert [b["kind"] for b in conv["images"]] == ["tiles"] and not conv.get("collapsed")
+    detail = sections[f"Layer conv1 (3 filters): {DETAIL}"]  # the rest folded
+    sweep = next(b for b in detail["images"] if b["kind"] == "grid")
     assert sweep["column_labels"] == ["TV 0.01", "TV 1"] and len(sweep["tiles"]) == 6
+    assert (
+        detail["collapsed"] and sections["Layer conv1 (3 filters): top real examples"]["collapsed"]
+    )
+    page = (run_dir / "report.html").read_text()
+    assert page.count('<details class="folded">') == 4  # two layers, two folded parts each
     rows = unit_table(report, "conv1")
     assert len(rows) == 3  # the spectrum correlation itself is recomputed in test_census.py
     examples = sections["Layer conv1 (3 filters): top real examples"]["images"][0]

@@ -21,7 +21,7 @@ from kinterp.reporting.builtin_blocks import builtin_blocks
 from kinterp.reporting.formatting import FORMATS, format_number
 from kinterp.reporting.rundir import slug
 
-SCHEMA_VERSION = "1.3"
+SCHEMA_VERSION = "1.4"
 TONES = ("good", "warn", "bad", "neutral")
 Number = int | float
 
@@ -111,6 +111,11 @@ class ReportBuilder:
         if tone not in TONES:
             raise ValueError(f"unknown tone {tone!r}; use one of {', '.join(TONES)}")
         self.summary.update(verdict=" ".join(str(text).split()), tone=tone)
+
+    def collapse(self, title: str) -> None:
+        """Show a section folded (its title only) until the reader opens it: for the
+        secondary views of a long report, so the page stays scannable."""
+        self._section(title)["collapsed"] = True
 
     def key(self, title: str) -> None:
         """Name the section holding the key picture: report.html shows it under the verdict."""
