@@ -126,3 +126,52 @@ def test_the_map_maximises_the_penalised_objective_computed_in_numpy(tmp_path) -
         assert np.all(values[0] > values[1:]), values
         norms[l2] = float(np.sqrt(np.mean(image**2)))
     assert norms[50.0] < 0.8 * norms[5.0]
+
+
+def tiles(run_dir: Path, report: dict) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(drawn pixels, optimised image in [0, 1] image units) of every map of the Maps grid."""
+    from PIL import Image
+
+    block = next(s for s in report["sections"] if s["title"] == "Maps")["images"][0]
+    images = np.load(run_dir / block["array"])
+    with Image.open(run_dir / block["tiles"][0]["path"]) as sheet:
+        pixels = np.asarray(sheet.convert("RGB")).astype("int64")
+    out = []
+    for tile, image in zip(block["tiles"], images, strict=True):
+        x, y, width, height = tile["box"]
+        out.append((pixels[y : y + height, x : x + width], image))
+    return out
+
+
+def test_free_grey_maps_are_red_above_and_blue_below_the_background(tmp_path) -> None:
+    """The diverging map: white at the background (0 in image units), red above it, blue
+    below it, the most distant pixel of each map at the end of matplotlib's RdBu_r."""
+    from matplotlib import colormaps
+
+    report, run_dir = run("mnist-mlp", tmp_path, classes=[0, 1], range="free", steps=32)
+    for drawn, image in tiles(run_dir, report):
+        value = image[..., 0]
+        red, blue = drawn[..., 0], drawn[..., 2]
+        strong = np.abs(value) > 0.3 * np.abs(value).max()
+        assert np.all(red[strong & (value > 0)] > blue[strong & (value > 0)])
+        assert np.all(blue[strong & (value < 0)] > red[strong & (value < 0)])
+        extreme = np.unravel_index(np.argmax(np.abs(value)), value.shape)
+        end = colormaps["RdBu_r"](1.0 if value[extreme] > 0 else 0.0)[:3]
+        np.testing.assert_allclose(drawn[extreme], np.asarray(end) * 255, atol=1)
+
+
+def test_free_colour_maps_are_stretched_from_the_lowest_to_the_highest_value(tmp_path) -> None:
+    report, run_dir = run("mnist-rgb-cnn", tmp_path, classes=[4], range="free", steps=8)
+    ((drawn, image),) = tiles(run_dir, report)
+    low, high = float(image.min()), float(image.max())
+    assert low < 0.0 or high > 1.0
+    expected = (np.clip((image - low) / (high - low), 0, 1) * 255 + 0.5).astype("int64")
+    assert np.abs(drawn - expected).max() <= 1
+    text = next(s for s in report["sections"] if s["title"] == "Maps")["text"]
+    assert f"{255 * low:.4g} (the lowest value of any map) is black" in text
+
+
+def test_an_unknown_range_is_refused_in_one_line(runner, tmp_path) -> None:
+    from tests.conftest import assert_refused
+
+    assert_refused(runner, ["run", "happymap", "mnist-mlp", "--range", "wide"], "--range", tmp_path)
