@@ -9,6 +9,9 @@ and activation functions too, with NEAT, which is not done here. Every class's p
 independent run of ``--count``) is one batch per generation (:mod:`kinterp.toolkit.evolve`). With
 ``--prior stats`` the search also pays for straying from the class's pixel-neighbour
 statistics (:mod:`kinterp.toolkit.pixelstats`) and draws pixels from the class's value histogram.
+Direct genomes start as noise of every density, from faint to dense (``--start density``), or as
+plain uniform noise over the input range (``--start uniform``, the classic start: the mean of
+many fooling images then keeps a grey background where the model does not look).
 
 An image counts as *fooling* only when its target confidence is >= ``--target`` and no other
 class's confidence is above ``RIVAL`` (0.5): on sigmoid outputs an image can push its target to
@@ -42,7 +45,7 @@ from kinterp.toolkit import (
 from kinterp.toolkit.optimize import check_indices
 
 LAGS = 14  # variogram lags 1..14, as in the blog
-HISTOGRAM_BINS = 32
+HISTOGRAM_BINS = 32  # the --bins default
 MIN_RATE = 0.05  # adaptive mutation never falls below 5% of --mutation
 CPPN_NOISE = 0.5  # a mutated CPPN weight moves by this much (standard deviation)
 PIXEL_NOISE = 0.3  # a mutated pixel moves by this much (standard deviation), then is clipped
@@ -95,6 +98,22 @@ class FoolingParams:
         metadata={
             "help": "stats: penalise straying from the class's variogram; draw pixels "
             "from its value histogram."
+        },
+    )
+    start: Literal["density", "uniform"] = field(
+        default="density",
+        metadata={
+            "help": "First population of direct genomes: density: uniform noise times a random "
+            "density per genome (faint to dense); uniform: plain uniform noise over the input "
+            "range (the classic start)."
+        },
+    )
+    bins: int = field(
+        default=HISTOGRAM_BINS,
+        metadata={
+            "help": "Bins of the pixel-value histograms (the report's, and --prior stats').",
+            "min": 2,
+            "max": 1024,
         },
     )
     prior_weight: float = field(
@@ -166,7 +185,7 @@ class ClassPrior:
         return (low + rng.random(bins.shape) * width).reshape(shape).astype("float32")
 
 
-def class_prior(ctx: kinterp.RunContext, classes: int) -> ClassPrior:
+def class_prior(ctx: kinterp.RunContext, classes: int, bins: int = HISTOGRAM_BINS) -> ClassPrior:
     """The per-class statistics of the run's dataset (training split if it has one)."""
     data = ctx.data()
     x, y = data.train()
@@ -182,7 +201,7 @@ def class_prior(ctx: kinterp.RunContext, classes: int) -> ClassPrior:
         )
     per_class = [images[y == c] for c in range(classes)]
     variograms = [variogram(group, LAGS) for group in per_class]
-    histograms = [pixel_histogram(group, HISTOGRAM_BINS) for group in per_class]
+    histograms = [pixel_histogram(group, bins) for group in per_class]
     return ClassPrior(
         np.stack([v[0] for v in variograms]),
         np.stack([v[1] for v in variograms]),
@@ -204,6 +223,7 @@ class Evolution:
     seconds: np.ndarray  # (G,) time to the target (nan if never)
     curve: np.ndarray  # (G, generations run) best confidence after each generation
     evaluated: int  # images classified
+    start_mean: float  # the mean pixel value of the first population, in [0, 1] image units
 
 
 class Fooling(kinterp.Technique):
@@ -220,6 +240,11 @@ class Fooling(kinterp.Technique):
     def run(self, ctx: kinterp.RunContext, params: FoolingParams) -> None:
         model, info = ctx.model, ctx.model.info
         shape = model.require_image()
+        if params.start != "density" and (params.encoding != "direct" or params.prior != "none"):
+            raise kinterp.KinterpError(
+                f"--start {params.start} sets the first pixels of direct genomes; it does not "
+                "apply with --encoding cppn or --prior stats (drop one of them)"
+            )
         if params.elite >= params.population:
             raise kinterp.KinterpError(
                 f"--elite {params.elite} leaves no room to breed in a population of "
@@ -230,21 +255,23 @@ class Fooling(kinterp.Technique):
         )
         room = population_budget(params, len(classes) * params.count, shape, info.num_outputs)
         batch = fitting_batch(model, params.batch_size, room)
-        stats, missing = class_statistics(ctx, info.num_outputs, params.prior == "stats")
+        stats, missing = class_statistics(
+            ctx, info.num_outputs, params.bins, params.prior == "stats"
+        )
         also = transfer_models(model, params.also)
         prior = stats if params.prior == "stats" else None
         evolution = evolve(ctx, params, shape, classes, prior, batch)
         FoolingReport(ctx, params, evolution, stats, also, missing).write()
 
 
-def class_statistics(ctx, classes: int, required: bool) -> tuple[ClassPrior | None, str]:
+def class_statistics(ctx, classes: int, bins: int, required: bool) -> tuple[ClassPrior | None, str]:
     """The dataset's class statistics, for the prior and for the report's distances.
 
     Without ``--prior stats`` a model with no fitting dataset still runs: the report then
     says why it has no distances to real images.
     """
     try:
-        return class_prior(ctx, classes), ""
+        return class_prior(ctx, classes, bins), ""
     except kinterp.KinterpError as exc:
         if required:
             raise
@@ -321,13 +348,8 @@ def evolve(ctx, params: FoolingParams, shape, classes, prior, batch: int) -> Evo
     rng = ctx.rng
     targets = np.repeat(np.asarray(classes), params.count)
     groups, size = len(targets), params.population
-    if params.encoding == "cppn":
-        genomes = rng.standard_normal((groups, size, cppn.genome_size(shape[-1]))).astype("f4")
-    elif prior is not None:
-        genomes = prior.sample(targets, (groups, size, *shape), rng)
-    else:  # noise of every density, from faint to dense, so dark classes have a start
-        density = rng.random((groups, size, *([1] * len(shape))), dtype="float32")
-        genomes = rng.random((groups, size, *shape), dtype="float32") * density
+    genomes = first_population(params, targets, shape, prior, rng)
+    start_mean = float(decode(genomes, params.encoding, shape).mean())
     done = np.zeros(groups, dtype=bool)
     best_images = np.zeros((groups, *shape), dtype="float32")
     cppn_encoded = params.encoding == "cppn"
@@ -375,7 +397,25 @@ def evolve(ctx, params: FoolingParams, shape, classes, prior, batch: int) -> Evo
                 mutation_draw(params.encoding, targets[active[still]], prior, rng),
             )
     curves = np.stack(curve, axis=1)
-    return Evolution(targets, best_images, best_genomes, generation, seconds, curves, evaluated)
+    return Evolution(
+        targets, best_images, best_genomes, generation, seconds, curves, evaluated, start_mean
+    )
+
+
+def first_population(params: FoolingParams, targets: np.ndarray, shape, prior, rng) -> np.ndarray:
+    """(G, P, genes) the starting genomes of every group (``targets`` is (G,)): random CPPN
+    weights, pixels drawn from the class histograms (the prior), plain uniform noise
+    (``--start uniform``) or uniform noise times a random density per genome, from faint to
+    dense, so dark classes have a start (``--start density``)."""
+    groups, size = len(targets), params.population
+    if params.encoding == "cppn":
+        return rng.standard_normal((groups, size, cppn.genome_size(shape[-1]))).astype("f4")
+    if prior is not None:
+        return prior.sample(targets, (groups, size, *shape), rng)
+    noise = rng.random((groups, size, *shape), dtype="float32")
+    if params.start == "uniform":
+        return noise
+    return noise * rng.random((groups, size, *([1] * len(shape))), dtype="float32")
 
 
 def fooling_counts(
@@ -451,6 +491,7 @@ class FoolingReport:
         self.per_class()
         self.curves()
         self.means()
+        self.pixel_values()
         self.metrics()
         self.verdict()
 
@@ -480,7 +521,7 @@ class FoolingReport:
             f"target confidence is >= {p.target:.2%} and no other class's is above {RIVAL:g}. "
             "How unlike real images they are is not judged here: see the per-class table's "
             "distance to the nearest real image and other models' confidence. "
-            f"Encoding: {ENCODINGS[p.encoding]}. Fitness "
+            f"Encoding: {ENCODINGS[p.encoding]}; {self.start_text()}. Fitness "
             f"{p.fitness}, prior {p.prior}, population {p.population}, elite {p.elite}, "
             f"{p.selection} selection. Captions give the model's confidence in the target class "
             "for the image as saved.",
@@ -589,6 +630,47 @@ class FoolingReport:
             name="means",
         )
 
+    def start_text(self) -> str:
+        """The first population, in words."""
+        p = self.params
+        if p.encoding == "cppn":
+            return "first population: random CPPN weights"
+        if p.prior == "stats":
+            return "first population: pixels drawn from each class's value histogram"
+        if p.start == "uniform":
+            return "first population: plain uniform noise over the input range"
+        return "first population: uniform noise times a random density per image"
+
+    def pixel_values(self) -> None:
+        """The "Pixel values" section: the histogram of the fooling images' pixels (with
+        ``--bins`` equal bins over the input range), beside the real images' of their
+        classes when the dataset is known."""
+        e, title, bins = self.e, "Pixel values", self.params.bins
+        fooled, edges = pixel_histogram(e.images, bins)
+        columns, values = ["from", "to", "fooling images"], [fooled]
+        if self.stats is not None:
+            columns.append("real images of their classes")
+            values.append(self.stats.histogram[list(dict.fromkeys(e.targets.tolist()))].mean(0))
+        real = (
+            ", and the mean of the class histograms of the real images" if len(values) > 1 else ""
+        )
+        self.report.text(
+            title,
+            f"The fraction of pixel values in each of {bins} equal bins over the input range "
+            "(in [0, 1] image units, 0 its bottom) of the fooling images saved in "
+            f"arrays/fooling-images.npy{real}. The first population's mean pixel value was "
+            f"{e.start_mean:.3f}.",
+        )
+        self.report.table(
+            title,
+            columns,
+            [
+                [float(edges[i]), float(edges[i + 1]), *(float(v[i]) for v in values)]
+                for i in range(bins)
+            ],
+            formats=["float", "float", *["prob"] * len(values)],
+        )
+
     def metrics(self) -> None:
         e = self.e
         self.report.metric("reached_fraction", float(np.mean(self.reached)))
@@ -597,6 +679,7 @@ class FoolingReport:
         done = e.generation[e.generation > 0]
         self.report.metric("median_generations", float(np.median(done)) if len(done) else None)
         self.report.metric("images_evaluated", e.evaluated)
+        self.report.metric("start_mean", e.start_mean)
 
 
 @kinterp.hookimpl

@@ -1,12 +1,14 @@
 """HappyMap and SadMap: the input a network is surest (least sure) is a given class or unit.
 
 Gradient ascent (descent) on the input pixels with the weights held fixed, projected onto the
-model's input range after every step. Every target x init x restart is one row of a single
-batch optimised by the compiled engine in :mod:`kinterp.toolkit.optimize`, which also selects the
-targets, loads the starting images and builds the penalties; this module orchestrates and
-reports. Class targets use the pre-softmax logit by default: with a softmax, pushing the other
-classes down also raises the probability (the complement effect), so the logit is the honest
-objective.
+model's input range after every step (``--range clip``), or left free of it with an L2 penalty
+keeping the pixels bounded (``--range free``: the classic unclipped maps of Simonyan et al.,
+where a class's strokes can rise above the background and the rest fall below it). Every
+target x init x restart is one row of a single batch optimised by the compiled engine in
+:mod:`kinterp.toolkit.optimize`, which also selects the targets, loads the starting images and
+builds the penalties; this module orchestrates and reports. Class targets use the pre-softmax
+logit by default: with a softmax, pushing the other classes down also raises the probability
+(the complement effect), so the logit is the honest objective.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import numpy as np
 import kinterp
 from kinterp.toolkit.optimize import (
     ANIMATION_FRAMES,
+    FREE_L2,
     BatchGrid,
     OptimisationParams,
     Result,
@@ -71,6 +74,13 @@ class ActivationMapParams(OptimisationParams):
         default="logit",
         metadata={"help": "For classes: the pre-softmax logit, or the softmax probability."},
     )
+    range: Literal["clip", "free"] = field(
+        default="clip",
+        metadata={
+            "help": "clip: keep pixels in the input range every step; free: never clip, "
+            f"bounded by the L2 penalty (--l2, {FREE_L2:g} when neither --l2 nor --lp is given)."
+        },
+    )
 
 
 class ActivationMap(kinterp.Technique):
@@ -88,8 +98,9 @@ class ActivationMap(kinterp.Technique):
         shape = model.require_image()
         targets = self.targets(model, params)
         starts = load_starts(model, params.init)
-        penalty, penalty_text = penalty_of(params)
-        how = settings(params, self.maximize, shape, ctx.seed)
+        free = params.range == "free"
+        penalty, penalty_text = penalty_of(params, bounded=free)
+        how = settings(params, self.maximize, shape, ctx.seed, clip=not free)
         grid = BatchGrid.of(
             target=targets.indices, init=starts.names, restart=range(params.restarts)
         )
@@ -194,14 +205,21 @@ class MapsReport:
         params, technique = self.params, self.technique
         low, high = self.input_range
         repeated = f"; each repeated for {params.restarts} restarts" if params.restarts > 1 else ""
+        inputs = self.model_units(self.result.images)
+        reached = f"{float(inputs.min()):.4g} to {float(inputs.max()):.4g}"
+        if params.range == "clip":
+            bounds = "clipped to the input range every step"
+        else:
+            bounds = "never clipped (--range free: the penalty alone bounds the pixels)"
+        cmap, vrange, drawn = self.display()
         self.report.text(
             "Maps",
             f"{technique.summary}. Targets are rows, starting images "
             f"({', '.join(self.grid.axis('init'))}) are columns{repeated}. Objective: "
             f"{self.objective_name()}, {technique.verb}d by {params.optimizer} for {params.steps} "
-            f"steps (lr {params.lr}), clipped to the input range every step; {penalty_text}. "
-            f"The maps as the model reads them (values {low:g} to {high:g}) are saved as "
-            "arrays/maps-input.npy.",
+            f"steps (lr {params.lr}), {bounds}; {penalty_text}. Values reached: {reached} in "
+            f"the model's input units (its input range is {low:g} to {high:g}). {drawn}"
+            "The maps as the model reads them are saved as arrays/maps-input.npy.",
         )
         cells = list(self.grid.rows())
         captions = [self.caption(row, c) for row, c in enumerate(cells)]
@@ -211,11 +229,14 @@ class MapsReport:
             rows=self.targets.labels,
             columns=self.columns(),
             captions=captions,
+            cmap=cmap,
+            vrange=vrange,
             name="maps",
         )
         self.report.array("history", self.result.history)
-        images = np.asarray(self.result.images, dtype="float32")
-        self.report.array("maps-input", low + (high - low) * images)
+        self.report.array("maps-input", inputs)
+        self.report.metric("value_min", float(inputs.min()))
+        self.report.metric("value_max", float(inputs.max()))
         s, b = self.scores, self.borders
         self.report.table(
             "Maps",
@@ -245,6 +266,38 @@ class MapsReport:
                 for row, c in enumerate(cells)
             ],
             formats=[None, None, "int", "float", "prob", None, "prob", "float", "float"],
+        )
+
+    def model_units(self, images: np.ndarray) -> np.ndarray:
+        """Images in [0, 1] image units (or beyond them, unclipped) in the model's input units."""
+        low, high = self.input_range
+        return low + (high - low) * np.asarray(images, dtype="float32")
+
+    def display(self) -> tuple[str, tuple[float, float], str]:
+        """How the maps are drawn: (colour map, value range, the sentence saying so).
+
+        Clipped maps are drawn as they are. Unclipped grey maps get a diverging colour map
+        centred on the bottom of the input range (0 in image units: the background of dark
+        digits); unclipped colour maps are stretched from the batch's lowest to highest value.
+        """
+        images = self.result.images
+        if self.params.range == "clip":
+            return "gray", (0.0, 1.0), ""
+        if images.shape[-1] != 3:
+            return (
+                "diverging",
+                (0.0, 1.0),
+                "Drawn with a diverging colour map centred on the bottom of the input range "
+                f"({self.input_range[0]:g}, the background): white there, red above it, blue "
+                "below it, each map scaled to its own largest distance from it. ",
+            )
+        lo, hi = float(images.min()), float(images.max())
+        stretch = self.model_units(np.asarray([lo, hi]))
+        return (
+            "gray",
+            (lo, hi),
+            f"Drawn stretched: {stretch[0]:.4g} (the lowest value of any map) is black and "
+            f"{stretch[1]:.4g} (the highest) is white, in every channel. ",
         )
 
     def objective_name(self) -> str:
@@ -397,13 +450,20 @@ class MapsReport:
 
     def animation(self) -> None:
         """The "Optimisation" animation of the first map (when there is more than one frame)."""
-        if len(self.result.frames) > 1:
+        frames = self.result.frames
+        if len(frames) > 1:
             per_frame = math.ceil(self.params.steps / ANIMATION_FRAMES)
+            vrange, shown = (0.0, 1.0), ""
+            if self.params.range == "free":
+                vrange = (float(np.min(frames)), float(np.max(frames)))
+                ends = self.model_units(np.asarray(vrange))
+                shown = f"; grey from {ends[0]:.4g} (black) to {ends[1]:.4g} (white)"
             self.report.gif(
                 "Optimisation",
-                self.result.frames,
+                frames,
                 caption=f"{self.targets.labels[0]} from {self.grid.axis('init')[0]}: one frame "
-                f"per {per_frame} steps",
+                f"per {per_frame} steps{shown}",
+                vrange=vrange,
             )
 
     def verdict(self) -> None:

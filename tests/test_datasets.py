@@ -37,7 +37,7 @@ def spec(name: str) -> DatasetSpec:
 def test_builtins_are_registered_through_the_hook() -> None:
     registered: list[DatasetSpec] = []
     register_datasets(registered.append)
-    assert [spec.name for spec in registered] == ["mnist-5k", "fashion-mnist", "mnist"]
+    assert [spec.name for spec in registered] == ["mnist-5k", "fashion-mnist", "mnist-3v8", "mnist"]
     assert all(spec.summary for spec in registered)
 
 

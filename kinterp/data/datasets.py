@@ -719,6 +719,28 @@ def load_mnist_5k() -> Dataset:
     )
 
 
+PAIR_3V8 = (3, 8)  # the digits of mnist-3v8, labelled 0 and 1 in this order
+
+
+def load_mnist_3v8() -> Dataset:
+    """The 3s and 8s of mnist-5k, on its split, labelled 0 ("3") and 1 ("8")."""
+    digits = load_mnist_5k()
+    parts = []
+    for x, y in (digits.train(), digits.test()):
+        keep = np.isin(y, PAIR_3V8)
+        parts.append((x[keep], (y[keep] == PAIR_3V8[1]).astype(np.int64)))
+    (x_train, y_train), (x_test, y_test) = parts
+    return Dataset(
+        name="mnist-3v8",
+        x_train=x_train,
+        y_train=y_train,
+        x_test=x_test,
+        y_test=y_test,
+        class_names=tuple(map(str, PAIR_3V8)),
+        split=f"the held-out {len(x_test):,} 3s and 8s of mnist-5k (100 of each)",
+    )
+
+
 def _fashion_dir() -> Path | None:
     """The first folder holding all four Fashion-MNIST IDX files, if any."""
     names = [
@@ -789,6 +811,11 @@ BUILTIN_DATASETS: tuple[DatasetSpec, ...] = (
         "fashion-mnist",
         "Fashion-MNIST 60,000 / 10,000 (Debian package dataset-fashion-mnist)",
         load_fashion_mnist,
+    ),
+    DatasetSpec(
+        "mnist-3v8",
+        "the 3s and 8s of mnist-5k as two classes, 0 = 3 and 1 = 8 (same split)",
+        load_mnist_3v8,
     ),
     DatasetSpec("mnist", "full MNIST 60,000 / 10,000 from Keras' cache, if downloaded", load_mnist),
 )

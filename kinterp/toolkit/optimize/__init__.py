@@ -63,6 +63,7 @@ from kinterp.toolkit.optimize.parameterize import (
 )
 from kinterp.toolkit.optimize.params import (
     ANIMATION_FRAMES,
+    FREE_L2,
     OptimisationParams,
     check_memory,
     penalty_of,
@@ -83,6 +84,7 @@ from kinterp.toolkit.optimize.transforms import blur, jitter, rotate_scale, view
 __all__ = [
     "ANIMATION_FRAMES",
     "CENSUS_RULES",
+    "FREE_L2",
     "INIT_NAMES",
     "BatchGrid",
     "Engine",

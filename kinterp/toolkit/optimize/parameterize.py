@@ -1,6 +1,7 @@
 """Image parameterisations: what the optimiser changes, and how that becomes an image.
 
-``pixels`` optimises the image itself, clipped to [0, 1] after every step (HappyMap). ``fourier``
+``pixels`` optimises the image itself, clipped to [0, 1] after every step (HappyMap), or with
+``clip=False`` left free (HappyMap's ``--range free``: a penalty must bound it). ``fourier``
 optimises a scaled Fourier spectrum, decorrelated across colour channels for RGB, squashed by a
 sigmoid into [0, 1] (Olah et al., Lucid's ``fft_image``): steps then change low frequencies
 more than high ones, which favours structure over high-frequency noise.
@@ -50,10 +51,13 @@ class Parameterisation:
     uses_starts: bool = True
 
 
-def pixels() -> Parameterisation:
-    """The image itself, clipped to [0, 1] after every step."""
+def pixels(clip: bool = True) -> Parameterisation:
+    """The image itself, clipped to [0, 1] after every step (``clip=False``: never clipped)."""
     return Parameterisation(
-        "pixels", lambda images, rng: np.asarray(images, "float32"), lambda x: x, True
+        "pixels" if clip else "free pixels",
+        lambda images, rng: np.asarray(images, "float32"),
+        lambda x: x,
+        clip,
     )
 
 

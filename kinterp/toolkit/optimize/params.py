@@ -19,11 +19,13 @@ from kinterp.toolkit.optimize.engine import Settings
 from kinterp.toolkit.optimize.inits import DEFAULT_INIT
 from kinterp.toolkit.optimize.memory import budget_bytes, bytes_per_row
 from kinterp.toolkit.optimize.objectives import Objective
+from kinterp.toolkit.optimize.parameterize import pixels
 from kinterp.toolkit.optimize.regularizers import Weight, parse_lp, penalty
 from kinterp.toolkit.optimize.transforms import view_transforms
 
 MAX_STEPS = 100_000
 ANIMATION_FRAMES = 24  # about this many frames (one per compiled chunk) for the animation
+FREE_L2 = 5.0  # the L2 weight of unclipped pixels when no --l2 or --lp bounds them
 
 
 @dataclass
@@ -83,9 +85,14 @@ class OptimisationParams:
 
 
 def settings(
-    params: OptimisationParams, maximize: bool, shape: tuple[int, int, int], seed: int
+    params: OptimisationParams,
+    maximize: bool,
+    shape: tuple[int, int, int],
+    seed: int,
+    clip: bool = True,
 ) -> Settings:
-    """Engine settings: steps, lr, optimiser, direction, chunking for the animation, transforms.
+    """Engine settings: steps, lr, optimiser, direction, chunking for the animation, transforms,
+    and pixels clipped to the input range after every step (or, ``clip=False``, never).
 
     Raises:
         KinterpError: a blur or jitter too wide for the image.
@@ -97,20 +104,29 @@ def settings(
         maximize=maximize,
         chunk=max(1, math.ceil(params.steps / ANIMATION_FRAMES)),
         transforms=view_transforms(params.jitter, params.blur, shape, seed),
+        parameterisation=pixels(clip),
     )
 
 
 def penalty_of(
-    params: OptimisationParams, tv_weight: Weight | None = None
+    params: OptimisationParams, tv_weight: Weight | None = None, bounded: bool = False
 ) -> tuple[Objective | None, str]:
     """The penalty of ``--tv``, ``--l2`` and ``--lp`` and its name (``tv_weight`` overrides
     ``--tv``, e.g. one weight per row for a sweep).
+
+    ``bounded`` asks for a penalty that keeps unclipped pixels finite: with neither ``--l2``
+    nor ``--lp`` given, the L2 weight is :data:`FREE_L2` (TV alone never bounds them, since a
+    constant image has no variation).
 
     Raises:
         KinterpError: a malformed ``--lp``.
     """
     tv_weight = params.tv if tv_weight is None else tv_weight
-    return penalty(tv_weight, params.l2, parse_lp(params.lp))
+    lp_term = parse_lp(params.lp)
+    l2_weight = params.l2
+    if bounded and not l2_weight and not (lp_term and lp_term[1]):
+        l2_weight = FREE_L2
+    return penalty(tv_weight, l2_weight, lp_term)
 
 
 def check_memory(model: LoadedModel, layer: str | None, rows: int, limit_mb: int) -> None:
