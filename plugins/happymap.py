@@ -335,18 +335,27 @@ class MapsReport:
         self.report.table(title, columns, table)
 
     def curves(self) -> None:
-        """The "Objective by step" plot of each target and init (first restart)."""
+        """The "Objective by step" plot: one line per target, the mean over its starting
+        images and restarts (their spread is in the table), so ten classes make ten lines."""
+        rows: dict[str, list[int]] = {}
+        for row, c in enumerate(self.grid.rows()):
+            rows.setdefault(self.label(c["target"]), []).append(row)
         series = {
-            f"{self.label(c['target'])} ({c['init']})": self.result.history[:, row].tolist()
-            for row, c in enumerate(self.grid.rows())
-            if c["restart"] == 0
+            name: self.result.history[:, picked].mean(axis=1).tolist()
+            for name, picked in rows.items()
         }
+        starts = len(next(iter(rows.values())))
         self.report.line_plot(
             "Objective by step",
             series,
             xlabel="step",
             ylabel="objective",
-            caption="The objective of each target (first restart) before every step.",
+            caption="The objective of each target before every step"
+            + (
+                f", the mean of its {starts} maps (starting images x restarts)."
+                if starts > 1
+                else "."
+            ),
         )
 
     def pixel_correlation(self) -> dict[str, float] | None:

@@ -334,3 +334,30 @@ def test_border_test_on_the_zoo_matches_the_model_map_by_map(runner, tmp_path):
         expected = ours[width].reshape(10, 6).sum(axis=1).tolist()
         assert [row[1 + width] for row in counts] == expected
         assert list(report["metrics"][f"border{width}_passed"].values()) == expected
+
+
+def test_the_objective_plot_has_one_line_per_target_the_mean_of_its_maps(
+    runner, tmp_path, monkeypatch
+):
+    """#24: 2 classes x 2 starts x 2 restarts draw 2 lines (was 4, one per class and start),
+    each the mean of its class's 4 columns of the saved history (targets vary slowest)."""
+    from kinterp.reporting import imaging
+
+    drawn = []
+    original = imaging.save_line_plot
+
+    def spy(series, *args, **kwargs):
+        drawn.append(series)
+        return original(series, *args, **kwargs)
+
+    monkeypatch.setattr(imaging, "save_line_plot", spy)
+    args = ["--classes", "3,5", "--init", "zeros,uniform", "--restarts", "2", "--steps", "6"]
+    report, run_dir = run_cli(runner, "happymap", "mnist-cnn", tmp_path, *args)
+    history = np.load(run_dir / "arrays" / "history.npy")
+    assert history.shape == (6, 8)
+    (series,) = drawn
+    assert list(series) == ["class 3", "class 5"], list(series)
+    for i, name in enumerate(series):
+        np.testing.assert_allclose(series[name], history[:, 4 * i : 4 * i + 4].mean(axis=1))
+    (plot,) = next(s for s in report["sections"] if s["title"] == "Objective by step")["plots"]
+    assert "the mean of its 4 maps" in plot["caption"]

@@ -108,6 +108,23 @@ def test_signed_images_and_plots(tmp_path):
     assert json.dumps(builder.as_dict())
 
 
+def test_an_animation_plays_scaled_up_with_sharp_pixels(tmp_path):
+    """#24: a 28x28 optimisation plays at 196x196, each pixel a 7x7 block (nearest neighbour)."""
+    from PIL import Image, ImageSequence
+
+    from kinterp.reporting.imaging import save_gif
+
+    rng = np.random.default_rng(1)
+    frames = [rng.random((28, 28)) for _ in range(3)]
+    save_gif(frames, tmp_path / "a.gif")
+    with Image.open(tmp_path / "a.gif") as gif:
+        shown = [np.asarray(f.convert("L")) for f in ImageSequence.Iterator(gif)]
+    assert len(shown) == 3 and shown[0].shape == (196, 196)
+    for frame, picture in zip(frames, shown, strict=True):
+        expected = np.kron(np.round(frame * 255), np.ones((7, 7)))
+        assert np.abs(picture.astype(float) - expected).max() <= 1
+
+
 def test_discarded_run_removes_every_directory_it_created(tmp_path):
     run_dir = RunDirectory(tmp_path / "a" / "b" / "c", "t", "m")
     run_dir.discard()

@@ -73,9 +73,21 @@ def save_sheet(
     return [((i % columns) * width, (i // columns) * height, width, height) for i in range(count)]
 
 
+GIF_SIDE = 196
+"""An animation's shorter side is scaled up to at least this many pixels."""
+
+
 def save_gif(frames: list[np.ndarray], path: Path, vrange=(0.0, 1.0), ms: int = 80) -> None:
-    """Write an animated GIF that loops over ``frames``."""
-    pictures = [render(frame, "gray", vrange).convert("P") for frame in frames]
+    """Write an animated GIF that loops over ``frames``, each scaled up by a whole factor
+    (nearest neighbour, so pixels stay sharp) until its shorter side reaches GIF_SIDE: a
+    28x28 map plays at 196x196, not as a thumbnail."""
+    height, width = np.asarray(frames[0]).shape[:2]
+    scale = max(1, -(-GIF_SIDE // min(height, width)))
+    size = (width * scale, height * scale)
+    pictures = [
+        render(frame, "gray", vrange).resize(size, Image.Resampling.NEAREST).convert("P")
+        for frame in frames
+    ]
     pictures[0].save(path, save_all=True, append_images=pictures[1:], duration=ms, loop=0)
 
 
