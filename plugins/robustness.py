@@ -23,6 +23,7 @@ import numpy as np
 import kinterp
 from kinterp import load_alongside
 from kinterp.toolkit import (
+    ATTACKS,
     FAMILIES,
     PGD,
     AttackTarget,
@@ -554,10 +555,15 @@ class RobustnessReport:
     def attack_note(self, spec: Family) -> str:
         """What an attack family's levels mean, and that every model faces its own attack."""
         note = (
-            "White-box attack: each model is attacked through its own gradients (cross-entropy "
-            "of the true class on its logits), so each curve is that model's own worst case. "
-            "Epsilon is the largest change of any pixel, as a fraction of the input range; "
-            "every image stays within it and within the valid range."
+            "White-box attack: each model is attacked through its own gradients, so each curve "
+            "is that model's own worst case (as far as the attack finds it)."
+        )
+        if spec.name not in ATTACKS:  # a plugin's attack: its levels are its own
+            return note
+        note += (
+            " The loss is the cross-entropy of the true class on the model's logits. Epsilon "
+            "is the largest change of any pixel, as a fraction of the input range; every image "
+            "stays within it and within the valid range."
         )
         if isinstance(spec.apply, PGD):
             p = spec.apply

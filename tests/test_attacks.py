@@ -15,7 +15,7 @@ import kinterp
 from kinterp.data.datasets import load_mnist_5k
 from kinterp.toolkit import ATTACKS, PGD, AttackTarget, Digits
 from kinterp.toolkit.attacks import compiled
-from plugins.robustness import RobustnessParams
+from plugins.robustness import RobustnessParams, sweeps
 from tests.conftest import assert_refused, assert_valid_report, run_dirs
 
 EPSILONS = (0.0, 0.05, 0.1, 0.2)
@@ -120,6 +120,15 @@ def test_random_start_follows_the_seed(cnn, mnist):
     assert not np.array_equal(once, other)
 
 
+def test_pgd_params_reach_the_attack():
+    plan = sweeps(
+        RobustnessParams(family=["pgd"], pgd_steps=3, pgd_step=1.5, pgd_random_start=False),
+        (28, 28, 1),
+    )
+    assert plan[0].family.apply == PGD(steps=3, step_ratio=1.5, random_start=False)
+    assert plan[0].levels == list(ATTACKS["pgd"].levels)
+
+
 def test_attacks_are_not_in_the_default_sweep():
     assert not {"fgsm", "pgd"} & set(RobustnessParams().family)
     assert {"fgsm", "pgd"} <= set(kinterp.perturbation_families())
@@ -203,9 +212,12 @@ def test_bad_attack_params_are_one_line(runner, tmp_path, extra, message):
     assert_refused(runner, args, message, tmp_path / "out")
 
 
-def test_the_documented_attack_family_runs_and_matches_fgsm(cnn, mnist):
-    """docs/plugins.md's attack sketch is a working Family: on mnist-cnn it gives the images
-    of the built-in fgsm."""
+def test_a_plugin_registers_the_documented_attack(runner, tmp_path, cnn, mnist):
+    """docs/plugins.md's attack sketch: a working Family (on mnist-cnn it gives the built-in
+    fgsm's images) that a plugin registers; robustness then attacks each model with it."""
+    from kinterp.cli import app
+    from kinterp.plugins import register_plugin, unregister_plugin
+
     doc = (Path(__file__).resolve().parents[1] / "docs" / "plugins.md").read_text()
     source = doc.split("#### An attack family", 1)[1].split("```python\n", 1)[1].split("```")[0]
     namespace: dict = {}
@@ -217,6 +229,28 @@ def test_the_documented_attack_family_runs_and_matches_fgsm(cnn, mnist):
     got = family.apply(few, 0.1, target)
     want = ATTACKS["fgsm"].apply(few, 0.1, target)
     assert np.mean(np.isclose(got, want, atol=ULP)) > 0.999  # a sign may differ at a zero
+
+    class Plugin:
+        @kinterp.hookimpl
+        def register_perturbation_families(self, register):
+            register(family)
+
+    register_plugin(Plugin(), name="sign-step-plugin")
+    try:
+        args = ["run", "robustness", "mnist-cnn", "--family", "sign-step", "--limit", "50"]
+        args += ["--compare", "mnist-mlp", "--sensitivity-images", "0", "--quiet"]
+        result = runner.invoke(app, [*args, "--out", str(tmp_path)])
+    finally:
+        unregister_plugin("sign-step-plugin")
+    assert result.exit_code == 0, result.output
+    report = assert_valid_report(run_dirs(tmp_path)[0])
+    rows = {(r[0], r[1]): r[2] for r in section(report, "sign-step")["tables"][0]["rows"]}
+    x, y = load_mnist_5k().test()
+    for name in ("mnist-cnn", "mnist-mlp"):
+        model = kinterp.load_model(name)
+        own = family.apply(Digits.of(x[:50], 0), 0.1, AttackTarget(model, y[:50], 50))
+        assert rows[(name, 0.1)] == pytest.approx(np.mean(keras_top1(model, own) == y[:50]))
+    assert "attacked through its own gradients" in section(report, "sign-step")["text"]
 
 
 def test_the_compiled_attacks_go_with_their_model():
