@@ -22,22 +22,24 @@ EPSILONS = (0.0, 0.05, 0.1, 0.2)
 ULP = 1e-6  # x + eps rounds to float32
 
 
-@pytest.fixture(scope="module")
-def linear(keras, tmp_path_factory) -> tuple[Path, np.ndarray, np.ndarray]:
+@pytest.fixture(scope="module", params=[1.0, 255.0], ids=["0-1", "0-255"])
+def linear(keras, tmp_path_factory, request) -> tuple[Path, np.ndarray, np.ndarray]:
     """A saved 784 -> 10 softmax model with known weights (W, b): its input gradient is
-    numpy."""
+    numpy. The 0-255 one takes 0-255 pixels and rescales them first, so on [0, 1] images both
+    compute the same logits."""
     rng = np.random.default_rng(3)
     weights = rng.normal(0, 0.05, (784, 10)).astype("float32")
     bias = rng.normal(0, 0.1, 10).astype("float32")
     model = keras.Sequential(
         [
             keras.Input((28, 28, 1)),
+            keras.layers.Rescaling(1 / request.param),
             keras.layers.Flatten(),
             keras.layers.Dense(10, activation="softmax", name="out"),
         ]
     )
     model.get_layer("out").set_weights([weights, bias])
-    path = tmp_path_factory.mktemp("linear") / "linear.keras"
+    path = tmp_path_factory.mktemp(f"linear-{request.param:g}") / "linear.keras"
     model.save(path)
     return path, weights.astype("float64"), bias.astype("float64")
 
@@ -71,6 +73,22 @@ def test_fgsm_is_the_numpy_signed_gradient_on_a_linear_softmax(linear, mnist):
         want = np.clip(x + eps * np.sign(gradient), 0, 1).reshape(digits.images.shape)
         got = ATTACKS["fgsm"].apply(digits, eps, AttackTarget(model, labels, 64))
         assert np.allclose(got, want, atol=ULP), eps
+
+
+def test_epsilon_is_also_given_in_a_0_255_models_own_units(linear, runner, tmp_path):
+    from kinterp.cli import app
+
+    path = linear[0]
+    args = ["run", "robustness", str(path), "--family", "fgsm", "--levels", "fgsm=0,0.1"]
+    args += ["--limit", "20", "--sensitivity-images", "0", "--quiet", "--out", str(tmp_path)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    text = section(assert_valid_report(run_dirs(tmp_path)[0]), "fgsm")["text"]
+    if "255" in path.parent.name:
+        assert kinterp.load_model(str(path)).info.input_range == (0.0, 255.0)
+        assert "own input units (0 to 255): 0, 25.5." in text
+    else:
+        assert "own input units" not in text
 
 
 def test_pgd_never_does_worse_than_fgsm_per_image(cnn, mnist):
