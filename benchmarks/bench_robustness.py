@@ -157,6 +157,11 @@ class Bare:
         out = tf.nn.depthwise_conv2d(padded, down, [1, 1, 1, 1], "VALID")
         return tf.nn.depthwise_conv2d(out, across, [1, 1, 1, 1], "VALID").numpy()
 
+    def bgnoise(self, amount: float) -> np.ndarray:
+        """The background (pixels within 0.1 of it) blended towards the uniform field."""
+        ink = np.abs(self.x - self.bg).max(axis=-1, keepdims=True) > 0.1
+        return np.where(ink, self.x, np.clip((1 - amount) * self.x + amount * self.uniform, 0, 1))
+
     def invert(self, amount: float) -> np.ndarray:
         return (1 - amount) * self.x + amount * (1 - self.x)
 

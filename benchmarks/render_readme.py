@@ -24,7 +24,7 @@ README = ROOT / "README.md"
 RESULTS = ROOT / "benchmarks" / "results"
 END = "<!-- bench:end -->"
 BLOCK = re.compile(r"<!-- bench:([a-z0-9_-]+) -->\n.*?<!-- /bench:\1 -->\n", re.DOTALL)
-ORDER = ("happymap", "featurevis", "robustness", "fooling", "sweep", "serve", "report")
+ORDER = ("happymap", "featurevis", "robustness", "attacks", "fooling", "sweep", "serve", "report")
 ORDER += ("bigmodel",)
 
 
@@ -114,6 +114,24 @@ def robustness(f: dict) -> list[str]:
         f"{_x(f['ratio_kinterp_over_bare'])} (goal ≥ {f['goal_ratio']:g}). The bare script's "
         f"perturbed images differ from kinterp's by at most "
         f"{f['largest_perturbation_difference']:.1g}.",
+    ]
+
+
+def attacks(f: dict) -> list[str]:
+    med, rate, accuracy = f["median_s"], f["images_per_s"], f["accuracy"]
+    rows = [
+        "| contender | median time | attacked images / s | accuracy at each epsilon |",
+        "| --- | ---: | ---: | --- |",
+    ]
+    rows += [
+        f"| {k} | {_s(med[k])} | {_rate(rate[k])} | {', '.join(f'{a:.1%}' for a in accuracy[k])} |"
+        for k in med
+    ]
+    return rows + [
+        "",
+        f"{f['attacked_images']:,} attacked images. Time bare / kinterp: "
+        f"{_x(f['ratio_bare_over_kinterp'])} (goal ≥ {f['goal_ratio']:g}). "
+        f"Adversarial Robustness Toolbox: {f['art']}.",
     ]
 
 
@@ -211,6 +229,7 @@ RENDERERS: dict[str, Callable[[dict], list[str]]] = {
     "happymap": happymap,
     "featurevis": featurevis,
     "robustness": robustness,
+    "attacks": attacks,
     "fooling": fooling,
     "sweep": sweep,
     "serve": serve,

@@ -49,7 +49,8 @@ def register_commands(app: Any) -> None:
 @hookspec
 def register_perturbation_families(register: Callable[[Any], None]) -> None:
     """Register perturbation families by calling ``register(family)`` with a
-    ``kinterp.toolkit.perturb.Family`` for each; robustness sweeps every registered family."""
+    ``kinterp.toolkit.perturb.Family`` for each; robustness sweeps every registered family (an
+    attack is a ``Family`` with ``attack=True``, called once per model with an ``AttackTarget``)."""
 
 
 @hookspec

@@ -7,6 +7,10 @@ changed from the clean images, and rejections (top confidence under 0.5: "no out
 The headline is ``edge``: MNIST digits sit in a 20x20 box centred in the 28x28 frame, so
 masking the border should change nothing, and a network that does mind has learned the frame.
 A border-sensitivity map shows where a blob of ink changes the network's mind.
+
+Attack families (``fgsm``, ``pgd``: ``Family.attack``) are white-box: each model, the compared
+ones included, is attacked through its own gradients, so its curve is its own worst case.
+They are not swept unless ``--family`` names them.
 """
 
 from __future__ import annotations
@@ -18,7 +22,19 @@ import numpy as np
 
 import kinterp
 from kinterp import load_alongside
-from kinterp.toolkit import FAMILIES, Digits, Family, border_mask, budget, fitting_batch, stamp
+from kinterp.toolkit import (
+    ATTACKS,
+    FAMILIES,
+    PGD,
+    AttackTarget,
+    Digits,
+    Family,
+    attack_batch,
+    border_mask,
+    budget,
+    fitting_batch,
+    stamp,
+)
 
 BREAK_FRACTION = 0.9  # a family breaks at its level nearest the identity below 90% of clean
 REJECT_BELOW = 0.5
@@ -57,9 +73,11 @@ class RegisteredFamilies(Sequence[str]):
 @dataclass
 class RobustnessParams:
     family: list[str] = field(
-        default_factory=lambda: list(kinterp.perturbation_families()),
+        default_factory=lambda: [
+            name for name, f in kinterp.perturbation_families().items() if f.by_default
+        ],
         metadata={
-            "help": "Perturbation families to sweep.",
+            "help": "Perturbation families to sweep (default: all but the attacks fgsm, pgd).",
             "choices": RegisteredFamilies(),
             "max_items": MAX_FAMILIES,
         },
@@ -69,6 +87,7 @@ class RobustnessParams:
     shift: list[int] = _own_levels("shift", "Shift distances (px).")
     rotate: list[float] = _own_levels("rotate", "Angles (degrees).")
     noise: list[float] = _own_levels("noise", "Gaussian noise sigmas.")
+    bgnoise: list[float] = _own_levels("bgnoise", "Background blends towards noise.")
     saltpepper: list[float] = _own_levels("saltpepper", "Salt-and-pepper fractions.")
     occlude: list[int] = _own_levels("occlude", "Occluding square sides (px).")
     blur: list[float] = _own_levels("blur", "Blur sigmas (px).")
@@ -80,6 +99,21 @@ class RobustnessParams:
             "rotate=-30,0,30,blur=0,1 (a family not named here sweeps its own option's levels, "
             "else its default levels)."
         },
+    )
+    pgd_steps: int = field(
+        default=10, metadata={"help": "PGD attack: gradient steps.", "min": 1, "max": 1000}
+    )
+    pgd_step: float = field(
+        default=2.5,
+        metadata={
+            "help": "PGD attack: step size as a multiple of epsilon / steps.",
+            "min": 0.01,
+            "max": 100,
+        },
+    )
+    pgd_random_start: bool = field(
+        default=True,
+        metadata={"help": "PGD attack: start at a random point of the epsilon ball (seeded)."},
     )
     limit: int = field(
         default=0, metadata={"help": "Use the first N images (0: all).", "min": 0, "max": 10**7}
@@ -195,7 +229,8 @@ def parse_levels(text: str, registered: dict[str, Family]) -> dict[str, list[flo
 
 def sweeps(params: RobustnessParams, shape: tuple[int, int, int]) -> list[Sweep]:
     """The families a run sweeps, in ``--family`` order without repeats, each at ``--levels
-    NAME=...``, else at a built-in's own option (``--edge``), else at its default levels.
+    NAME=...``, else at a built-in's own option (``--edge``), else at its default levels; PGD
+    with ``--pgd-steps``, ``--pgd-step`` and ``--pgd-random-start``.
 
     Raises:
         KinterpError: bad ``--levels``, a built-in's levels given both ways, or a level its
@@ -221,6 +256,10 @@ def sweeps(params: RobustnessParams, shape: tuple[int, int, int]) -> list[Sweep]
             problem = family.problem(level, shape)
             if problem:
                 raise kinterp.KinterpError(f"{option}{level:g} {problem}")
+        if isinstance(family.apply, PGD):
+            family = replace(
+                family, apply=PGD(params.pgd_steps, params.pgd_step, params.pgd_random_start)
+            )
         planned.append(Sweep(family, [int(v) if family.whole else v for v in levels]))
     return planned
 
@@ -265,6 +304,8 @@ class Robustness(kinterp.Technique):
         models.update(load_alongside(ctx.model, params.compare or [], "--compare"))
         room = budget()  # --batch-size is clamped to what every model's calls can take
         batch = min(fitting_batch(m, params.batch_size, room) for m in models.values())
+        if any(sweep.family.attack for sweep in plan):  # and to what their gradients take
+            batch = min(attack_batch(m, batch, room) for m in models.values())
         params = replace(params, batch_size=batch)
         inputs, labels = ctx.data().test(params.limit or None)
         if labels is None:
@@ -279,7 +320,7 @@ class Robustness(kinterp.Technique):
             name: m.classify_images(digits.images, params.batch_size) for name, m in models.items()
         }
         curves, repeats = self._sweep(ctx, params, plan, models, digits, labels, clean)
-        report = RobustnessReport(ctx, params, plan, digits, labels, clean, curves, repeats)
+        report = RobustnessReport(ctx, params, plan, digits, labels, clean, curves, repeats, models)
         report.summary()
         for sweep in plan:
             report.family(sweep.family.name)
@@ -290,28 +331,40 @@ class Robustness(kinterp.Technique):
     def _sweep(
         self, ctx, params, plan, models, digits, labels, clean
     ) -> tuple[dict[str, list[Curve]], dict[str, list[float | None]]]:
-        """Every family at every level, each perturbed batch classified by every model; and
-        per family and level, the previous level whose images it repeats exactly (a scale past
-        every digit's frame cap), else None."""
-        total = sum(len(sweep.levels) for sweep in plan)
+        """Every family at every level, each perturbed batch classified by every model (an
+        attack: each model classifies its own attack's batch); and per family and level, the
+        previous level whose images it repeats exactly (a scale past every digit's frame cap),
+        else None (an attack's images are not compared)."""
+        total = sum(len(s.levels) * (len(models) if s.family.attack else 1) for s in plan)
         curves: dict[str, list[Curve]] = {}
         repeats: dict[str, list[float | None]] = {}
         with ctx.progress(total, "perturbing") as bar:
             for sweep in plan:
-                rows = {name: [] for name in models}
-                same, previous = repeats.setdefault(sweep.family.name, []), None
+                family, rows = sweep.family, {name: [] for name in models}
+                same, previous = repeats.setdefault(family.name, []), None
                 for level in sweep.levels:
-                    batch = sweep.family.apply(digits, level)
+                    if family.attack:
+                        same.append(None)
+                        for name, model in models.items():
+                            target = AttackTarget(model, labels, params.batch_size)
+                            batch = family.apply(digits, level, target)
+                            rows[name].append(self._row(model, batch, labels, clean[name], params))
+                            bar.advance()
+                        continue
+                    batch = family.apply(digits, level)
                     same.append(_repeated(previous, batch))
                     previous = (level, batch)
                     for name, model in models.items():
-                        result = model.classify_images(batch, params.batch_size)
-                        rows[name].append((*_measure(result, labels, clean[name].top1), result))
+                        rows[name].append(self._row(model, batch, labels, clean[name], params))
                     bar.advance()
-                curves[sweep.family.name] = [
-                    _curve(name, sweep.levels, rows[name]) for name in models
-                ]
+                curves[family.name] = [_curve(name, sweep.levels, rows[name]) for name in models]
         return curves, repeats
+
+    @staticmethod
+    def _row(model, batch, labels, clean, params) -> tuple:
+        """One level's measurements of ``batch`` by ``model``, and its classification."""
+        result = model.classify_images(batch, params.batch_size)
+        return (*_measure(result, labels, clean.top1), result)
 
 
 def _repeated(previous: tuple[float, np.ndarray] | None, batch: np.ndarray) -> float | None:
@@ -363,8 +416,9 @@ def blob_starts(length: int, blob: int, stride: int) -> list[int]:
 class RobustnessReport:
     """Writes the run's sections: the summary first, then one per family, then sensitivity."""
 
-    def __init__(self, ctx, params, plan, digits, labels, clean, curves, repeats):
+    def __init__(self, ctx, params, plan, digits, labels, clean, curves, repeats, models):
         self.ctx, self.params, self.digits, self.labels = ctx, params, digits, labels
+        self.models: dict[str, kinterp.LoadedModel] = models
         self.families: dict[str, Family] = {sweep.family.name: sweep.family for sweep in plan}
         self.clean = {name: c.accuracy(labels) for name, c in clean.items()}
         self.main = ctx.model.info.name
@@ -441,6 +495,8 @@ class RobustnessReport:
         self.report.text(
             title, f"Levels in {spec.unit}; level {spec.identity:g} is the clean image."
         )
+        if spec.attack:
+            self.report.text(title, self.attack_note(spec))
         series = {}
         for c in curves:
             series[f"{c.model} accuracy"] = c.accuracy.tolist()
@@ -496,6 +552,34 @@ class RobustnessReport:
             )
         self.strips(title, family, curves[0])
 
+    def attack_note(self, spec: Family) -> str:
+        """What an attack family's levels mean, and that every model faces its own attack."""
+        note = (
+            "White-box attack: each model is attacked through its own gradients, so each curve "
+            "is that model's own worst case (as far as the attack finds it)."
+        )
+        if spec.name not in ATTACKS:  # a plugin's attack: its levels are its own
+            return note
+        note += (
+            " The loss is the cross-entropy of the true class on the model's logits. Epsilon "
+            "is the largest change of any pixel, as a fraction of the input range; every image "
+            "stays within it and within the valid range."
+        )
+        if isinstance(spec.apply, PGD):
+            p = spec.apply
+            start = "a random point of the ball" if p.random_start else "the clean image"
+            note += (
+                f" PGD: {p.steps} steps of {p.step_ratio:g} x epsilon / {p.steps} from {start}, "
+                "keeping each image's worst point; where FGSM fools the model and PGD does not, "
+                "the FGSM image."
+            )
+        for c in self.curves[spec.name]:
+            low, high = self.models[c.model].info.input_range
+            if (low, high) != (0.0, 1.0):
+                levels = ", ".join(f"{v * (high - low):g}" for v in c.levels)
+                note += f" In {c.model}'s own input units ({low:g} to {high:g}): {levels}."
+        return note
+
     def repeat_note(self, family: str, index: int) -> str:
         """The table's note for level ``index`` of ``family``: which level's images it repeats
         exactly (a scale past every digit's frame cap), or ""."""
@@ -513,10 +597,12 @@ class RobustnessReport:
         ]
         first_break = np.where(wrong.any(axis=0), wrong.argmax(axis=0), len(curve.levels))
         order = np.argsort(np.where(correct, first_break, len(curve.levels) + 1), kind="stable")
-        model = self.ctx.model
+        model, spec = self.ctx.model, self.families[family]
         for index in order[:STRIP_EXAMPLES]:
             one = self.digits.take(np.array([index]))
-            batch = np.concatenate([self.families[family].apply(one, v) for v in curve.levels])
+            target = AttackTarget(model, self.labels[[index]], self.params.batch_size)
+            extra = (target,) if spec.attack else ()
+            batch = np.concatenate([spec.apply(one, v, *extra) for v in curve.levels])
             result = model.classify_images(batch)
             truth = int(self.labels[index])
             self.report.strip(
@@ -533,7 +619,8 @@ class RobustnessReport:
         self.report.text(
             title,
             f"Examples: the test images (correct when clean) that {family} breaks at the lowest "
-            "level, each at every level with the prediction; wrong ones are framed in red.",
+            "level, each at every level with the prediction; wrong ones are framed in red."
+            + (f" The images are {family}'s attack on {self.main}." if spec.attack else ""),
         )
 
     def sensitivity(self, drop: np.ndarray) -> None:

@@ -71,7 +71,7 @@ def test_a_batch_gives_what_each_image_gives_alone(digits):
 def test_every_level_keeps_images_in_range(digits, family, fraction):
     low, high = {"edge": (0, 14), "scale": (0.05, 8), "shift": (0, 28), "rotate": (-360, 360),
                  "noise": (0, 10), "saltpepper": (0, 1), "occlude": (0, 28), "blur": (0, 64),
-                 "invert": (0, 1)}[family]  # fmt: skip
+                 "invert": (0, 1), "bgnoise": (0, 1)}[family]  # fmt: skip
     out = FAMILIES[family].apply(digits.take(np.arange(4)), low + fraction * (high - low))
     assert out.shape == (4, 28, 28, 1) and np.isfinite(out).all()
     assert out.min() >= 0.0 and out.max() <= 1.0

@@ -1,11 +1,11 @@
 """The technique toolkit: public building blocks for techniques, built-in and third-party.
 
 The names in ``__all__`` are the public toolkit (see docs/plugins.md, "The toolkit"): memory
-budgets, perturbation families, genetic operators and pixel statistics. Two packages below
-are public too: :mod:`kinterp.toolkit.optimize` (the compiled input-optimisation engine) and
-:mod:`kinterp.toolkit.cppn` (compositional pattern-producing networks). The names are
-imported on first use, so importing this package is cheap; nothing here imports the run core
-or TensorFlow at import time.
+budgets, perturbation families and attacks, genetic operators and pixel statistics. Two
+packages below are public too: :mod:`kinterp.toolkit.optimize` (the compiled
+input-optimisation engine) and :mod:`kinterp.toolkit.cppn` (compositional pattern-producing
+networks). The names are imported on first use, so importing this package is cheap; nothing
+here imports the run core or TensorFlow at import time.
 """
 
 from __future__ import annotations
@@ -14,12 +14,25 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from kinterp.toolkit.attacks import ATTACKS, PGD, attack_batch, fgsm
     from kinterp.toolkit.evolve import breeding_bytes, next_generation
     from kinterp.toolkit.optimize.memory import Budget, budget, fitting_batch
-    from kinterp.toolkit.perturb import FAMILIES, Digits, Family, border_mask, stamp
+    from kinterp.toolkit.perturb import (
+        FAMILIES,
+        AttackTarget,
+        Digits,
+        Family,
+        border_mask,
+        stamp,
+    )
     from kinterp.toolkit.pixelstats import pixel_histogram, variogram
 
 _LAZY = {
+    "ATTACKS": "kinterp.toolkit.attacks",
+    "PGD": "kinterp.toolkit.attacks",
+    "attack_batch": "kinterp.toolkit.attacks",
+    "fgsm": "kinterp.toolkit.attacks",
+    "AttackTarget": "kinterp.toolkit.perturb",
     "Budget": "kinterp.toolkit.optimize.memory",
     "budget": "kinterp.toolkit.optimize.memory",
     "fitting_batch": "kinterp.toolkit.optimize.memory",
@@ -35,13 +48,18 @@ _LAZY = {
 }
 
 __all__ = [
+    "ATTACKS",
     "FAMILIES",
+    "PGD",
+    "AttackTarget",
     "Budget",
     "Digits",
     "Family",
+    "attack_batch",
     "border_mask",
     "breeding_bytes",
     "budget",
+    "fgsm",
     "fitting_batch",
     "next_generation",
     "pixel_histogram",

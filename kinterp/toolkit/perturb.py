@@ -9,7 +9,9 @@ background value.
 
 A family is a :class:`Family`. The built-in ones (:data:`FAMILIES`) are registered through the
 ``register_perturbation_families`` hook, this module being a core plugin; a third-party plugin
-registers its own the same way, and robustness sweeps every registered family.
+registers its own the same way, and robustness sweeps every registered family. A family can
+also be an attack (``Family.attack``): it then gets an :class:`AttackTarget`, the model under
+test and the true labels, and robustness calls it once per compared model.
 """
 
 from __future__ import annotations
@@ -18,10 +20,14 @@ import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from kinterp.hookspecs import hookimpl
+
+if TYPE_CHECKING:
+    from kinterp.loading.models import LoadedModel
 
 CHUNK = 4096  # images resampled per call (bounds the memory of one transform)
 
@@ -58,7 +64,7 @@ class Digits:
         images = np.asarray(images, dtype="float32")
         n, height, width, _ = images.shape
         background = np.median(ring(images, 1), axis=1)[:, None, None, :].astype("float32")
-        ink = np.abs(images - background).max(axis=-1) > 0.1
+        ink = ink_mask(images, background)
         rows, cols = ink.any(axis=2), ink.any(axis=1)
         top, bottom = _first(rows), height - 1 - _first(rows[:, ::-1])
         left, right = _first(cols), width - 1 - _first(cols[:, ::-1])
@@ -88,6 +94,12 @@ class Digits:
             "float32"
         )
 
+    @property
+    def stroke(self) -> np.ndarray:
+        """(N, H, W) True on each image's ink: pixels more than 0.1 from its background in
+        some channel (what the ink box is measured from)."""
+        return ink_mask(self.images, self.background)
+
     def take(self, index: np.ndarray) -> Digits:
         """The same measurements for a subset of the images."""
         return Digits(
@@ -100,6 +112,12 @@ class Digits:
             self.uniform[index],
             self.spot[index],
         )
+
+
+def ink_mask(images: np.ndarray, background: np.ndarray) -> np.ndarray:
+    """(N, H, W) True where a pixel is more than 0.1 from its image's background colour in
+    some channel."""
+    return np.abs(images - background).max(axis=-1) > 0.1
 
 
 def _first(mask: np.ndarray) -> np.ndarray:
@@ -213,6 +231,14 @@ def noise(d: Digits, sigma: float) -> np.ndarray:
     return np.clip(d.images + sigma * d.field, 0.0, 1.0)
 
 
+def bgnoise(d: Digits, amount: float) -> np.ndarray:
+    """Blend the background (every pixel but the ink, :attr:`Digits.stroke`) towards uniform
+    random noise by ``amount`` (1: a scrambled background); the ink pixels stay exactly as
+    they are. Per channel, so an RGB background gets coloured noise."""
+    scrambled = (1 - amount) * d.images + amount * d.uniform
+    return np.where(d.stroke[..., None], d.images, np.clip(scrambled, 0.0, 1.0))
+
+
 def saltpepper(d: Digits, amount: float) -> np.ndarray:
     """Set a fraction ``amount`` of the pixels to 0 or 1 (half each)."""
     out = d.images.copy()
@@ -262,6 +288,22 @@ NAME = re.compile(r"[a-z][a-z0-9_-]*")
 
 
 @dataclass(frozen=True)
+class AttackTarget:
+    """What an attack family attacks: the model under test and each image's true class.
+
+    Attributes:
+        model: the :class:`~kinterp.LoadedModel` whose gradients the attack follows.
+        labels: (N,) the true class of each of the ``Digits`` images.
+        batch_size: rows per model call; robustness classifies the attacked images in calls
+            of the same size.
+    """
+
+    model: LoadedModel
+    labels: np.ndarray
+    batch_size: int = 256
+
+
+@dataclass(frozen=True)
 class Family:
     """A perturbation family: a sweep of levels applied to a whole batch at once.
 
@@ -272,6 +314,7 @@ class Family:
         apply: ``apply(digits, level)`` -> the perturbed batch, ``(N, H, W, C)`` float in
             [0, 1], computed for the whole batch at once; what varies per image comes from
             ``digits`` (drawn once from the seed), so an image changes smoothly with the level.
+            An attack's is ``apply(digits, level, target)`` (see ``attack``).
         identity: the level that leaves every image unchanged.
         levels: the levels swept when the run names none.
         low, high: the inclusive bounds of any level.
@@ -282,6 +325,11 @@ class Family:
         block: the name of a registered report block that robustness adds to the family's
             section, filled with ``levels`` (each level as text, with its unit) and ``values``
             (the run's model's accuracy at each level, in [0, 1]); None: none.
+        attack: the family is a white-box attack: ``apply`` also gets an
+            :class:`AttackTarget` (the model and the true labels), and robustness calls it once
+            per compared model, each attacked through its own gradients.
+        by_default: robustness sweeps the family when ``--family`` is not given (the attacks
+            are left out: they cost many model calls per level).
 
     Raises:
         ValueError: a bad name, no default levels, or a default or identity level that breaks
@@ -290,7 +338,7 @@ class Family:
 
     name: str
     summary: str
-    apply: Callable[[Digits, float], np.ndarray]
+    apply: Callable[..., np.ndarray]
     identity: float
     levels: tuple[float, ...]
     low: float
@@ -299,6 +347,8 @@ class Family:
     whole: bool = False
     most: Callable[[tuple[int, int, int]], float] | None = None
     block: str | None = None
+    attack: bool = False
+    by_default: bool = True
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not NAME.fullmatch(self.name):
@@ -392,6 +442,16 @@ FAMILIES: dict[str, Family] = {
             low=0,
             high=10,
             unit="sigma",
+        ),
+        Family(
+            "bgnoise",
+            "background (not the ink) blended towards random noise",
+            bgnoise,
+            identity=0,
+            levels=(0, 0.1, 0.25, 0.5, 0.75, 1),
+            low=0,
+            high=1,
+            unit="fraction",
         ),
         Family(
             "saltpepper",
