@@ -616,6 +616,12 @@ def write_maps(
         columns=["input"] + [LABELS[m] for m in methods],
         captions=captions,
         name="attribution",
+        colourbar=report.colour_bar(
+            "jet",
+            "0 least",
+            "1 most",
+            "relevance to the predicted class (each map scaled to [0, 1]), half over the input",
+        ),
     )
     report.array("maps", np.stack([found.maps[m] for m in methods], axis=1))
 

@@ -76,6 +76,13 @@ def test_all_six_methods_on_mnist_cnn(cnn_run) -> None:
     maps = np.load(run_dir / "arrays" / "maps.npy")
     assert maps.shape == (10, len(METHODS), 28, 28)
     assert maps.min() >= 0.0 and maps.max() <= 1.0 + 1e-6
+    from matplotlib import colormaps  # #24: the overlay's colour bar is jet over [0, 1]
+
+    jet = [
+        "#" + "".join(f"{round(255 * c):02x}" for c in colormaps["jet"](v)[:3]) for v in (0.0, 1.0)
+    ]
+    bar = grid["colourbar"]
+    assert [bar["colours"][0], bar["colours"][-1]] == jet and bar["low"].startswith("0")
     metrics = report["metrics"]
     assert set(metrics["deletion_auc"]) == set(METHODS)
     assert all(0.0 <= v <= 1.0 for v in metrics["deletion_auc"].values())

@@ -165,3 +165,42 @@ def test_run_directories_follow_the_umask_and_drop_their_pid_file(tmp_path):
         os.umask(previous)
     assert stat.S_IMODE(final.stat().st_mode) == 0o750
     assert list(final.iterdir()) == []
+
+
+def test_signed_images_get_a_colour_bar_with_their_scale(tmp_path):
+    """#24: every diverging block carries a colour bar: RdBu_r from -m to +m, m the maps'
+    largest |value| (one number when they share it), drawn under the tiles."""
+    from matplotlib import colormaps
+
+    from kinterp.reporting.report import ReportBuilder
+
+    builder = ReportBuilder(tmp_path)
+    one = np.array([[[-0.5, 0.25], [0.0, 0.125]]])
+    builder.images("one", one, cmap="diverging")
+    builder.images("two", np.stack([one[0], 4 * one[0]]), cmap="diverging")
+    builder.images("grey", np.zeros((1, 2, 2)))  # grey images have no bar
+    sections = {s["title"]: s for s in builder.as_dict()["sections"]}
+    bar = sections["one"]["images"][0]["colourbar"]
+    assert (bar["low"], bar["high"]) == ("−0.5", "+0.5")
+    ends = [colormaps["RdBu_r"](v)[:3] for v in (0.0, 1.0)]
+    expected = ["#" + "".join(f"{round(255 * c):02x}" for c in rgb) for rgb in ends]
+    assert [bar["colours"][0], bar["colours"][-1]] == expected
+    assert "own largest |value|" in sections["two"]["images"][0]["colourbar"]["label"]
+    assert "colourbar" not in sections["grey"]["images"][0]
+
+
+def test_a_runs_heat_maps_show_their_colour_bar(runner, tmp_path):
+    """The sensitivity map (signed) of a real run: its bar is in report.json (valid against
+    the schema) and drawn in report.html with the map's own scale."""
+    args = ["run", "robustness", "mnist-cnn", "--family", "edge", "--edge", "0,1", "--limit"]
+    args += ["40", "--sensitivity-images", "20", "--blob", "4", "--stride", "4"]
+    result = runner.invoke(app, [*args, "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    (run_dir,) = run_dirs(tmp_path)
+    report = assert_valid_report(run_dir)
+    (block,) = [b for s in report["sections"] for b in s["images"] if b["cmap"] == "diverging"]
+    drop = np.load(run_dir / block["array"])
+    m = kinterp.format_number(float(np.abs(drop).max()) or 1.0, "float")
+    assert (block["colourbar"]["low"], block["colourbar"]["high"]) == (f"−{m}", f"+{m}")
+    page = (run_dir / "report.html").read_text()
+    assert 'class="colourbar"' in page and f"+{m}" in page

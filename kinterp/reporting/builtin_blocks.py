@@ -60,6 +60,18 @@ IMAGES_SCHEMA = {
         "row_labels": _STRINGS,
         "column_labels": _STRINGS,
         "levels": _STRINGS,
+        "colourbar": {
+            "type": "object",
+            "description": "the colour scale of heat or signed images: colours from low to high, "
+            "the texts at its ends and what it measures (schema 1.4)",
+            "required": ["colours", "low", "high", "label"],
+            "properties": {
+                "colours": {"type": "array", "items": {"type": "string"}, "minItems": 2},
+                "low": {"type": "string"},
+                "high": {"type": "string"},
+                "label": {"type": "string"},
+            },
+        },
     },
     "allOf": [
         {
@@ -95,6 +107,7 @@ IMAGES_MACRO = """\
 </div>
 {% endif %}
 
+{% if b.colourbar %}<div class="colourbar"><span>{{ b.colourbar.low }}</span><i style="background:linear-gradient(to right,{{ b.colourbar.colours|join(',') }})"></i><span>{{ b.colourbar.high }}</span><div class="sub">{{ b.colourbar.label }}</div></div>{% endif %}
 <div class="raw">raw values: {{ b.array }}</div>
 {% endmacro %}
 """  # noqa: E501 (HTML lines)

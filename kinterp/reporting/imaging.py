@@ -23,11 +23,26 @@ def to_uint8(image: np.ndarray, vrange: tuple[float, float] = (0.0, 1.0)) -> np.
     return (np.clip(scaled, 0.0, 1.0) * 255.0 + 0.5).astype("uint8")
 
 
+def colour_stops(name: str, count: int = 9) -> list[str]:
+    """``count`` evenly spaced colours of the matplotlib colour map ``name``, as ``#rrggbb``
+    (a page's colour bar draws them as a CSS gradient)."""
+    from matplotlib import colormaps
+
+    colours = colormaps[name](np.linspace(0.0, 1.0, count))[:, :3]
+    return ["#" + "".join(f"{round(255 * c):02x}" for c in colour) for colour in colours]
+
+
+def signed_limit(image: np.ndarray) -> float:
+    """The largest |value| of a signed map: the end of its symmetric colour scale (1 when the
+    map is all zero)."""
+    return float(np.max(np.abs(image))) or 1.0
+
+
 def diverging_rgb(image: np.ndarray) -> np.ndarray:
     """A signed map (H, W) as RGB: blue negative, white zero, red positive (symmetric)."""
     from matplotlib import colormaps
 
-    limit = float(np.max(np.abs(image))) or 1.0
+    limit = signed_limit(image)
     normed = (np.asarray(image, dtype="float32") / limit + 1.0) / 2.0
     return (colormaps["RdBu_r"](normed)[..., :3] * 255).astype("uint8")
 

@@ -112,6 +112,11 @@ class ReportBuilder:
             raise ValueError(f"unknown tone {tone!r}; use one of {', '.join(TONES)}")
         self.summary.update(verdict=" ".join(str(text).split()), tone=tone)
 
+    @staticmethod
+    def colour_bar(colours: str, low: str, high: str, label: str) -> dict[str, Any]:
+        """A colour bar for :meth:`images` / :meth:`grid` (see :func:`colour_bar`)."""
+        return colour_bar(colours, low, high, label)
+
     def collapse(self, title: str) -> None:
         """Show a section folded (its title only) until the reader opens it: for the
         secondary views of a long report, so the page stays scannable."""
@@ -179,6 +184,7 @@ class ReportBuilder:
         name: str | None = None,
         wrong: list[bool] | None = None,
         bars: list[dict[str, float]] | None = None,
+        colourbar: dict[str, Any] | None = None,
     ) -> None:
         """Add images (N, H, W[, C]) to a section as tiles; the batch is also saved as .npy.
 
@@ -193,6 +199,8 @@ class ReportBuilder:
             name: file stem; defaults to the title.
             wrong: per image, whether it is a mistake (a red border).
             bars: per image, named scores in [0, 1] drawn as small bars (e.g. top-k).
+            colourbar: a :func:`colour_bar` for heat images drawn in colour beforehand;
+                ``diverging`` blocks get one of their own.
         """
         batch = np.asarray(batch)
         cmap = _colour_map(batch, cmap)
@@ -200,9 +208,14 @@ class ReportBuilder:
         tiles, array_path = self._tiles(
             name or title, batch, captions, cmap, vrange, wrong=wrong, bars=bars
         )
-        self._section(title)["images"].append(
-            {"kind": "tiles", "tiles": tiles, "columns": columns, "array": array_path, "cmap": cmap}
-        )
+        record = {
+            "kind": "tiles",
+            "tiles": tiles,
+            "columns": columns,
+            "array": array_path,
+            "cmap": cmap,
+        }
+        self._section(title)["images"].append(_with_bar(record, batch, cmap, colourbar))
 
     def grid(
         self,
@@ -214,10 +227,12 @@ class ReportBuilder:
         cmap: str = "gray",
         vrange: tuple[float, float] = (0.0, 1.0),
         name: str | None = None,
+        colourbar: dict[str, Any] | None = None,
     ) -> None:
         """Add a labelled matrix of images: ``rows`` x ``columns`` (e.g. targets x settings).
 
-        ``batch`` holds ``len(rows) * len(columns)`` images in row-major order.
+        ``batch`` holds ``len(rows) * len(columns)`` images in row-major order; ``colourbar``
+        as for :meth:`images`.
         """
         batch = np.asarray(batch)
         if len(batch) != len(rows) * len(columns):
@@ -225,17 +240,16 @@ class ReportBuilder:
         cmap = _colour_map(batch, cmap)
         captions = list(captions or [""] * len(batch))
         tiles, array_path = self._tiles(name or title, batch, captions, cmap, vrange)
-        self._section(title)["images"].append(
-            {
-                "kind": "grid",
-                "tiles": tiles,
-                "columns": len(columns),
-                "array": array_path,
-                "cmap": cmap,
-                "row_labels": list(rows),
-                "column_labels": list(columns),
-            }
-        )
+        record = {
+            "kind": "grid",
+            "tiles": tiles,
+            "columns": len(columns),
+            "array": array_path,
+            "cmap": cmap,
+            "row_labels": list(rows),
+            "column_labels": list(columns),
+        }
+        self._section(title)["images"].append(_with_bar(record, batch, cmap, colourbar))
 
     def strip(
         self,
@@ -394,6 +408,38 @@ class ReportBuilder:
             "sections": self.sections,
             "artifacts": self.artifacts,
         }
+
+
+def colour_bar(colours: str, low: str, high: str, label: str) -> dict[str, Any]:
+    """A colour bar for a block of images: matplotlib colour map ``colours`` from ``low``
+    to ``high`` (the texts at its ends), and what its colour measures (``label``)."""
+    return {"colours": imaging.colour_stops(colours), "low": low, "high": high, "label": label}
+
+
+def _signed_bar(batch: np.ndarray) -> dict[str, Any]:
+    """The colour bar of a diverging block: blue -m, white 0, red +m, where m is each map's
+    largest |value| (one number when every map shares it)."""
+    array = np.asarray(batch, dtype="float64")
+    if array.ndim == 4:
+        array = array.mean(axis=-1)
+    limits = [imaging.signed_limit(image) for image in array]
+    if max(limits) - min(limits) <= 1e-9 * max(limits):
+        m = format_number(limits[0], "float")
+        return colour_bar("RdBu_r", f"−{m}", f"+{m}", "value: blue below 0, white 0, red above")
+    return colour_bar(
+        "RdBu_r",
+        "−max |value|",
+        "+max |value|",
+        "value: blue below 0, white 0, red above; each map scaled to its own largest |value|",
+    )
+
+
+def _with_bar(
+    record: dict[str, Any], batch: np.ndarray, cmap: str, given: dict[str, Any] | None
+) -> dict[str, Any]:
+    """An images record with its colour bar: the one given, else a diverging block's own."""
+    bar = given if given is not None else _signed_bar(batch) if cmap == "diverging" else None
+    return record if bar is None else {**record, "colourbar": bar}
 
 
 def _colour_map(batch: np.ndarray, cmap: str) -> str:
