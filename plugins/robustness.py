@@ -463,9 +463,7 @@ class RobustnessReport:
             f"{fmt(BREAK_FRACTION, 'pct')} of that at the levels tried",
             tone="warn" if broken else "good",
         )
-        first = next(iter(self.families.values()), None)
-        if first is not None:
-            self.report.key(f"{first.name}: {first.summary}")
+        self.overview()
         rows = []
         for family, curves in self.curves.items():
             for c in curves:
@@ -486,6 +484,29 @@ class RobustnessReport:
             ["family", "model", "clean accuracy", "worst accuracy", "at", "breaks at"],
             rows,
             formats=[None, None, "pct", "pct", "text", "text"],
+        )
+
+    def overview(self) -> None:
+        """The key picture: accuracy against level, a small panel per family, every model a
+        line of its own colour (the families' sections follow with their examples)."""
+        title = "Accuracy by level"
+        self.report.key(title)
+        panels = {
+            family: (
+                [float(v) for v in curves[0].levels],
+                {c.model: c.accuracy.tolist() for c in curves},
+                f"level ({self.families[family].unit})",
+            )
+            for family, curves in self.curves.items()
+        }
+        models = " against ".join(c.model for c in next(iter(self.curves.values()), []))
+        self.report.panels(
+            title,
+            panels,
+            ylabel="accuracy",
+            ylim=(0.0, 1.02),
+            caption=f"Accuracy per level of each family ({models}); the clean level is each "
+            "family's identity.",
         )
 
     def family(self, family: str) -> None:
@@ -608,9 +629,10 @@ class RobustnessReport:
             self.report.strip(
                 title,
                 batch,
-                levels=curve.levels,
+                levels=[self.level_text(v, family) for v in curve.levels],
                 predictions=[
-                    f"{result.name(t)} ({kinterp.format_number(float(p), 'prob')})"
+                    f"label {result.name(truth)} → says {result.name(t)} "
+                    f"(p {kinterp.format_number(float(p), 'prob')})"
                     for t, p in zip(result.top1, result.confidence, strict=True)
                 ],
                 wrong=(result.top1 != truth).tolist(),

@@ -11,6 +11,7 @@ import sys
 import threading
 
 import numpy as np
+import pytest
 
 import kinterp
 from kinterp.cli import app
@@ -204,3 +205,22 @@ def test_a_runs_heat_maps_show_their_colour_bar(runner, tmp_path):
     assert (block["colourbar"]["low"], block["colourbar"]["high"]) == (f"−{m}", f"+{m}")
     page = (run_dir / "report.html").read_text()
     assert 'class="colourbar"' in page and f"+{m}" in page
+
+
+def test_small_multiples_lay_out_a_panel_per_family(tmp_path):
+    """``panels``: four panels a row (5 -> two rows: 1040 x 450 px at 100 dpi), shared
+    series; a series of the wrong length is refused."""
+    from PIL import Image
+
+    from kinterp.reporting.report import ReportBuilder
+
+    builder = ReportBuilder(tmp_path)
+    panels = {
+        f"f{i}": ([0.0, 1.0, 2.0], {"a": [1, 0.5, 0.2], "b": [1, 0.9, 0.8]}, "px") for i in range(5)
+    }
+    builder.panels("Accuracy by level", panels, ylabel="accuracy")
+    (plot,) = builder.as_dict()["sections"][0]["plots"]
+    with Image.open(tmp_path / plot["path"]) as picture:
+        assert picture.size == (1040, 450)
+    with pytest.raises(ValueError, match="panel 'bad': every series needs 3 values"):
+        builder.panels("x", {"bad": ([0, 1, 2], {"a": [1, 2]}, "px")}, ylabel="y")

@@ -104,11 +104,21 @@ def test_mnist_cnn_edge_reproduces_the_card_and_shrugs_off_two_pixels(runner, tm
     assert metrics["rotate_accuracy"]["90 degrees"] < 0.5
     assert metrics["breaking_point"]["rotate"] in (45, 90)
     titles = [s["title"] for s in report["sections"]]
-    assert titles[0] == "Summary" and "Border sensitivity" in titles
+    assert titles[:2] == ["Summary", "Accuracy by level"] and "Border sensitivity" in titles
+    assert report["summary"]["key"] == "Accuracy by level"  # #24: the curves lead
     edge = next(s for s in report["sections"] if s["title"].startswith("edge"))
     assert edge["plots"][0]["kind"] == "line"
     strips = [b for b in edge["images"] if b["kind"] == "strip"]
-    assert strips and strips[0]["levels"] == ["0", "1", "2", "8"]
+    assert strips and strips[0]["levels"] == ["0 px", "1 px", "2 px", "8 px"]
+    captions = [t["caption"] for t in strips[0]["tiles"]]  # "2 px\nlabel 7 → says 1 (p 0.98)"
+    import keras
+
+    said = keras.saving.load_model(zoo_models()["mnist-cnn"].path).predict(
+        np.load(run_dir / strips[0]["array"]), verbose=0
+    )
+    for caption, level, probs in zip(captions, strips[0]["levels"], said, strict=True):
+        assert caption.startswith(f"{level}\nlabel "), caption
+        assert f" → says {int(np.argmax(probs))} (p " in caption, (caption, probs)
     sensitivity = next(s for s in report["sections"] if s["title"] == "Border sensitivity")
     drop = np.load(run_dir / sensitivity["images"][0]["array"])
     assert drop.shape == (1, 28, 28)

@@ -172,6 +172,53 @@ def save_line_plot(
     _finish(figure, axes, path, xlabel, ylabel, logx, logy)
 
 
+PANEL_COLUMNS = 4
+PANEL_INCHES = (2.6, 2.0)
+
+
+def save_panels(
+    panels: dict[str, tuple[list[float], dict[str, list[float]], str]],
+    path: Path,
+    ylabel: str,
+    ylim: tuple[float, float] | None = None,
+) -> None:
+    """Write small multiples as one PNG: a panel per title, each ``(x, series, xlabel)`` with
+    the same series names in the same colours (one legend above the panels)."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    from matplotlib.figure import Figure
+
+    count = len(panels)
+    columns = min(PANEL_COLUMNS, count)
+    rows = -(-count // columns)
+    width, height = PANEL_INCHES
+    figure = Figure(figsize=(width * columns, height * rows + 0.5), dpi=100)
+    grid = figure.subplots(rows, columns, squeeze=False)
+    names: list[str] = []
+    for axes, (title, (x, series, xlabel)) in zip(grid.flat, panels.items(), strict=False):
+        for label, values in series.items():
+            if label not in names:
+                names.append(label)
+            style = series_style(names.index(label))
+            axes.plot(x, values, marker=".", linewidth=1.3, label=label, **style)
+        axes.set_title(title, fontsize=8)
+        axes.set_xlabel(xlabel, fontsize=7)
+        axes.tick_params(labelsize=6)
+        axes.grid(alpha=0.3)
+        if ylim is not None:
+            axes.set_ylim(*ylim)
+    for axes in grid.flat[count:]:
+        axes.set_visible(False)
+    for axes in grid[:, 0]:
+        axes.set_ylabel(ylabel, fontsize=7)
+    handles, labels = grid.flat[0].get_legend_handles_labels()
+    if len(names) > 1:
+        figure.legend(handles, labels, loc="upper center", ncol=min(len(names), 4), fontsize=7)
+    figure.tight_layout(rect=(0, 0, 1, 1 - 0.5 / (height * rows + 0.5)))
+    figure.savefig(path, format="png", pil_kwargs={"compress_level": PNG_LEVEL})
+
+
 def save_histogram(
     groups: dict[str, np.ndarray], path: Path, xlabel: str, bins: int, logy: bool = False
 ) -> None:

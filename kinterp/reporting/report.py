@@ -343,6 +343,26 @@ class ReportBuilder:
             lambda path: imaging.save_line_plot(series, path, xlabel, ylabel, x, logx, logy),
         )
 
+    def panels(
+        self,
+        title: str,
+        panels: dict[str, tuple[list[float], dict[str, list[float]], str]],
+        ylabel: str,
+        caption: str = "",
+        ylim: tuple[float, float] | None = None,
+    ) -> None:
+        """Add small multiples: one line plot per panel title, each ``(x, series, xlabel)``;
+        a series name keeps its colour in every panel (one legend for all)."""
+        for name, (x, series, _) in panels.items():
+            if any(len(v) != len(x) for v in series.values()):
+                raise ValueError(f"panel {name!r}: every series needs {len(x)} values")
+        self._plot(
+            title,
+            "line",
+            caption,
+            lambda path: imaging.save_panels(panels, path, ylabel, ylim),
+        )
+
     def histogram(
         self,
         title: str,
