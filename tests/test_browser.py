@@ -286,3 +286,20 @@ def test_index_sorts_and_filters_on_a_phone(browser, small_index, shots):
     page.select_option("#f-technique", "robustness")
     assert not rows.nth(0).is_visible() and rows.nth(1).is_visible()
     page.close()
+
+
+def test_a_lone_map_is_shown_large(browser, reports, shots):
+    """#24: robustness's border-sensitivity map (one image) is drawn about 360 px wide on a
+    desktop, not as a 140 px thumbnail, with its colour bar under it."""
+    (page_path,) = [p for p in _report_pages(reports) if "robustness-mnist-cnn" in str(p)][:1]
+    visit = Visit(browser, page_path, DESKTOP, shots)
+    size = visit.page.evaluate(
+        """() => {
+      const section = [...document.querySelectorAll("section")]
+        .find(s => s.querySelector("h2")?.textContent === "Border sensitivity");
+      const pic = section.querySelector(".pic").getBoundingClientRect();
+      return {width: pic.width, bar: !!section.querySelector(".colourbar")};
+    }"""
+    )
+    assert 300 <= size["width"] <= 370 and size["bar"], size
+    visit.page.close()

@@ -102,7 +102,7 @@ IMAGES_MACRO = """\
 {% for t in row %}{{ tile(t, sheets, shared) }}{% endfor %}</div></div>
 {% endfor %}</div></div>
 {% else %}
-<div class="tiles" style="{{ shared }}">
+<div class="tiles{% if b.tiles|length == 1 %} single{% endif %}" style="{{ shared }}">
 {% for t in b.tiles %}{{ tile(t, sheets, shared, b.row_labels[loop.index0] if b.kind == "grid" else None) }}{% endfor %}
 </div>
 {% endif %}
