@@ -15,7 +15,7 @@ They are not swept unless ``--family`` names them.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -322,10 +322,16 @@ class Robustness(kinterp.Technique):
         curves, repeats = self._sweep(ctx, params, plan, models, digits, labels, clean)
         report = RobustnessReport(ctx, params, plan, digits, labels, clean, curves, repeats, models)
         report.summary()
-        for sweep in plan:
-            report.family(sweep.family.name)
+        with ctx.progress(len(plan), "examples and plots") as bar:
+            for sweep in plan:
+                report.family(sweep.family.name)
+                bar.advance()
         if params.sensitivity_images:
-            report.sensitivity(sensitivity_map(ctx.model, digits, labels, params))
+            height, width = digits.images.shape[1:3]
+            rows, cols = (blob_starts(n, params.blob, params.stride) for n in (height, width))
+            with ctx.progress(len(rows) * len(cols), "border sensitivity") as bar:
+                drop = sensitivity_map(ctx.model, digits, labels, params, bar.advance)
+            report.sensitivity(drop)
         report.metrics()
 
     def _sweep(
@@ -385,11 +391,16 @@ def _curve(name: str, levels: list[float], rows: list[tuple]) -> Curve:
 
 
 def sensitivity_map(
-    model: kinterp.LoadedModel, digits: Digits, labels: np.ndarray, params: RobustnessParams
+    model: kinterp.LoadedModel,
+    digits: Digits,
+    labels: np.ndarray,
+    params: RobustnessParams,
+    placed: Callable[[], None] = lambda: None,
 ) -> np.ndarray:
     """(H, W) accuracy lost when a blob of ink is stamped on clean images: each pixel holds the
     mean loss of the blob placements covering it (``--stride`` at most ``--blob`` and
-    :func:`blob_starts` cover every pixel, the last row and column included)."""
+    :func:`blob_starts` cover every pixel, the last row and column included); ``placed`` is
+    called after each placement (progress)."""
     count = min(params.sensitivity_images, len(labels))
     subset, truth = digits.take(np.arange(count)), labels[:count]
     height, width = digits.images.shape[1:3]
@@ -403,6 +414,7 @@ def sensitivity_map(
             accuracy = model.classify_images(stamped, params.batch_size).accuracy(truth)
             total[row : row + size, col : col + size] += clean - accuracy
             covers[row : row + size, col : col + size] += 1
+            placed()
     return total / covers
 
 

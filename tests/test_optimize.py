@@ -41,6 +41,31 @@ def test_ascent_is_monotonic_and_reaches_the_corner() -> None:
     assert len(result.frames) == 1 + 6  # the start and one per chunk (ceil(40 / 7))
 
 
+@pytest.mark.parametrize(
+    ("call_seconds", "calls"),
+    [
+        (0.0, [8, 1, 1] + [1] * 10),  # slow steps: one step a call after the first 8
+        (1e9, [8, 2, 10]),  # fast steps: as many as reach the next frame
+    ],
+)
+def test_calls_size_themselves_and_frames_stay_put(monkeypatch, call_seconds, calls) -> None:
+    """#24: a call takes about CALL_SECONDS of work (progress at least that often, whatever
+    the step count), never crossing a frame boundary: the frames and history are the same."""
+    from kinterp.toolkit.optimize import engine
+
+    monkeypatch.setattr(engine, "CALL_SECONDS", call_seconds)
+    weights = np.random.default_rng(1).standard_normal((2, 4, 4, 1)).astype("float32")
+    init = np.full((2, 4, 4, 1), 0.5, "float32")
+    seen: list[int] = []
+    settings = Settings(steps=20, lr=0.05, chunk=10)
+    result = optimize(linear_objective(weights), init, settings, on_chunk=seen.append)
+    assert seen == calls and sum(seen) == 20
+    assert len(result.frames) == 3 and result.history.shape == (20, 2)
+    reference = optimize(linear_objective(weights), init, settings)  # default call sizes
+    np.testing.assert_allclose(result.images, reference.images, atol=1e-6)
+    np.testing.assert_allclose(result.frames[1], reference.frames[1], atol=1e-6)
+
+
 def test_descent_and_sgd_stay_in_range() -> None:
     weights = np.ones((2, 4, 4, 1), "float32")
     init = np.random.default_rng(1).uniform(0, 1, (2, 4, 4, 1)).astype("float32")

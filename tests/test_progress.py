@@ -67,3 +67,23 @@ def test_piped_progress_is_a_line_every_few_seconds(tmp_path):
 def test_piped_progress_waits_an_interval_and_quiet_hides_it(tmp_path):
     assert _piped(tmp_path, seconds="3600") == ""  # a run shorter than the interval: no line
     assert _piped(tmp_path, "--quiet", seconds="0.05") == ""
+
+
+def test_robustness_progress_counts_the_work_after_the_sweep(tmp_path):
+    """#24: after the levels, the examples and the border-sensitivity map are phases of their
+    own (the bar no longer sits full while they run): 2 families, 7 x 7 blob positions."""
+    args = ["-m", "kinterp", "run", "robustness", "mnist-cnn", "--family", "edge,blur"]
+    args += ["--edge", "0,1", "--blur", "0,1", "--limit", "30", "--sensitivity-images", "10"]
+    args += ["--blob", "4", "--stride", "4", "--out", str(tmp_path)]
+    done = subprocess.run(
+        [sys.executable, *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=dict(os.environ, KINTERP_PROGRESS_SECONDS="0.000001"),
+    )
+    assert done.returncode == 0, done.stderr
+    phases = {line.split(": ")[0]: line for line in done.stderr.splitlines()}
+    assert phases["perturbing"].startswith("perturbing: 4/4"), phases
+    assert phases["examples and plots"].startswith("examples and plots: 2/2"), phases
+    assert phases["border sensitivity"].startswith("border sensitivity: 49/49"), phases

@@ -1,7 +1,9 @@
 """The render loop: projected gradient ascent/descent on a batch of images in one graph.
 
 One ``tf.function`` runs ``k`` steps per call (a graph ``while`` loop), so Python is entered
-only once per chunk: to report progress and take a snapshot for the animation. Every row of
+only between calls: to report progress and take a snapshot for the animation. A call is
+sized to take about half a second (progress and cancels are never minutes apart), and never
+crosses a chunk boundary, where the animation's frames are taken. Every row of
 the batch is independent (its own target, init and restart); the gradient of the summed
 objective is each row's own gradient, and Adam/SGD are elementwise.
 """
@@ -32,7 +34,8 @@ class Settings:
         lr: learning rate, in image units (the input range is [0, 1] here).
         optimizer: ``adam`` or ``sgd``.
         maximize: ascend (HappyMap) or descend (SadMap) the objective.
-        chunk: steps per compiled call (progress and animation frames come between calls).
+        chunk: steps between animation frames; a compiled call takes at most this many
+            (fewer when that would take over about half a second).
         transforms: applied, in order, to the image the network sees (see ``transforms``).
         parameterisation: what is optimised (default: the pixels, clipped to [0, 1]).
     """
@@ -53,7 +56,7 @@ class Result:
     Attributes:
         images: the final batch (N, H, W, C) in [0, 1].
         history: the objective of every row before each step, (steps, N).
-        frames: snapshots of row ``frame_row`` at the start and after every chunk.
+        frames: snapshots of row ``frame_row`` at the start and after every chunk of steps.
         seconds: wall time of the loop (tracing included on the first call).
     """
 
@@ -123,6 +126,13 @@ def compile_steps(
     return run
 
 
+CALL_SECONDS = 0.5
+"""A compiled call takes about this long (its steps adapt to the measured speed), so progress
+(and a cancel) is seen at least about every half second, whatever the step count."""
+FIRST_CALL_STEPS = 8
+"""Steps of the first call, which also traces the graph; later calls size themselves."""
+
+
 class Engine:
     """A compiled optimisation, reusable across batches of the same width and image size.
 
@@ -171,14 +181,19 @@ class Engine:
         frames = [] if frame_row is None else [np.asarray(init[frame_row], dtype="float32")]
         history = []
         clock = time.perf_counter()
-        for done in range(0, steps, chunk):
-            k = min(chunk, steps - done)
+        done, per_call = 0, min(chunk, FIRST_CALL_STEPS)
+        while done < steps:
+            k = min(per_call, chunk - done % chunk, steps - done)  # never past a frame
+            started = time.perf_counter()
             x, m, v, t, values = self._run(x, m, v, t, tf.constant(k, tf.int32))
             history.append(values.numpy())
-            if frame_row is not None:
+            done += k
+            if frame_row is not None and (done % chunk == 0 or done == steps):
                 frames.append(shape.to_image(x[frame_row : frame_row + 1])[0].numpy())
             if on_chunk is not None:
                 on_chunk(k)
+            per_step = (time.perf_counter() - started) / k
+            per_call = max(1, int(CALL_SECONDS / max(per_step, 1e-9)))
         images = np.asarray(shape.to_image(x))
         seconds = time.perf_counter() - clock
         return Result(images, np.concatenate(history, axis=0), frames, seconds)
