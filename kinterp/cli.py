@@ -379,12 +379,16 @@ def inspect_model(
     output activation, the layer tree and table."""
     from dataclasses import asdict
 
-    from kinterp.loading.models import load_model
+    from kinterp.loading.configinfo import config_info
 
     options = load_options(
         unsafe, custom_objects, image_shape, input_range, input_name, output_name, hold
     )
-    info = load_model(model, options).info
+    info = config_info(model, options)  # from the file's config, without TensorFlow
+    if info is None:
+        from kinterp.loading.models import load_model
+
+        info = load_model(model, options).info
     if as_json:
         print_json(
             {

@@ -69,6 +69,14 @@ def infer_input_range(model: Any) -> InferredRange | None:
         scale, offset = scale * step[0], offset * step[0] + step[1]
         current, ends_normalised = layer.output, kind == "Normalization"
         used.append(f"{kind} {layer.name!r}")
+    return affine_range(scale, offset, ends_normalised, used)
+
+
+def affine_range(
+    scale: np.ndarray, offset: np.ndarray, ends_normalised: bool, used: list[str]
+) -> InferredRange | None:
+    """The range that the composed ``scale * x + offset`` of the layers ``used`` was made
+    for (None: no layer, or a map that is not increasing)."""
     if not used or np.any(scale <= 0):
         return None
     a, b = float(np.mean(scale)), float(np.mean(offset))
@@ -101,13 +109,18 @@ def _reads(layer: Any, tensor: Any) -> bool:
     return any(x is tensor for x in inputs)
 
 
+def rescaling(config: dict) -> tuple[np.ndarray, np.ndarray]:
+    """(scale, offset) per channel of a Rescaling layer's config."""
+    scale = np.atleast_1d(np.asarray(config.get("scale", 1.0), dtype="float64"))
+    offset = np.atleast_1d(np.asarray(config.get("offset", 0.0), dtype="float64"))
+    return scale.ravel(), offset.ravel()
+
+
 def _affine(layer: Any) -> tuple[np.ndarray, np.ndarray] | None:
     """(scale, offset) per channel of a Rescaling or (non-inverted) Normalization layer."""
     config = layer.get_config()
     if type(layer).__name__ == "Rescaling":
-        scale = np.atleast_1d(np.asarray(config.get("scale", 1.0), dtype="float64"))
-        offset = np.atleast_1d(np.asarray(config.get("offset", 0.0), dtype="float64"))
-        return scale.ravel(), offset.ravel()
+        return rescaling(config)
     if config.get("invert"):
         return None
     mean = getattr(layer, "mean", None)

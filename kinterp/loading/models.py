@@ -64,6 +64,7 @@ class LoadOptions:
 
 
 HOLDS = ("zeros", "mean")
+DEFAULT_RANGE_SOURCE = "default (no preprocessing layer at the input)"
 
 
 @dataclass(frozen=True)
@@ -841,7 +842,7 @@ def _input_range(
     inferred = infer_input_range(network)
     if inferred is not None:
         return (inferred.low, inferred.high), inferred.source
-    return (0.0, 1.0), "default (no preprocessing layer at the input)"
+    return (0.0, 1.0), DEFAULT_RANGE_SOURCE
 
 
 def logits_view(model: Any, info: ModelInfo) -> Any:

@@ -184,7 +184,7 @@ def _reshape(config: dict, shape: Shape) -> Shape:
     return (shape[0], *filled)
 
 
-def _layer(kind: str, config: dict, shapes: list[Shape]) -> tuple[Shape | None, int]:
+def layer_output(kind: str, config: dict, shapes: list[Shape]) -> tuple[Shape | None, int]:
     """(output shape, parameters) of a layer on its input shapes; None: cannot follow it;
     ``UNKNOWN`` parameters: a layer kinterp cannot count (see :func:`check_parameter_memory`)."""
     shape = shapes[0]
@@ -287,7 +287,7 @@ class Estimate:
                 shapes = [outputs.get(name) for name in names]
                 known = None if not names or None in shapes else shapes
                 outputs[(_name(layer), index)] = self.layer(layer, path, known)
-        ends = [outputs.get(name) for name in _histories(config.get("output_layers"))]
+        ends = [outputs.get(name) for name in histories(config.get("output_layers"))]
         return ends[0] if len(ends) == 1 else None
 
     def layer(self, layer: dict, path: str, shapes: list[Shape] | None) -> Shape | None:
@@ -309,7 +309,7 @@ class Estimate:
             elif kind in ATTENTION:
                 out, params = attention(kind, layer, config, [shape, *rest])
             else:
-                out, params = _layer(kind, config, [shape, *rest])
+                out, params = layer_output(kind, config, [shape, *rest])
             if params == UNKNOWN:
                 self.unknown.add(kind)
             output, most = output or out, max(most, params)
@@ -366,27 +366,27 @@ def _name(layer: dict) -> str:
     return str(layer.get("name") or (layer.get("config") or {}).get("name", ""))
 
 
-def _histories(value: Any) -> Iterator[tuple[str, int]]:
+def histories(value: Any) -> Iterator[tuple[str, int]]:
     """The (layer, node index) pairs a Keras 3 ``keras_history``, a Keras 2 inbound entry
     or an ``output_layers`` value names, at any depth."""
     if isinstance(value, dict):
         history = (value.get("config") or {}).get("keras_history")
         if value.get("class_name") == "__keras_tensor__" and isinstance(history, list):
-            yield from _histories(history)
+            yield from histories(history)
             return
         for item in value.values():
-            yield from _histories(item)
+            yield from histories(item)
     elif isinstance(value, list):
         if len(value) >= 3 and isinstance(value[0], str) and isinstance(value[1], int):
             yield (value[0], value[1])
             return
         for item in value:
-            yield from _histories(item)
+            yield from histories(item)
 
 
 def _inbound(layer: dict) -> list[list[tuple[str, int]]]:
     """The layers and node indices each call (node) of a functional layer takes."""
-    return [list(_histories(node)) for node in layer.get("inbound_nodes") or []]
+    return [list(histories(node)) for node in layer.get("inbound_nodes") or []]
 
 
 def parameter_bytes(config: dict) -> int:
