@@ -303,3 +303,33 @@ def test_a_lone_map_is_shown_large(browser, reports, shots):
     )
     assert 300 <= size["width"] <= 370 and size["bar"], size
     visit.page.close()
+
+
+def test_the_sweep_comparison_fits_a_phone(browser, shots, tmp_path):
+    """#24: comparison.html at 390 px: no sideways page scroll (its tables scroll in their own
+    box), grid points as lr=0.1, a viewport tag."""
+    from kinterp.sweeps.compare import write_comparison
+
+    runs = [
+        {
+            "model": f"a-model-with-a-long-name-{i}.keras",
+            "technique": technique,
+            "grid": {"lr": lr, "tv": 0.01},
+            "seed": seed,
+            "status": "ok",
+            "report_status": "ok",
+            "metric": "mean_confidence",
+            "value": 0.5 + lr,
+            "seconds": 1.25,
+            "report": f"runs/{i}{seed}/x",
+        }
+        for i, technique in enumerate(("happymap", "sadmap"))
+        for lr in (0.05, 0.1)
+        for seed in (0, 1)
+    ]
+    page_path = write_comparison(tmp_path, runs)
+    visit = Visit(browser, page_path, PHONE, shots)
+    assert not visit.problems(), visit.problems()
+    text = visit.page.inner_text("body")
+    assert "lr=0.1 tv=0.01" in text and '{"lr"' not in text
+    visit.page.close()
