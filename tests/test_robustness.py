@@ -393,3 +393,19 @@ def test_a_scale_past_every_frame_cap_says_it_repeats_the_level_before(runner, t
     assert not np.array_equal(scale.apply(digits, 1), scale.apply(digits, 4))
     notes = [row[-1] for row in section(report, "scale")["tables"][0]["rows"]]
     assert notes[:2] == ["", ""] and notes[2].startswith("same images as 4 x")
+
+
+@pytest.mark.parametrize(
+    ("shape", "blob", "stride", "placements"),
+    [((28, 28, 1), 3, 2, 14 * 14), ((96, 96, 3), 10, 7, 14 * 14), ((32, 48, 3), 3, 2, 16 * 24)],
+)
+def test_the_default_blob_scales_with_the_image(shape, blob, stride, placements):
+    """#27: 3 px a blob per 28 px of the shorter side, a stride of two thirds of it, so a
+    96x96 image has 14 x 14 placements, not 47 x 47 (MNIST keeps 3 px every 2 px)."""
+    from kinterp_plugins.robustness import RobustnessParams, blob_geometry, blob_starts
+
+    found = blob_geometry(RobustnessParams(), shape)
+    assert found == (blob, stride)
+    rows, cols = (blob_starts(n, blob, stride) for n in shape[:2])
+    assert len(rows) * len(cols) == placements
+    assert blob_geometry(RobustnessParams(blob=5, stride=1), shape) == (5, 1)  # as given
