@@ -170,3 +170,14 @@ def occlusion_plugin(monkeypatch):
     register_plugin(module, name="kinterp_occlusion")
     yield module
     unregister_plugin("kinterp_occlusion")
+
+
+def limited(y, count: int) -> list[int]:
+    """The examples a run with ``--limit count`` uses, computed here in plain Python: the
+    classes taken in turn (the first of each class, then the second...), in dataset order."""
+    seen: dict[int, int] = {}
+    ranks = []
+    for label in y:
+        ranks.append(seen.get(int(label), 0))
+        seen[int(label)] = ranks[-1] + 1
+    return sorted(sorted(range(len(y)), key=lambda i: (ranks[i], i))[:count])

@@ -16,7 +16,7 @@ from kinterp.data.datasets import load_mnist_5k
 from kinterp.toolkit import ATTACKS, PGD, AttackTarget, Digits
 from kinterp.toolkit.attacks import compiled
 from plugins.robustness import RobustnessParams, sweeps
-from tests.conftest import assert_refused, assert_valid_report, run_dirs
+from tests.conftest import assert_refused, assert_valid_report, limited, run_dirs
 
 EPSILONS = (0.0, 0.05, 0.1, 0.2)
 ULP = 1e-6  # x + eps rounds to float32
@@ -170,7 +170,8 @@ def test_each_compared_model_faces_its_own_attack(runner, tmp_path):
     report = assert_valid_report(run_dirs(tmp_path)[0])
     rows = {(r[0], r[1]): r[2] for r in section(report, "fgsm")["tables"][0]["rows"]}
     x, y = load_mnist_5k().test()
-    x, y = x[:100], y[:100]
+    keep = limited(y, 100)  # --limit 100 takes the classes in turn
+    x, y = x[keep], y[keep]
     for name in ("mnist-cnn", "mnist-mlp"):
         model = kinterp.load_model(name)
         images = tf.constant(x)
@@ -204,6 +205,8 @@ def test_cli_fgsm_and_pgd_in_a_subprocess(tmp_path):
     # framed red exactly where the Keras model gets them wrong
     model = kinterp.load_model("mnist-cnn")
     x, y = load_mnist_5k().test()
+    keep = limited(y, 100)
+    x, y = x[keep], y[keep]
     strips = section(report, "pgd")["images"]
     assert strips
     for strip in strips:
@@ -264,10 +267,12 @@ def test_a_plugin_registers_the_documented_attack(runner, tmp_path, cnn, mnist):
     report = assert_valid_report(run_dirs(tmp_path)[0])
     rows = {(r[0], r[1]): r[2] for r in section(report, "sign-step")["tables"][0]["rows"]}
     x, y = load_mnist_5k().test()
+    keep = limited(y, 50)
+    x, y = x[keep], y[keep]
     for name in ("mnist-cnn", "mnist-mlp"):
         model = kinterp.load_model(name)
-        own = family.apply(Digits.of(x[:50], 0), 0.1, AttackTarget(model, y[:50], 50))
-        assert rows[(name, 0.1)] == pytest.approx(np.mean(keras_top1(model, own) == y[:50]))
+        own = family.apply(Digits.of(x, 0), 0.1, AttackTarget(model, y, 50))
+        assert rows[(name, 0.1)] == pytest.approx(np.mean(keras_top1(model, own) == y))
     assert "attacked through its own gradients" in section(report, "sign-step")["text"]
 
 

@@ -408,3 +408,31 @@ def test_hold_mean_on_an_integer_input_holds_each_positions_most_frequent_value(
     np.testing.assert_array_equal(typical_value(tokens), expected)  # [3, 2, 1], not the means
     floats = tokens.astype("float32")
     np.testing.assert_allclose(typical_value(floats), floats.mean(axis=0))
+
+
+def test_a_bare_logit_unit_is_two_classes_too(shapes, tmp_path):
+    """Review of #26: Dense(1) with no sigmoid (trained with from_logits=True) was read as a
+    one-class model (accuracy 1.0, IndexError on labels 1). Its unit is the logit z, so
+    p = sigmoid(z), computed here with numpy from the Keras model's own output."""
+    binary = keras.saving.load_model(shapes["binary"])
+    logit = keras.Sequential([keras.Input((28, 28, 1)), *binary.layers])
+    logit.layers[-1].activation = keras.activations.linear
+    path = tmp_path / "logit.keras"
+    logit.save(path)
+    loaded = load_model(str(path))
+    assert loaded.info.binary_head and loaded.info.num_outputs == 2
+    x = RNG.uniform(0, 1, (8, 28, 28, 1)).astype("float32")
+    z = np.asarray(logit(x))[:, 0]
+    p = 1 / (1 + np.exp(-z))
+    np.testing.assert_allclose(loaded.classify(x).probs, np.stack([1 - p, p], 1), atol=1e-6)
+    data = shapes["root"] / "binary.npz"
+    done = kinterp(
+        "run", "robustness", str(path), "--data", str(data), "--family", "noise",
+        "--out", str(tmp_path / "out"), "--json", "-q",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    report = json.loads(Path(json.loads(done.stdout)["report"]).read_text())
+    with np.load(data) as arrays:
+        images, y = arrays["x"].astype("float32")[..., None] / 255.0, arrays["y"]
+    clean = float(np.mean((np.asarray(logit(images))[:, 0] > 0) == y))
+    assert report["metrics"]["clean_accuracy"] == pytest.approx(clean)

@@ -211,6 +211,10 @@ def test_compare_puts_two_models_on_one_curve(runner, tmp_path):
         (["--compare", "no-such-model"], "no-such-model"),
         (["--scale", "0"], "--scale must be at least 0.05"),
         (["--stride", "4"], "--stride 4 leaves pixels between 3 px blobs untested"),
+        (  # review of #26: a 2-class model beside a 10-class one crashed or said nonsense
+            ["--compare", "mnist-3v8"],
+            "--compare mnist-3v8 tells 2 classes apart but mnist-cnn 10; pick a model of",
+        ),
     ],
 )
 def test_bad_levels_are_one_line_errors(runner, tmp_path, extra, message):

@@ -117,3 +117,21 @@ def test_huge_labels_are_refused_before_anything_is_sized_by_them(tmp_path, case
     assert len(run.stderr.strip().splitlines()) == 1, run.stderr
     assert run.peak_mb < MODEL_LOADED_MB, f"peak resident memory {run.peak_mb:.0f} MB"
     assert all_entries(out) == []
+
+
+@pytest.mark.parametrize("count", [1, 10, 35, 300, 999, 1000, 5000])
+def test_a_limit_takes_the_classes_in_turn(count):
+    """Review of #26: mnist-5k's held-out digits are sorted by class, so --limit 300 was the
+    digits 0-2 only. Now every class comes in turn (checked against plain Python)."""
+    from kinterp.data.datasets import load_mnist_5k
+    from kinterp.data.modeldata import first_of_each_class
+    from tests.conftest import limited
+
+    _, y = load_mnist_5k().test()
+    keep = np.arange(len(y))[first_of_each_class(y, count)]
+    assert keep.tolist() == limited(y, count)
+    if count >= 10:
+        assert set(y[keep].tolist()) == set(range(10))
+    shuffled = np.random.default_rng(count).integers(0, 3, size=50)
+    assert np.arange(50)[first_of_each_class(shuffled, 7)].tolist() == limited(shuffled, 7)
+    assert first_of_each_class(None, 5) == slice(0, 5)

@@ -69,7 +69,8 @@ class ModelData:
         """Held-out inputs (model-ready, float32) and int64 labels (None if unlabelled).
 
         Args:
-            limit: keep the first ``limit`` examples (after the class selection).
+            limit: keep ``limit`` examples, the classes taken in turn (after the class
+                selection; see :func:`first_of_each_class`).
             classes: keep only examples of these classes.
             per_class: keep the first ``per_class`` examples of each class.
 
@@ -96,7 +97,8 @@ class ModelData:
         if keep is not None:
             x, y = x[keep], y[keep]
         if limit is not None:
-            x, y = x[:limit], (None if y is None else y[:limit])
+            keep = first_of_each_class(y, limit)
+            x, y = x[keep], (None if y is None else y[keep])
         described = self.dataset.split if split == "test" else "train"
         self.used = {
             "name": self.name,
@@ -105,6 +107,22 @@ class ModelData:
             "conversion": self.conversion,
         }
         return self.model.to_input(x), y
+
+
+def first_of_each_class(labels: np.ndarray | None, limit: int) -> np.ndarray | slice:
+    """Which ``limit`` examples a limited run uses: taking the classes in turn (the first of
+    each class, then the second of each...), in dataset order, so a split sorted by class
+    (mnist-5k's held-out digits are) still gives every class; the first ``limit`` without
+    labels."""
+    if labels is None or limit >= len(labels):
+        return slice(0, limit)
+    labels = np.asarray(labels)
+    rank = np.zeros(len(labels), dtype="int64")
+    for value in np.unique(labels):
+        members = labels == value
+        rank[members] = np.arange(int(members.sum()))
+    turn = np.lexsort((np.arange(len(labels)), rank))  # by rank, then dataset order
+    return np.sort(turn[:limit])
 
 
 def check_labels(name: str, dataset: Dataset, model: LoadedModel) -> None:

@@ -63,8 +63,8 @@ def config_info(spec: str, options: LoadOptions | None = None) -> ModelInfo | No
     (input_name, input_shape), output = inputs, rows[-1]
     out_shape = shapes[output.name]
     head = output.activation or "other"
-    if head == "sigmoid" and out_shape[-1] == 1:
-        return None  # analysed as two classes through a view kinterp builds
+    if out_shape[-1] == 1:
+        return None  # a one-unit head is analysed as two classes through a view kinterp builds
     found = _input_range(layers, options, card)
     if found is None:
         return None

@@ -137,7 +137,8 @@ class ModelInfo:
         output_name: the output (head) techniques analyse.
         held: (input, how) for each other input, held fixed (``zeros``, ``mean of N rows``).
         input_range_source: where ``input_range`` came from (option, card, layers, default).
-        binary_head: the head is one sigmoid unit, analysed as two classes (1: p, 0: 1-p).
+        binary_head: the head is one unit (a sigmoid p, or a logit z with p = sigmoid(z)),
+            analysed as two classes (1: p, 0: 1-p).
         tree: the layers as a tree, nested models with their children.
         choice_error: why no input/output can be chosen without --input/--output (None: one
             was); the model can be inspected but not analysed.
@@ -478,7 +479,8 @@ def load_alongside(model: LoadedModel, specs: list[str], option: str) -> dict[st
     safe mode and checked to take the same images (a taken name is replaced by its spec).
 
     Raises:
-        KinterpError: a model that does not load, or takes images of another shape.
+        KinterpError: a model that does not load, takes images of another shape, or has
+            another number of classes.
     """
     chosen: dict[str, LoadedModel] = {}
     for spec in specs:
@@ -487,6 +489,11 @@ def load_alongside(model: LoadedModel, specs: list[str], option: str) -> dict[st
             raise KinterpError(
                 f"{option} {spec} takes {other.info.image_shape} images but {model.info.name} "
                 f"takes {model.info.image_shape}; pick a model of the same data"
+            )
+        if other.info.num_outputs != model.info.num_outputs:
+            raise KinterpError(
+                f"{option} {spec} tells {other.info.num_outputs} classes apart but "
+                f"{model.info.name} {model.info.num_outputs}; pick a model of the same classes"
             )
         taken = other.info.name in chosen or other.info.name == model.info.name
         chosen[spec if taken else other.info.name] = other

@@ -116,9 +116,15 @@ def head_layer(tensor: Any) -> Any:
     return operation
 
 
+BINARY_ACTIVATIONS = ("sigmoid", "linear", "")
+"""A one-unit output with one of these is a two-class head: p = sigmoid(z), z the unit's
+value (a linear unit is the logit of a model trained with ``from_logits=True``)."""
+
+
 def is_binary_head(tensor: Any) -> bool:
-    """A single-unit output produced by a sigmoid (a Dense/Conv activation or its own layer)."""
-    return tensor.shape[-1] == 1 and activation_name(head_layer(tensor)) == "sigmoid"
+    """A single-unit output: a sigmoid (a Dense/Conv activation or its own layer) or a bare
+    logit."""
+    return tensor.shape[-1] == 1 and activation_name(head_layer(tensor)) in BINARY_ACTIVATIONS
 
 
 def analysed_view(
@@ -173,14 +179,17 @@ def _is_binary_output(output: Any) -> bool:
         return False
 
 
-def _two_class(sigmoid_output: Any) -> Any:
-    """Softmax over ``[-z/2, z/2]`` for the pre-sigmoid ``z`` of a one-unit sigmoid output."""
+def _two_class(output: Any) -> Any:
+    """Softmax over ``[-z/2, z/2]`` for the logit ``z`` of a one-unit output (the input of
+    its sigmoid, or the unit itself when it has none)."""
     import keras
 
     from kinterp.loading.viewlayers import TwoClassLogits
 
-    layer = output_layer(sigmoid_output)
-    if type(layer).__name__ == "Activation":
+    layer = output_layer(output)
+    if activation_name(head_layer(output)) != "sigmoid":
+        logit = output
+    elif type(layer).__name__ == "Activation":
         logit = layer.input
     else:
         config = dict(layer.get_config(), activation="linear", name=f"{layer.name}_logit")
