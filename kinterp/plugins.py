@@ -40,6 +40,7 @@ CORE_PLUGINS = (
     "kinterp.data.datasets",
     "kinterp.data.colourdigits",
     "kinterp.toolkit.perturb",
+    "kinterp.toolkit.mnistc",
     "kinterp.reporting.builtin_blocks",
     "kinterp.predict",
 )

@@ -1,11 +1,11 @@
 """The technique toolkit: public building blocks for techniques, built-in and third-party.
 
 The names in ``__all__`` are the public toolkit (see docs/plugins.md, "The toolkit"): memory
-budgets, perturbation families, genetic operators and pixel statistics. Two packages below
-are public too: :mod:`kinterp.toolkit.optimize` (the compiled input-optimisation engine) and
-:mod:`kinterp.toolkit.cppn` (compositional pattern-producing networks). The names are
-imported on first use, so importing this package is cheap; nothing here imports the run core
-or TensorFlow at import time.
+budgets, perturbation families (and named suites of them), genetic operators and pixel
+statistics. Two packages below are public too: :mod:`kinterp.toolkit.optimize` (the compiled
+input-optimisation engine) and :mod:`kinterp.toolkit.cppn` (compositional pattern-producing
+networks). The names are imported on first use, so importing this package is cheap; nothing
+here imports the run core or TensorFlow at import time.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from kinterp.toolkit.evolve import breeding_bytes, next_generation
+    from kinterp.toolkit.mnistc import SUITES
     from kinterp.toolkit.optimize.memory import Budget, budget, fitting_batch
     from kinterp.toolkit.perturb import FAMILIES, Digits, Family, border_mask, stamp
     from kinterp.toolkit.pixelstats import pixel_histogram, variogram
@@ -25,6 +26,7 @@ _LAZY = {
     "fitting_batch": "kinterp.toolkit.optimize.memory",
     "Digits": "kinterp.toolkit.perturb",
     "FAMILIES": "kinterp.toolkit.perturb",
+    "SUITES": "kinterp.toolkit.mnistc",
     "Family": "kinterp.toolkit.perturb",
     "border_mask": "kinterp.toolkit.perturb",
     "stamp": "kinterp.toolkit.perturb",
@@ -36,6 +38,7 @@ _LAZY = {
 
 __all__ = [
     "FAMILIES",
+    "SUITES",
     "Budget",
     "Digits",
     "Family",
