@@ -15,10 +15,20 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
+from kinterp_plugins.robustness_suite import SuiteSection
 
 import kinterp
 from kinterp import load_alongside
-from kinterp.toolkit import FAMILIES, Digits, Family, border_mask, budget, fitting_batch, stamp
+from kinterp.toolkit import (
+    FAMILIES,
+    SUITES,
+    Digits,
+    Family,
+    border_mask,
+    budget,
+    fitting_batch,
+    stamp,
+)
 
 BREAK_FRACTION = 0.9  # a family breaks at its level nearest the identity below 90% of clean
 REJECT_BELOW = 0.5
@@ -54,12 +64,18 @@ class RegisteredFamilies(Sequence[str]):
         return list(kinterp.perturbation_families())[index]
 
 
+def default_families() -> list[str]:
+    """Every registered family but those of a suite (which ``--suite`` selects)."""
+    in_suites = {name for names in SUITES.values() for name in names}
+    return [name for name in kinterp.perturbation_families() if name not in in_suites]
+
+
 @dataclass
 class RobustnessParams:
     family: list[str] = field(
-        default_factory=lambda: list(kinterp.perturbation_families()),
+        default_factory=default_families,
         metadata={
-            "help": "Perturbation families to sweep.",
+            "help": "Perturbation families to sweep (default: all but a suite's).",
             "choices": RegisteredFamilies(),
             "max_items": MAX_FAMILIES,
         },
@@ -73,6 +89,15 @@ class RobustnessParams:
     occlude: list[int] = _own_levels("occlude", "Occluding square sides (px).")
     blur: list[float] = _own_levels("blur", "Blur sigmas (px).")
     invert: list[float] = _own_levels("invert", "Blends towards the negative.")
+    suite: str | None = field(
+        default=None,
+        metadata={
+            "help": "A named suite of corruptions to sweep and score: mnist-c (its 15 "
+            "corruptions, per-corruption accuracy, mCE against the first --compare model). "
+            "Alone it sweeps only the suite; with --family, the suite and then those families.",
+            "choices": tuple(SUITES),
+        },
+    )
     levels: str = field(
         default="",
         metadata={
@@ -204,7 +229,7 @@ def sweeps(params: RobustnessParams, shape: tuple[int, int, int]) -> list[Sweep]
     registered = kinterp.perturbation_families()
     given = parse_levels(params.levels, registered)
     planned = []
-    for name in dict.fromkeys(params.family):
+    for name in dict.fromkeys(chosen_families(params)):
         family = registered[name]
         own = getattr(params, name) if name in FAMILIES else None
         if name in given:
@@ -225,6 +250,15 @@ def sweeps(params: RobustnessParams, shape: tuple[int, int, int]) -> list[Sweep]
     return planned
 
 
+def chosen_families(params: RobustnessParams) -> list[str]:
+    """``--family``, or with ``--suite`` the suite's families, then any ``--family`` given
+    (one that is not the default list)."""
+    if params.suite is None:
+        return list(params.family)
+    extra = [] if params.family == default_families() else list(params.family)
+    return [*SUITES[params.suite], *extra]
+
+
 class Robustness(kinterp.Technique):
     name = "robustness"
     summary = "Accuracy as digits are edge-masked, scaled, shifted, rotated, noised, occluded"
@@ -241,6 +275,11 @@ class Robustness(kinterp.Technique):
                 "blob": 4,
                 "stride": 4,
             },
+        ),
+        kinterp.DemoPreset(
+            "mnist-cnn",
+            {"suite": "mnist-c", "compare": ["mnist-mlp"], "sensitivity_images": 0},
+            quick={"limit": 300},
         ),
         kinterp.DemoPreset(
             "mnist-rgb-cnn",
@@ -281,6 +320,10 @@ class Robustness(kinterp.Technique):
         curves, repeats = self._sweep(ctx, params, plan, models, digits, labels, clean)
         report = RobustnessReport(ctx, params, plan, digits, labels, clean, curves, repeats)
         report.summary()
+        if params.suite is not None:
+            suite = {name: report.families[name] for name in SUITES[params.suite]}
+            picked = {name: curves[name] for name in suite}
+            SuiteSection(ctx.report, params.suite, suite, picked, report.main).write()
         for sweep in plan:
             report.family(sweep.family.name)
         if params.sensitivity_images:
@@ -410,7 +453,7 @@ class RobustnessReport:
             tone="warn" if broken else "good",
         )
         first = next(iter(self.families.values()), None)
-        if first is not None:
+        if first is not None and self.params.suite is None:  # a suite's own section is key
             self.report.key(f"{first.name}: {first.summary}")
         rows = []
         for family, curves in self.curves.items():
