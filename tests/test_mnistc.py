@@ -22,6 +22,7 @@ from scipy import ndimage, stats
 import kinterp
 from kinterp.registry import load_dataset
 from kinterp.toolkit import SUITES
+from kinterp.toolkit.corrupt_base import draws
 from kinterp.toolkit.mnistc import CORRUPTIONS
 from kinterp.toolkit.perturb import Digits
 
@@ -305,3 +306,47 @@ def test_an_unknown_suite_is_one_line_naming_the_choices(tmp_path):
     assert done.returncode == 2
     assert len(done.stderr.strip().splitlines()) == 1 and "mnist-c" in done.stderr
     assert not list(tmp_path.iterdir())
+
+
+def line_from_points(c0, r0, c1, r1):
+    """The reference's helper, as written there (one 28x28 image)."""
+    if c1 == c0:
+        return np.zeros((28, 28))
+    cc, rr = np.meshgrid(np.linspace(0, 27, 28), np.linspace(0, 27, 28), sparse=True)
+    m = (r1 - r0) / (c1 - c0)
+    dist = np.clip(np.abs(rr - (m * (cc - c0) + r0)), 0, 2.3 - 1e-10)
+    corruption = np.clip(np.log(1 - dist / 2.3) + 1, 0, 1)
+    corruption[:, : int(np.floor(c0))] = 0
+    corruption[:, int(np.ceil(c1)) :] = 0
+    return np.clip(corruption, 0, 1)
+
+
+def test_dotted_line_and_zigzag_are_the_reference_code_at_the_drawn_rows(digits):
+    x = digits.images[..., 0]
+    ends = np.floor(draws(digits, 40, (2,)) * 27)
+    u = draws(digits, 50, (2,))
+    dotted, zigzag = apply(digits, "c-dotted-line")[..., 0], apply(digits, "c-zigzag")[..., 0]
+    for i in range(len(x)):
+        line = line_from_points(0, ends[i, 0], 27, ends[i, 1])
+        for k in range(0, 28, 4):
+            line[:, k : k + 2] = 0
+        np.testing.assert_allclose(dotted[i], np.clip(x[i] + line, 0, 1), atol=1e-5)
+        a = b = 2.0
+        c0, c1, r0 = 2, 25, np.floor(u[i, 0] * 27)
+        r1 = r0 + np.floor(u[i, 1] * 10) - 5
+        theta = np.arctan((r1 - r0) / (c1 - c0))
+        d = (c1 - c0) / np.cos(theta)
+        points = [(0, 0)]
+        for j in range(int((d - a) // (2 * a)) + 1):
+            r_j = (-1) ** j * b
+            points.append(((2 * j + 1) * a, r_j))
+        whole = (2 * a) * (d // (2 * a))
+        if d != whole:
+            points.append((d, r_j / (2 * (d - whole))))
+        rotation = np.array([[np.cos(theta), -np.sin(theta)], [np.sin(theta), np.cos(theta)]])
+        cs, rs = rotation @ np.array(points).T
+        cs, rs = cs + c0, rs + r0
+        drawn = x[i].astype("float64")
+        for j in range(1, len(cs)):
+            drawn = np.clip(drawn + line_from_points(cs[j - 1], rs[j - 1], cs[j], rs[j]), 0, 1)
+        np.testing.assert_allclose(zigzag[i], drawn, atol=1e-5)

@@ -20,21 +20,36 @@ DASH = 2  # px at 28x28: the dotted line's dash and gap
 ZIGZAG = 2.0  # px at 28x28: the zigzag's half-period and amplitude
 
 
-def stroke(shape: tuple[int, int], start: np.ndarray, end: np.ndarray, reach: float):
-    """(N, H, W) the reference's ``line_from_points``: ink in [0, 1] along the line through
-    each image's ``start`` and ``end`` (N, 2) points (column, row), between their columns
-    (``floor`` of the first, up to but not including ``ceil`` of the last); none where the
-    two columns are equal."""
+def strokes(
+    shape: tuple[int, int], start: np.ndarray, end: np.ndarray, used: np.ndarray, reach: float
+) -> np.ndarray:
+    """(N, H, W) the sum of the reference's ``line_from_points`` over each image's segments:
+    ink in [0, 1] along the line through ``start`` and ``end`` (N, S, 2) points (column,
+    row), between their columns (``floor`` of the first, up to but not including ``ceil`` of
+    the last); none for a segment whose columns are equal or that is not ``used`` (N, S).
+
+    Only the few rows around the line in each column are computed (the stroke's ink is 0
+    beyond ``reach (1 - 1/e)``), and summed into the frames with one ``bincount``.
+    """
     height, width = shape
-    rows = np.arange(height, dtype="float64")[None, :, None]
-    cols = np.arange(width, dtype="float64")[None, None, :]
-    c0, r0 = start[:, 0, None, None], start[:, 1, None, None]
-    c1, r1 = end[:, 0, None, None], end[:, 1, None, None]
+    n = len(start)
+    cols = np.arange(width, dtype="float64")
+    c0, r0 = start[..., 0, None], start[..., 1, None]
+    c1, r1 = end[..., 0, None], end[..., 1, None]
     run = np.where(c1 == c0, 1.0, c1 - c0)
-    distance = np.clip(np.abs(rows - ((r1 - r0) / run * (cols - c0) + r0)), 0, reach - 1e-10)
-    ink = np.clip(np.log(1 - distance / reach) + 1, 0.0, 1.0)
-    inside = (cols >= np.floor(c0)) & (cols < np.ceil(c1)) & (c1 != c0)
-    return np.where(inside, ink, 0.0)
+    centre = (r1 - r0) / run * (cols - c0) + r0  # (N, S, W): the line's row in each column
+    inside = (cols >= np.floor(c0)) & (cols < np.ceil(c1)) & (c1 != c0) & used[..., None]
+    near = int(np.ceil(reach + 0.5))
+    rows = np.round(centre)[..., None] + np.arange(-near, near + 1)  # (N, S, W, K)
+    distance = np.minimum(np.abs(rows - centre[..., None]), reach - 1e-10)
+    ink = np.log(1 - distance / reach) + 1
+    keep = inside[..., None] & (rows >= 0) & (rows < height) & (ink > 0)
+    images = np.arange(n).reshape(n, 1, 1, 1)
+    flat = (images * height + rows.astype(np.intp)) * width + cols.astype(np.intp)[:, None]
+    total = np.bincount(
+        flat[keep], weights=np.minimum(ink[keep], 1.0), minlength=n * height * width
+    )
+    return total.reshape(n, height, width)
 
 
 @unless_identity(0)
@@ -46,7 +61,7 @@ def dotted_line(d: Digits, opacity: float) -> np.ndarray:
     ends = np.floor(draws(d, 40, (2,)) * (height - 1))
     start = np.stack([np.zeros(n), ends[:, 0]], axis=1)
     end = np.stack([np.full(n, width - 1.0), ends[:, 1]], axis=1)
-    line = stroke((height, width), start, end, STROKE * s)
+    line = strokes((height, width), start[:, None], end[:, None], np.ones((n, 1), bool), STROKE * s)
     dash = max(1, int(round(DASH * s)))
     line[:, :, (np.arange(width) // dash) % 2 == 0] = 0.0  # gap first, as the reference
     return draw_ink(d, opacity * line)
@@ -91,11 +106,9 @@ def zigzag(d: Digits, opacity: float) -> np.ndarray:
     """The reference's zigzag across the digit, drawn in ink; ``opacity`` scales the stroke."""
     height, width = d.images.shape[1:3]
     points, used = zigzag_points(d, height, width)
-    line = np.zeros(d.images.shape[:3])
+    pairs = used[:, :-1] & used[:, 1:]
     reach = STROKE * frame_scale(d.images)
-    for k in range(1, points.shape[1]):
-        segment = stroke((height, width), points[:, k - 1], points[:, k], reach)
-        line += np.where((used[:, k - 1] & used[:, k])[:, None, None], segment, 0.0)
+    line = strokes((height, width), points[:, :-1], points[:, 1:], pairs, reach)
     return draw_ink(d, opacity * line)
 
 
@@ -117,14 +130,15 @@ _SECTORS = (
 )
 
 
-def _peaks(isobel: np.ndarray, jsobel: np.ndarray, magnitude: np.ndarray) -> np.ndarray:
+def _peaks(isobel, jsobel, magnitude: np.ndarray, low: float) -> np.ndarray:
     """skimage's non-maximum suppression: the pixels (away from the frame's edge) whose
     gradient magnitude is at least the magnitude interpolated on either side of them along
-    the gradient."""
+    the gradient; only those of magnitude at least ``low`` (> 0) are looked at, as no other
+    can be an edge."""
     n, height, width = magnitude.shape
     inner = np.zeros((height, width), dtype=bool)
     inner[1:-1, 1:-1] = True
-    where = np.flatnonzero(inner & (magnitude > 0))
+    where = np.flatnonzero(inner & (magnitude >= low) & (magnitude > 0))
     gi, gj, m = isobel.reshape(-1)[where], jsobel.reshape(-1)[where], magnitude.reshape(-1)[where]
     sector = np.full(where.shape, -1)
     for k, (sign, rows_major, _, _) in enumerate(_SECTORS):
@@ -155,7 +169,7 @@ def canny(grey: np.ndarray, sigma: float, low: float, high: float) -> np.ndarray
     smooth = smooth / (bleed + np.finfo(float).eps)
     isobel, jsobel = _sobel(smooth, 1), _sobel(smooth, 2)
     magnitude = np.hypot(isobel, jsobel)
-    peaks = _peaks(isobel, jsobel, magnitude)
+    peaks = _peaks(isobel, jsobel, magnitude, low)
     strong = peaks & (magnitude >= high)
     weak = peaks & (magnitude >= low)
     within_image = np.zeros((3, 3, 3), dtype=bool)
