@@ -49,17 +49,22 @@ def glass_blur(d: Digits, severity: float) -> np.ndarray:
     delta = max(1, int(round(delta * s)))
     n, height, width = d.images.shape[:3]
     image = np.floor(_blur(d.images, sigma * s) * 255) / 255  # the reference's uint8 step
-    rows, cols = np.arange(height)[None, :, None], np.arange(width)[None, None, :]
+    rows, cols = np.arange(height)[:, None], np.arange(width)[None, :]
     inner = (rows > delta) & (rows <= height - delta) & (cols > delta) & (cols <= width - delta)
-    base = (np.arange(n)[:, None, None] * height) * width
-    u = d.uniform[..., 0].copy()  # 24 random bits per pixel, spent as each pass chooses
+    pixel = np.arange(n * height * width).reshape(n, height, width)
+    u = d.uniform[..., 0] * np.float32(2)  # 24 random bits per pixel, spent as passes choose
     for _ in range(passes):
-        u, move = np.modf(u * 2)
-        u, dy = np.modf(u * (2 * delta))
-        u, dx = np.modf(u * (2 * delta))
-        move *= inner
-        source = (rows + move * (dy - delta)) * width + cols + move * (dx - delta)
-        image = gather(image, base + source.astype(np.intp))
+        move = u >= 1
+        u -= move
+        u *= 2 * delta
+        dy = u.astype(np.int32)
+        u -= dy
+        u *= 2 * delta
+        dx = u.astype(np.int32)
+        u -= dx
+        u *= 2
+        step = ((dy - delta) * width + (dx - delta)) * (move & inner)
+        image = gather(image, pixel + step)
     return np.clip(_blur(image, sigma * s), 0.0, 1.0)
 
 
@@ -84,7 +89,7 @@ def motion_blur(d: Digits, severity: float) -> np.ndarray:
         right = np.ceil(tap * np.cos(angle) - 0.5).astype(int)
         down = np.ceil(tap * np.sin(angle) - 0.5).astype(int)
         moved = gather(padded, start + (down * wide + right)[:, None, None])
-        out += np.float32(weight[tap]) * moved
+        out += np.multiply(moved, np.float32(weight[tap]), out=moved)
     return np.clip(out / weight[weight >= SMALLEST_TAP].sum(), 0.0, 1.0)
 
 

@@ -119,15 +119,12 @@ def _sobel(planes: np.ndarray, axis: int) -> np.ndarray:
     return ndimage.correlate1d(out, [1, 2, 1], axis=3 - axis, mode="reflect")
 
 
-# Per gradient sector (skimage's order; a later sector wins on its boundary): the sign of
-# the row gradient against the column gradient, whether the row gradient is the larger, and
-# the neighbours (near, diagonal) interpolated ahead of and behind the pixel along the gradient.
-_SECTORS = (
-    (1, True, ((1, 0), (1, 1)), ((-1, 0), (-1, -1))),
-    (1, False, ((0, 1), (1, 1)), ((0, -1), (-1, -1))),
-    (-1, False, ((0, 1), (-1, 1)), ((0, -1), (1, -1))),
-    (-1, True, ((-1, 0), (-1, 1)), ((1, 0), (1, -1))),
-)
+# Per gradient sector (skimage's four, in its order): the neighbours (row, col offsets) ahead
+# of and behind a pixel along its gradient, each a near one and a diagonal one to interpolate.
+_AHEAD_NEAR = ((1, 0), (0, 1), (0, 1), (-1, 0))
+_AHEAD_DIAGONAL = ((1, 1), (1, 1), (-1, 1), (-1, 1))
+_BEHIND_NEAR = ((-1, 0), (0, -1), (0, -1), (1, 0))
+_BEHIND_DIAGONAL = ((-1, -1), (-1, -1), (1, -1), (1, -1))
 
 
 def _peaks(isobel, jsobel, magnitude: np.ndarray, low: float) -> np.ndarray:
@@ -139,34 +136,37 @@ def _peaks(isobel, jsobel, magnitude: np.ndarray, low: float) -> np.ndarray:
     inner = np.zeros((height, width), dtype=bool)
     inner[1:-1, 1:-1] = True
     where = np.flatnonzero(inner & (magnitude >= low) & (magnitude > 0))
-    gi, gj, m = isobel.reshape(-1)[where], jsobel.reshape(-1)[where], magnitude.reshape(-1)[where]
-    sector = np.full(where.shape, -1)
-    for k, (sign, rows_major, _, _) in enumerate(_SECTORS):
-        steep = np.abs(gi) >= np.abs(gj) if rows_major else np.abs(gi) <= np.abs(gj)
-        same = ((gi * sign >= 0) & (gj >= 0)) | ((gi * sign <= 0) & (gj <= 0))
-        sector[steep & same] = k
-    peak = np.zeros(where.shape, dtype=bool)
+    gi, gj = isobel.reshape(-1)[where], jsobel.reshape(-1)[where]
+    m = magnitude.reshape(-1)[where]
+    ai, aj = np.abs(gi), np.abs(gj)
+    same, opposite = gi * gj >= 0, gi * gj <= 0
+    # skimage assigns the sectors in turn, a later one winning on a shared boundary
+    sector = np.where(
+        opposite & (ai >= aj),
+        3,
+        np.where(opposite & (ai <= aj), 2, np.where(same & (ai <= aj), 1, 0)),
+    )
+    rows_major = (sector == 0) | (sector == 3)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        w = np.where(rows_major, aj / ai, ai / aj)
     flat = magnitude.reshape(-1)
-    for k, (_, rows_major, ahead, behind) in enumerate(_SECTORS):
-        mine = sector == k
-        at, big, small = where[mine], np.abs(gi[mine]), np.abs(gj[mine])
-        w = small / big if rows_major else big / small
-        keep = np.ones(at.shape, dtype=bool)
-        for (nr, nc), (dr, dc) in (ahead, behind):
-            across = flat[at + dr * width + dc] * w + flat[at + nr * width + nc] * (1 - w)
-            keep &= across <= m[mine]
-        peak[mine] = keep
+    peak = np.ones(where.shape, dtype=bool)
+    for near, diagonal in ((_AHEAD_NEAR, _AHEAD_DIAGONAL), (_BEHIND_NEAR, _BEHIND_DIAGONAL)):
+        near_at = where + np.array([r * width + c for r, c in near])[sector]
+        diagonal_at = where + np.array([r * width + c for r, c in diagonal])[sector]
+        peak &= flat[diagonal_at] * w + flat[near_at] * (1 - w) <= m
     out = np.zeros(magnitude.shape, dtype=bool)
     out.reshape(-1)[where] = peak
     return out
 
 
 def canny(grey: np.ndarray, sigma: float, low: float, high: float) -> np.ndarray:
-    """(N, H, W) bool: skimage's ``feature.canny`` edges of each grey image."""
+    """(N, H, W) bool: skimage's ``feature.canny`` edges of each grey image (in its float
+    type)."""
     height, width = grey.shape[1:]
-    bleed = ndimage.gaussian_filter(np.ones((height, width)), sigma, mode="constant")
+    bleed = ndimage.gaussian_filter(np.ones((height, width), grey.dtype), sigma, mode="constant")
     smooth = ndimage.gaussian_filter(grey, (0, sigma, sigma), mode="constant")
-    smooth = smooth / (bleed + np.finfo(float).eps)
+    smooth = smooth / (bleed + np.finfo(grey.dtype).eps)
     isobel, jsobel = _sobel(smooth, 1), _sobel(smooth, 2)
     magnitude = np.hypot(isobel, jsobel)
     peaks = _peaks(isobel, jsobel, magnitude, low)
@@ -187,7 +187,7 @@ def canny_edges(d: Digits, amount: float) -> np.ndarray:
     background; 1 is the edges alone, as the paper's. Colour images are edged on their mean
     over channels."""
     s = frame_scale(d.images)
-    grey = d.images.mean(axis=-1).astype("float64")
+    grey = d.images.mean(axis=-1, dtype="float64")  # float32 breaks ties along straight edges
     edges = canny(grey, 1.0 * s, 0.1 / s, 0.2 / s)
     drawn = np.where(edges[..., None], d.ink, d.background)
     return (1 - amount) * d.images + amount * drawn
