@@ -28,26 +28,29 @@ def strokes(
     row), between their columns (``floor`` of the first, up to but not including ``ceil`` of
     the last); none for a segment whose columns are equal or that is not ``used`` (N, S).
 
-    Only the few rows around the line in each column are computed (the stroke's ink is 0
-    beyond ``reach (1 - 1/e)``), and summed into the frames with one ``bincount``.
+    Only the few rows around the line in each column between the segment's ends are
+    computed (the stroke's ink is 0 beyond ``reach (1 - 1/e)``), and summed into the frames
+    with one ``bincount``.
     """
     height, width = shape
     n = len(start)
-    cols = np.arange(width, dtype="float64")
     c0, r0 = start[..., 0, None], start[..., 1, None]
     c1, r1 = end[..., 0, None], end[..., 1, None]
+    first, stop = np.floor(c0), np.ceil(c1)
+    span = max(int((stop - first).max(initial=0)), 0)
+    cols = first + np.arange(span)  # (N, S, span): the columns each segment may ink
     run = np.where(c1 == c0, 1.0, c1 - c0)
-    centre = (r1 - r0) / run * (cols - c0) + r0  # (N, S, W): the line's row in each column
-    inside = (cols >= np.floor(c0)) & (cols < np.ceil(c1)) & (c1 != c0) & used[..., None]
-    near = int(np.ceil(reach + 0.5))
-    rows = np.round(centre)[..., None] + np.arange(-near, near + 1)  # (N, S, W, K)
+    centre = (r1 - r0) / run * (cols - c0) + r0  # the line's row in each of those columns
+    inside = (cols < stop) & (cols >= 0) & (cols < width) & (c1 != c0) & used[..., None]
+    near = int(np.ceil(reach * (1 - 1 / np.e) + 0.5))
+    rows = np.round(centre)[..., None] + np.arange(-near, near + 1)  # (N, S, span, K)
     distance = np.minimum(np.abs(rows - centre[..., None]), reach - 1e-10)
     ink = np.log(1 - distance / reach) + 1
     keep = inside[..., None] & (rows >= 0) & (rows < height) & (ink > 0)
     images = np.arange(n).reshape(n, 1, 1, 1)
-    flat = (images * height + rows.astype(np.intp)) * width + cols.astype(np.intp)[:, None]
+    flat = (images * height + rows) * width + cols[..., None]
     total = np.bincount(
-        flat[keep], weights=np.minimum(ink[keep], 1.0), minlength=n * height * width
+        flat[keep].astype(np.intp), weights=np.minimum(ink[keep], 1.0), minlength=n * height * width
     )
     return total.reshape(n, height, width)
 
