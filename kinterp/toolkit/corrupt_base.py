@@ -2,13 +2,15 @@
 
 The reference corruptions (Mu & Gilmer, 2019) assume 28x28 grey digits. Pixel sizes here are
 scaled by :func:`frame_scale`, random numbers are drawn per image from that image's own seed
-(so a batch and each of its images alone get the same corruption), and lines are drawn in
-each image's ink over its own background.
+(so a batch and each of its images alone get the same corruption, which lets a batch be split
+over threads), and lines are drawn in each image's ink over its own background.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from functools import wraps
 from math import prod
 
@@ -17,6 +19,8 @@ import numpy as np
 from kinterp.toolkit.perturb import Digits
 
 REFERENCE_SIDE = 28  # the frame the paper's constants are for
+MAX_THREADS = 4  # threads one corruption uses at most
+MIN_PART = 256  # images per thread at least
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _MIX1 = np.uint64(0xBF58476D1CE4E5B9)
 _MIX2 = np.uint64(0x94D049BB133111EB)
@@ -68,15 +72,33 @@ def draw_ink(d: Digits, strength: np.ndarray) -> np.ndarray:
     return np.clip(d.images + step, 0.0, 1.0).astype("float32")
 
 
-def unless_identity(identity: float) -> Callable:
-    """Decorate an ``apply(digits, level)`` to return the clean images at ``identity``."""
+def threads() -> int:
+    """How many threads a corruption splits a batch over: the cores this process may use
+    (at most ``MAX_THREADS``)."""
+    usable = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else range(1)
+    return max(1, min(len(usable), MAX_THREADS))
+
+
+def corruption(identity: float) -> Callable:
+    """Decorate an ``apply(digits, level)``: the clean images at ``identity``; otherwise the
+    batch split into contiguous parts of at least ``MIN_PART`` images, one per thread (numpy
+    and scipy release the GIL in their loops, so a corruption runs on every core while the
+    result stays that of the whole batch: each image's randomness is its own)."""
 
     def wrap(apply: Callable[[Digits, float], np.ndarray]) -> Callable:
         @wraps(apply)
         def guarded(d: Digits, level: float) -> np.ndarray:
             if level == identity:
                 return d.images.copy()
-            return np.asarray(apply(d, level), dtype="float32")
+            n = len(d.images)
+            parts = min(threads(), max(1, n // MIN_PART))
+            if parts == 1:
+                return np.asarray(apply(d, level), dtype="float32")
+            bounds = np.linspace(0, n, parts + 1).astype(int)
+            pieces = [d.take(slice(a, b)) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+            with ThreadPoolExecutor(parts) as pool:
+                done = list(pool.map(lambda piece: apply(piece, level), pieces))
+            return np.concatenate(done).astype("float32", copy=False)
 
         return guarded
 

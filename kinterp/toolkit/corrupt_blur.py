@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.ndimage import gaussian_filter
 
-from kinterp.toolkit.corrupt_base import draws, frame_scale, gather, unless_identity
+from kinterp.toolkit.corrupt_base import corruption, draws, frame_scale, gather
 from kinterp.toolkit.perturb import Digits
 
 GLASS = ((0.7, 1, 2), (0.9, 2, 1), (1, 2, 3), (1.1, 3, 2), (1.5, 4, 2))
@@ -39,7 +39,7 @@ def _blur(planes: np.ndarray, sigma: float) -> np.ndarray:
     return gaussian_filter(planes, sigma=sigmas, mode="nearest")
 
 
-@unless_identity(0)
+@corruption(0)
 def glass_blur(d: Digits, severity: float) -> np.ndarray:
     """Blur, shuffle pixels locally, blur again: each pass, every pixel at least
     ``delta`` from the top and left edge takes, with probability 1/2, the value of a random
@@ -68,7 +68,7 @@ def glass_blur(d: Digits, severity: float) -> np.ndarray:
     return np.clip(_blur(image, sigma * s), 0.0, 1.0)
 
 
-@unless_identity(0)
+@corruption(0)
 def motion_blur(d: Digits, severity: float) -> np.ndarray:
     """ImageMagick's motion blur: each pixel the one-sided Gaussian-weighted mean of the
     pixels ahead of it along a line at a random angle in [-45, 45] degrees per image (tap i
@@ -126,7 +126,7 @@ def plasma(d: Digits, size: int, decay: float) -> np.ndarray:
     return grid / grid.max(axis=(1, 2), keepdims=True)
 
 
-@unless_identity(0)
+@corruption(0)
 def fog(d: Digits, severity: float) -> np.ndarray:
     """A plasma fractal times the thickness added, then the image rescaled to keep its
     brightest value: ``(x + t fractal) max / (max + t)``."""
@@ -139,7 +139,7 @@ def fog(d: Digits, severity: float) -> np.ndarray:
     return np.clip(out, 0.0, 1.0)
 
 
-@unless_identity(0)
+@corruption(0)
 def spatter(d: Digits, severity: float) -> np.ndarray:
     """Mud: a blurred normal field above a threshold, blurred again, where it reaches 0.8
     blended with grey."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-from kinterp.toolkit.corrupt_base import draw_ink, draws, frame_scale, unless_identity
+from kinterp.toolkit.corrupt_base import corruption, draw_ink, draws, frame_scale
 from kinterp.toolkit.perturb import Digits
 
 STROKE = 2.3  # px at 28x28: how far from a line its stroke reaches
@@ -55,7 +55,7 @@ def strokes(
     return total.reshape(n, height, width)
 
 
-@unless_identity(0)
+@corruption(0)
 def dotted_line(d: Digits, opacity: float) -> np.ndarray:
     """A dashed line from the left edge to the right, at random rows on each side (in the
     top ``H - 1`` rows), drawn in ink; ``opacity`` scales the stroke (1: the paper's)."""
@@ -104,7 +104,7 @@ def zigzag_points(d: Digits, height: int, width: int) -> tuple[np.ndarray, np.nd
     return np.moveaxis(points, 0, -1), used
 
 
-@unless_identity(0)
+@corruption(0)
 def zigzag(d: Digits, opacity: float) -> np.ndarray:
     """The reference's zigzag across the digit, drawn in ink; ``opacity`` scales the stroke."""
     height, width = d.images.shape[1:3]
@@ -184,7 +184,7 @@ def canny(grey: np.ndarray, sigma: float, low: float, high: float) -> np.ndarray
     return good[labels]
 
 
-@unless_identity(0)
+@corruption(0)
 def canny_edges(d: Digits, amount: float) -> np.ndarray:
     """Blend towards the image's Canny edges (sigma 1 px at 28x28) drawn in ink on its
     background; 1 is the edges alone, as the paper's. Colour images are edged on their mean

@@ -10,13 +10,13 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import ndtri
 
-from kinterp.toolkit.corrupt_base import frame_scale, signs, unless_identity
+from kinterp.toolkit.corrupt_base import corruption, frame_scale, signs
 from kinterp.toolkit.perturb import Digits, resample
 
 EXACT_PHOTONS = 64  # up to this many photons per unit intensity, shot noise is exact Poisson
 
 
-@unless_identity(0)
+@corruption(0)
 def shot_noise(d: Digits, inverse_photons: float) -> np.ndarray:
     """Poisson noise: each pixel becomes Poisson(x c) / c photons with c = 1 / level.
 
@@ -49,7 +49,7 @@ def shot_noise(d: Digits, inverse_photons: float) -> np.ndarray:
     return np.clip(counts / photons, 0.0, 1.0)
 
 
-@unless_identity(0)
+@corruption(0)
 def brightness(d: Digits, amount: float) -> np.ndarray:
     """HSV value raised by ``amount``: each pixel scaled so that its largest channel is
     min(V + amount, 1), hue and saturation kept (a black pixel turns grey)."""
@@ -59,7 +59,7 @@ def brightness(d: Digits, amount: float) -> np.ndarray:
         return np.where(value > 0, d.images * raised / value, raised)
 
 
-@unless_identity(0)
+@corruption(0)
 def stripe(d: Digits, fraction: float) -> np.ndarray:
     """The left and right bands, each ``fraction`` of the width, inverted (1 - x)."""
     width = d.images.shape[2]
@@ -75,10 +75,11 @@ def _about_centre(d: Digits, matrix: np.ndarray) -> np.ndarray:
     """Each output pixel reads the input at ``matrix @ (p - centre) + centre`` (row, col)."""
     n, height, width = d.images.shape[:3]
     centre = np.broadcast_to([(height - 1) / 2, (width - 1) / 2], (n, 2))
-    return resample(d, matrix, np.asarray(centre, dtype="float64"), np.zeros((n, 2)))
+    out = resample(d, matrix, np.asarray(centre, dtype="float64"), np.zeros((n, 2)))
+    return np.clip(out, 0.0, 1.0)  # the background added back can round a hair past [0, 1]
 
 
-@unless_identity(0)
+@corruption(0)
 def shear(d: Digits, amount: float) -> np.ndarray:
     """skimage's ``AffineTransform(shear=±amount)`` about the centre, the sign per image."""
     angle = amount * signs(d, 1, 1)[:, 0]
@@ -87,13 +88,13 @@ def shear(d: Digits, amount: float) -> np.ndarray:
     return _about_centre(d, matrix)
 
 
-@unless_identity(1)
+@corruption(1)
 def scale(d: Digits, factor: float) -> np.ndarray:
     """The frame resized by ``factor`` about its centre (0.7: the digit at 70%)."""
     return _about_centre(d, np.broadcast_to(np.eye(2) / factor, (len(d.images), 2, 2)))
 
 
-@unless_identity(0)
+@corruption(0)
 def rotate(d: Digits, radians: float) -> np.ndarray:
     """Rotated by ``radians`` about the centre, clockwise or anticlockwise per image."""
     angle = radians * signs(d, 2, 1)[:, 0]
@@ -102,11 +103,12 @@ def rotate(d: Digits, radians: float) -> np.ndarray:
     return _about_centre(d, matrix)
 
 
-@unless_identity(0)
+@corruption(0)
 def translate(d: Digits, pixels: float) -> np.ndarray:
     """Moved ``pixels`` (at 28x28; scaled with the frame, whole pixels) both down or up and
     left or right, each direction per image."""
     step = np.round(pixels * frame_scale(d.images))
     offset = step * signs(d, 3, 2)
     n = len(offset)
-    return resample(d, np.broadcast_to(np.eye(2), (n, 2, 2)), np.zeros((n, 2)), offset)
+    out = resample(d, np.broadcast_to(np.eye(2), (n, 2, 2)), np.zeros((n, 2)), offset)
+    return np.clip(out, 0.0, 1.0)

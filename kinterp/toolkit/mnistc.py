@@ -17,7 +17,7 @@ from kinterp.hookspecs import hookimpl
 from kinterp.toolkit import corrupt_blur as blur
 from kinterp.toolkit import corrupt_lines as lines
 from kinterp.toolkit import corrupt_pixels as pixels
-from kinterp.toolkit.corrupt_base import unless_identity
+from kinterp.toolkit.corrupt_base import corruption
 from kinterp.toolkit.perturb import Family, saltpepper
 
 SEVERITY = {"identity": 0, "low": 0, "high": 5, "unit": "severity", "whole": True}
@@ -39,7 +39,7 @@ CORRUPTIONS: tuple[Family, ...] = (
     Family(
         "c-impulse-noise",
         "impulse noise: this fraction of pixels set to black or white",
-        unless_identity(0)(saltpepper),
+        corruption(0)(saltpepper),
         identity=0,
         levels=(0, 0.17),
         low=0,
