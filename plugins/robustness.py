@@ -7,6 +7,11 @@ changed from the clean images, and rejections (top confidence under 0.5: "no out
 The headline is ``edge``: MNIST digits sit in a 20x20 box centred in the 28x28 frame, so
 masking the border should change nothing, and a network that does mind has learned the frame.
 A border-sensitivity map shows where a blob of ink changes the network's mind.
+
+``--suite mnist-c`` sweeps a named suite of corruptions instead (``kinterp.toolkit.SUITES``:
+the 15 of MNIST-C), and :mod:`kinterp_plugins.robustness_suite` scores it: accuracy per
+corruption and model, and with ``--compare`` the mean corruption error against the first
+compared model. A suite's families are not in the default ``--family`` list.
 """
 
 from __future__ import annotations
