@@ -41,9 +41,11 @@ def _blur(planes: np.ndarray, sigma: float) -> np.ndarray:
 
 @corruption(0)
 def glass_blur(d: Digits, severity: float) -> np.ndarray:
-    """Blur, shuffle pixels locally, blur again: each pass, every pixel at least
-    ``delta`` from the top and left edge takes, with probability 1/2, the value of a random
-    pixel up to ``delta`` away (the reference swaps them one after another instead)."""
+    """Blur, shuffle pixels locally, blur again: each pass, every pixel more than ``delta``
+    from the top and left edges and at least ``delta`` from the bottom and right ones (the
+    reference's loop ranges) takes, with probability 1/2, the value of the pixel ``(dy, dx)``
+    away, each drawn from ``-delta .. delta - 1`` (the reference swaps the two pixels, one
+    pair after another, instead)."""
     sigma, delta, passes = GLASS[int(severity) - 1]
     s = frame_scale(d.images)
     delta = max(1, int(round(delta * s)))
@@ -103,7 +105,7 @@ def plasma(d: Digits, size: int, decay: float) -> np.ndarray:
     """(N, size, size) diamond-square fractals in [0, 1], one per image (``size`` a power of
     two); each octave's random offsets are ``decay`` times smaller than the last's."""
     n = len(d.images)
-    grid = np.zeros((n, size, size))
+    grid = np.zeros((n, size, size), dtype="float32")
     step, wibble, salt = size, 100.0, 30
 
     def wibbled(total: np.ndarray) -> np.ndarray:
@@ -145,8 +147,8 @@ def spatter(d: Digits, severity: float) -> np.ndarray:
     blended with grey."""
     mean, spread, sigma, threshold, mud_sigma = SPATTER[int(severity) - 1]
     s = frame_scale(d.images)
-    liquid = _blur(mean + spread * d.field[..., 0].astype("float64"), sigma * s)
-    mask = _blur((liquid > threshold).astype("float64"), mud_sigma * s)
+    liquid = _blur(np.float32(mean) + np.float32(spread) * d.field[..., 0], sigma * s)
+    mask = _blur((liquid > threshold).astype("float32"), mud_sigma * s)
     mask[mask < 0.8] = 0.0
     mask = mask[..., None]
     return np.clip(d.images * (1 - mask) + MUD * mask, 0.0, 1.0)
