@@ -15,12 +15,13 @@ import sys
 
 import numpy as np
 import pytest
-from kinterp_plugins.robustness import RobustnessParams, chosen_families
-from kinterp_plugins.robustness_suite import corruption_error, mean_ce
+from kinterp_plugins.robustness import Curve, RobustnessParams, chosen_families
+from kinterp_plugins.robustness_suite import SuiteSection, corruption_error, mean_ce
 from scipy import ndimage, stats
 
 import kinterp
 from kinterp.registry import load_dataset
+from kinterp.reporting.report import ReportBuilder
 from kinterp.toolkit import SUITES
 from kinterp.toolkit.corrupt_base import draws
 from kinterp.toolkit.mnistc import CORRUPTIONS
@@ -350,3 +351,47 @@ def test_dotted_line_and_zigzag_are_the_reference_code_at_the_drawn_rows(digits)
         for j in range(1, len(cs)):
             drawn = np.clip(drawn + line_from_points(cs[j - 1], rs[j - 1], cs[j], rs[j]), 0, 1)
         np.testing.assert_allclose(zigzag[i], drawn, atol=1e-5)
+
+
+def _curve(model: str, levels: list[float], accuracy: list[float]) -> Curve:
+    values = np.asarray(accuracy)
+    zeros = np.zeros_like(values)
+    return Curve(model, levels, values, values, values, zeros, zeros, np.zeros((len(levels), 1)))
+
+
+def test_suite_section_gives_ce_by_hand_and_na_where_the_baseline_never_errs(tmp_path):
+    """Three models on two corruptions with accuracies chosen by hand: CE and mCE are known."""
+    shot, fog = FAMILY["c-shot-noise"], FAMILY["c-fog"]
+    curves = {
+        shot.name: [
+            _curve("a", [0, 0.5, 1], [1.0, 0.8, 0.6]),  # errors 0.2 + 0.4
+            _curve("base", [0, 0.5, 1], [1.0, 0.7, 0.5]),  # errors 0.3 + 0.5
+            _curve("c", [0, 0.5, 1], [1.0, 0.9, 0.9]),  # errors 0.1 + 0.1
+        ],
+        fog.name: [
+            _curve("a", [0, 5], [1.0, 0.5]),
+            _curve("base", [0, 5], [1.0, 1.0]),  # never wrong: CE undefined
+            _curve("c", [0, 5], [1.0, 0.9]),
+        ],
+    }
+    builder = ReportBuilder(tmp_path)
+    families = {shot.name: shot, fog.name: fog}
+    SuiteSection(builder, "mnist-c", families, curves, "a").write()
+    assert builder.metrics["mce"] == pytest.approx(0.6 / 0.8)
+    assert builder.metrics["mce_by_model"] == pytest.approx({"a": 0.75, "c": 0.2 / 0.8})
+    assert builder.metrics["suite_accuracy"] == pytest.approx({shot.name: 0.7, fog.name: 0.5})
+    (section,) = builder.sections
+    rows = section["tables"][0]["rows"]
+    assert rows[1] == [fog.name, 0.5, 1.0, 0.9, "n/a", "n/a"]
+    assert "base" in section["text"] and "n/a" in section["text"]
+    data = json.loads((tmp_path / "data" / "mnist-c.json").read_text())
+    assert data["baseline"] == "base" and data["ce"]["a"][fog.name] is None
+
+
+def test_suite_section_without_compare_has_no_mce(tmp_path):
+    shot = FAMILY["c-shot-noise"]
+    builder = ReportBuilder(tmp_path)
+    curves = {shot.name: [_curve("a", [0, 0.5], [1.0, 0.8])]}
+    SuiteSection(builder, "mnist-c", {shot.name: shot}, curves, "a").write()
+    assert "mce" not in builder.metrics and "--compare" in builder.sections[0]["text"]
+    assert builder.metrics["suite_accuracy"] == pytest.approx({shot.name: 0.8})
