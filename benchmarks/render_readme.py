@@ -25,7 +25,7 @@ RESULTS = ROOT / "benchmarks" / "results"
 END = "<!-- bench:end -->"
 BLOCK = re.compile(r"<!-- bench:([a-z0-9_-]+) -->\n.*?<!-- /bench:\1 -->\n", re.DOTALL)
 ORDER = ("happymap", "featurevis", "robustness", "attacks", "fooling", "sweep", "serve", "report")
-ORDER += ("bigmodel",)
+ORDER += ("bigmodel", "mnistc")
 
 
 def _s(seconds: float | None) -> str:
@@ -135,6 +135,20 @@ def attacks(f: dict) -> list[str]:
     ]
 
 
+def mnistc(f: dict) -> list[str]:
+    med, rate = f["median_s"], f["images_per_s"]
+    rows = ["| contender | median time | images classified / s |", "| --- | ---: | ---: |"]
+    rows += [f"| {k} | {_s(med[k])} | {_rate(rate[k])} |" for k in med]
+    slowest = sorted(f["corruption_s"].items(), key=lambda kv: -kv[1])[:4]
+    return rows + [
+        "",
+        f"{f['classifications']:,} classifications. Forward only / suite: "
+        f"{_x(f['ratio_forward_over_suite'])} (goal ≥ {f['goal_ratio']:g}); both give the same "
+        f"accuracies: {'yes' if f['same_accuracies'] else 'no'}. Slowest corruptions to make "
+        f"(10,000 images, last round): {', '.join(f'{k} {v:.2f} s' for k, v in slowest)}.",
+    ]
+
+
 def fooling(f: dict) -> list[str]:
     rate = f["images_per_s"]
     slowest = f["slowest_class_generations"]
@@ -230,6 +244,7 @@ RENDERERS: dict[str, Callable[[dict], list[str]]] = {
     "featurevis": featurevis,
     "robustness": robustness,
     "attacks": attacks,
+    "mnistc": mnistc,
     "fooling": fooling,
     "sweep": sweep,
     "serve": serve,

@@ -41,6 +41,7 @@ CORE_PLUGINS = (
     "kinterp.data.colourdigits",
     "kinterp.toolkit.perturb",
     "kinterp.toolkit.attacks",
+    "kinterp.toolkit.mnistc",
     "kinterp.reporting.builtin_blocks",
     "kinterp.predict",
 )

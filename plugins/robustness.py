@@ -11,6 +11,11 @@ A border-sensitivity map shows where a blob of ink changes the network's mind.
 Attack families (``fgsm``, ``pgd``: ``Family.attack``) are white-box: each model, the compared
 ones included, is attacked through its own gradients, so its curve is its own worst case.
 They are not swept unless ``--family`` names them.
+
+``--suite mnist-c`` sweeps a named suite of corruptions instead (``kinterp.toolkit.SUITES``:
+the 15 of MNIST-C), and :mod:`kinterp_plugins.robustness_suite` scores it: accuracy per
+corruption and model, and with ``--compare`` the mean corruption error against the first
+compared model. A suite's families are not in the default ``--family`` list.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
+from kinterp_plugins.robustness_suite import SuiteSection
 
 import kinterp
 from kinterp import load_alongside
@@ -26,6 +32,7 @@ from kinterp.toolkit import (
     ATTACKS,
     FAMILIES,
     PGD,
+    SUITES,
     AttackTarget,
     Digits,
     Family,
@@ -70,14 +77,24 @@ class RegisteredFamilies(Sequence[str]):
         return list(kinterp.perturbation_families())[index]
 
 
+def default_families() -> list[str]:
+    """Every registered family but the attacks (``by_default`` False) and those of a suite
+    (which ``--suite`` selects)."""
+    in_suites = {name for names in SUITES.values() for name in names}
+    return [
+        name
+        for name, family in kinterp.perturbation_families().items()
+        if family.by_default and name not in in_suites
+    ]
+
+
 @dataclass
 class RobustnessParams:
     family: list[str] = field(
-        default_factory=lambda: [
-            name for name, f in kinterp.perturbation_families().items() if f.by_default
-        ],
+        default_factory=default_families,
         metadata={
-            "help": "Perturbation families to sweep (default: all but the attacks fgsm, pgd).",
+            "help": "Perturbation families to sweep (default: all but the attacks fgsm, pgd "
+            "and a suite's).",
             "choices": RegisteredFamilies(),
             "max_items": MAX_FAMILIES,
         },
@@ -92,6 +109,15 @@ class RobustnessParams:
     occlude: list[int] = _own_levels("occlude", "Occluding square sides (px).")
     blur: list[float] = _own_levels("blur", "Blur sigmas (px).")
     invert: list[float] = _own_levels("invert", "Blends towards the negative.")
+    suite: str | None = field(
+        default=None,
+        metadata={
+            "help": "A named suite of corruptions to sweep and score: mnist-c (its 15 "
+            "corruptions, per-corruption accuracy, mCE against the first --compare model). "
+            "Alone it sweeps only the suite; with --family, the suite and then those families.",
+            "choices": tuple(SUITES),
+        },
+    )
     levels: str = field(
         default="",
         metadata={
@@ -251,7 +277,7 @@ def sweeps(params: RobustnessParams, shape: tuple[int, int, int]) -> list[Sweep]
     registered = kinterp.perturbation_families()
     given = parse_levels(params.levels, registered)
     planned = []
-    for name in dict.fromkeys(params.family):
+    for name in dict.fromkeys(chosen_families(params)):
         family = registered[name]
         own = getattr(params, name) if name in FAMILIES else None
         if name in given:
@@ -276,6 +302,15 @@ def sweeps(params: RobustnessParams, shape: tuple[int, int, int]) -> list[Sweep]
     return planned
 
 
+def chosen_families(params: RobustnessParams) -> list[str]:
+    """``--family``, or with ``--suite`` the suite's families, then any ``--family`` given
+    (one that is not the default list)."""
+    if params.suite is None:
+        return list(params.family)
+    extra = [] if params.family == default_families() else list(params.family)
+    return [*SUITES[params.suite], *extra]
+
+
 class Robustness(kinterp.Technique):
     name = "robustness"
     summary = "Accuracy as digits are edge-masked, scaled, shifted, rotated, noised, occluded"
@@ -292,6 +327,11 @@ class Robustness(kinterp.Technique):
                 "blob": 4,
                 "stride": 4,
             },
+        ),
+        kinterp.DemoPreset(
+            "mnist-cnn",
+            {"suite": "mnist-c", "compare": ["mnist-mlp"], "sensitivity_images": 0},
+            quick={"limit": 300},
         ),
         kinterp.DemoPreset(
             "mnist-rgb-cnn",
@@ -336,6 +376,10 @@ class Robustness(kinterp.Technique):
         curves, repeats = self._sweep(ctx, params, plan, models, digits, labels, clean)
         report = RobustnessReport(ctx, params, plan, digits, labels, clean, curves, repeats, models)
         report.summary()
+        if params.suite is not None:
+            suite = {name: report.families[name] for name in SUITES[params.suite]}
+            picked = {name: curves[name] for name in suite}
+            SuiteSection(ctx.report, params.suite, suite, picked, report.main).write()
         with ctx.progress(len(plan), "examples and plots") as bar:
             for sweep in plan:
                 report.family(sweep.family.name)

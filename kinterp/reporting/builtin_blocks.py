@@ -2,7 +2,7 @@
 
 Each block is its data's JSON Schema and its report.html macro, here side by side; the
 ``ReportBuilder`` methods that record them are ``images``/``grid``/``strip`` (images),
-``table`` (tables) and ``line_plot``/``histogram``/``scatter``/``gif`` (plots). A core
+``table`` (tables) and ``line_plot``/``bar_plot``/``histogram``/``scatter``/``gif`` (plots). A core
 plugin: its ``register_report_blocks`` hook registers them.
 """
 
@@ -136,7 +136,7 @@ PLOTS_SCHEMA = {
     "properties": {
         "path": {"type": "string"},
         "caption": {"type": "string"},
-        "kind": {"enum": ["line", "histogram", "scatter", "animation"]},
+        "kind": {"enum": ["line", "bar", "histogram", "scatter", "animation"]},
     },
 }
 
@@ -163,7 +163,7 @@ def builtin_blocks() -> Blocks:
         ),
         ReportBlock(
             "plots",
-            "a line plot, histogram, scatter plot or animation",
+            "a line plot, bar chart, histogram, scatter plot or animation",
             PLOTS_SCHEMA,
             PLOTS_MACRO,
             own_list=True,

@@ -219,6 +219,20 @@ def save_panels(
     figure.savefig(path, format="png", pil_kwargs={"compress_level": PNG_LEVEL})
 
 
+def save_bar_plot(
+    series: dict[str, list[float]], labels: list[str], path: Path, xlabel: str, ylabel: str
+) -> None:
+    """Write grouped bars as PNG: one group per label, one bar (a colour) per series."""
+    figure, axes = _figure(wide=len(labels) * max(len(series), 1) > 24)
+    width = 0.8 / max(len(series), 1)
+    for i, (name, values) in enumerate(series.items()):
+        xs = np.arange(len(labels)) + (i - (len(series) - 1) / 2) * width
+        axes.bar(xs, values, width=width, label=name, color=series_style(i)["color"])
+    axes.set_xticks(np.arange(len(labels)), labels, rotation=45, ha="right", fontsize=7)
+    _legend(figure, axes, len(series))
+    _finish(figure, axes, path, xlabel, ylabel, False, False)
+
+
 def save_histogram(
     groups: dict[str, np.ndarray], path: Path, xlabel: str, bins: int, logy: bool = False
 ) -> None:

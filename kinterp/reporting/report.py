@@ -363,6 +363,26 @@ class ReportBuilder:
             lambda path: imaging.save_panels(panels, path, ylabel, ylim),
         )
 
+    def bar_plot(
+        self,
+        title: str,
+        series: dict[str, list[float]],
+        labels: list[str],
+        xlabel: str,
+        ylabel: str,
+        caption: str = "",
+    ) -> None:
+        """Add grouped bars: a group per label (e.g. a corruption), a bar per named series
+        (e.g. a model), each series giving one value per label."""
+        if any(len(v) != len(labels) for v in series.values()):
+            raise ValueError(f"every series needs {len(labels)} values, one per label")
+        self._plot(
+            title,
+            "bar",
+            caption,
+            lambda path: imaging.save_bar_plot(series, list(labels), path, xlabel, ylabel),
+        )
+
     def histogram(
         self,
         title: str,

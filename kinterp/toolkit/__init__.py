@@ -1,7 +1,8 @@
 """The technique toolkit: public building blocks for techniques, built-in and third-party.
 
 The names in ``__all__`` are the public toolkit (see docs/plugins.md, "The toolkit"): memory
-budgets, perturbation families and attacks, genetic operators and pixel statistics. Two
+budgets, perturbation families (and named suites of them) and attacks, genetic operators and
+pixel statistics. Two
 packages below are public too: :mod:`kinterp.toolkit.optimize` (the compiled
 input-optimisation engine) and :mod:`kinterp.toolkit.cppn` (compositional pattern-producing
 networks). The names are imported on first use, so importing this package is cheap; nothing
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from kinterp.toolkit.attacks import ATTACKS, PGD, attack_batch, fgsm
     from kinterp.toolkit.evolve import breeding_bytes, next_generation
+    from kinterp.toolkit.mnistc import SUITES
     from kinterp.toolkit.optimize.memory import Budget, budget, fitting_batch
     from kinterp.toolkit.perturb import (
         FAMILIES,
@@ -38,6 +40,7 @@ _LAZY = {
     "fitting_batch": "kinterp.toolkit.optimize.memory",
     "Digits": "kinterp.toolkit.perturb",
     "FAMILIES": "kinterp.toolkit.perturb",
+    "SUITES": "kinterp.toolkit.mnistc",
     "Family": "kinterp.toolkit.perturb",
     "border_mask": "kinterp.toolkit.perturb",
     "stamp": "kinterp.toolkit.perturb",
@@ -51,6 +54,7 @@ __all__ = [
     "ATTACKS",
     "FAMILIES",
     "PGD",
+    "SUITES",
     "AttackTarget",
     "Budget",
     "Digits",
