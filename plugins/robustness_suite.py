@@ -72,9 +72,10 @@ class SuiteSection:
         }
 
     def write(self) -> None:
-        """The section (text, table, bar chart); the metrics ``suite_accuracy`` (the analysed
-        model's, per corruption), ``mce`` and ``mce_by_model``; and ``data/<suite>.json``:
-        every model's accuracy per corruption and per level, its CE and mCE."""
+        """The section (text and bar chart, its table folded below); the metrics
+        ``suite_accuracy`` (the analysed model's, per corruption), ``mce`` and
+        ``mce_by_model``; and ``data/<suite>.json``: every model's accuracy per corruption
+        and per level, its CE and mCE."""
         fmt = kinterp.format_number
         families = list(self.families)
         mean = {m: {f: float(np.mean(self.accuracy(m, f))) for f in families} for m in self.models}
@@ -115,7 +116,9 @@ class SuiteSection:
             rows.append(row)
         self.report.text(self.title, text)
         self.report.key(self.title)
-        self.report.table(self.title, columns, rows, formats=formats)
+        table = f"{self.title}: the numbers"  # folded, so the chart is on the first screen
+        self.report.collapse(table)
+        self.report.table(table, columns, rows, formats=formats)
         self.report.bar_plot(
             self.title,
             {m: [mean[m][f] for f in families] for m in self.models},

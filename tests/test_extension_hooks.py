@@ -121,7 +121,7 @@ def test_robustness_sweeps_the_plugin_family_over_data_in_the_plugin_format(
     assert report["metrics"]["blank_accuracy"] == {"0 fraction": clean, "1 fraction": blank}
     split = "all 60 rows of digits.csv"
     assert report["data"] == {"name": str(path), "split": split, "count": 60, "conversion": None}
-    section = report["sections"][1]
+    section = report["sections"][2]  # after the summary and the accuracy-by-level panels
     assert section["title"] == "blank: image faded into its background"
     assert section["blocks"] == [
         {
