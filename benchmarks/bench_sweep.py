@@ -1,11 +1,17 @@
-"""Benchmark ``kinterp sweep``: 16 runs on a 2-worker LocalCluster vs one after another.
+"""Benchmark ``kinterp sweep`` against doing without it, on the same 16-run zoo sweep.
 
-The sweep: mnist-cnn and mnist-mlp x happymap and sadmap (small presets) x 4 seeds. The
-cluster side is timed from starting the cluster to the last report (TensorFlow imports and
-model loads in the workers included); the serial side runs the same RunSpecs with
-:func:`kinterp.runner.execute` in this process, each model loaded once, TensorFlow import
-included. Prints the speed-up and the cluster's per-run overhead (scheduling, model loads,
-report writing outside the technique) against a run's own time.
+The sweep: mnist-cnn and mnist-mlp x happymap and sadmap (small presets) x 4 seeds. Four
+sides, each from nothing to the last report, one after another on the same machine:
+
+- **shell loop**: ``kinterp run`` once per run, a fresh process each (what a user does
+  without sweep: TensorFlow imported and the model loaded 16 times);
+- **one process**: :func:`kinterp.runner.execute` on each RunSpec in this process, each model
+  loaded once (TensorFlow's import included, as the first run pays it);
+- **sweep, 1 worker** and **sweep, N workers**: a local Dask cluster started, the plan run,
+  the cluster closed (workers import TensorFlow and load the models themselves).
+
+Prints the three ratios of issue #25 (goals on 2 cores: sweep <= 0.33x the shell loop,
+<= 1.0x the one-process loop, N workers <= 0.6x one worker) and the per-run overheads.
 
 Writes ``benchmarks/results/sweep.json`` (see ``results_file.py``).
 
@@ -15,7 +21,10 @@ Writes ``benchmarks/results/sweep.json`` (see ``results_file.py``).
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import replace
@@ -25,7 +34,7 @@ from results_file import Recorder, arguments
 
 WHAT = (
     "kinterp sweep: 16 runs (mnist-cnn, mnist-mlp x happymap, sadmap x 4 seeds) on a local "
-    "Dask cluster vs the same runs one after another in one process"
+    "Dask cluster of 1 and N workers vs a shell loop of kinterp run and one process"
 )
 
 
@@ -42,7 +51,7 @@ def sweep_spec(steps: int) -> dict:
 
 
 def on_cluster(plan, workers: int) -> tuple[float, float, dict]:
-    """(cluster start seconds, sweep wall seconds, manifest)."""
+    """(cluster start seconds, sweep seconds, manifest): start a local cluster, run, close."""
     from kinterp.sweeps import run_plan
     from kinterp.sweeps.cluster import start_local_cluster
 
@@ -57,7 +66,28 @@ def on_cluster(plan, workers: int) -> tuple[float, float, dict]:
         cluster.close()
 
 
-def serially(plan, out: Path) -> tuple[float, list[float]]:
+def shell_loop(plan, out: Path) -> float:
+    """Seconds for ``python -m kinterp run ...`` once per run, one process each."""
+    clock = time.perf_counter()
+    for run in plan.runs:
+        spec = run.spec
+        params = [f"--{k.replace('_', '-')}={_text(v)}" for k, v in sweep_params(spec).items()]
+        command = [sys.executable, "-m", "kinterp", "run", spec.technique, spec.model, *params]
+        command += ["--seed", str(spec.seed), "--out", str(out), "--quiet"]
+        subprocess.run(command, check=True, capture_output=True)
+    return time.perf_counter() - clock
+
+
+def sweep_params(spec) -> dict:
+    """The params the SPEC sets (the planned spec holds every param, defaults included)."""
+    return {k: spec.params[k] for k in ("steps", "classes")}
+
+
+def _text(value) -> str:
+    return ",".join(map(str, value)) if isinstance(value, list) else str(value)
+
+
+def one_process(plan, out: Path) -> tuple[float, list[float]]:
     """(wall seconds, each run's technique seconds), one process, models loaded once."""
     from kinterp.runner import execute, load_for
 
@@ -88,59 +118,65 @@ def main() -> None:
 
 
 def measure(args) -> dict:
-    """Run both sides, print the figures and return them."""
-
+    """Run the four sides, print the figures and return them."""
     from kinterp.sweeps import plan_sweep
 
     with tempfile.TemporaryDirectory() as tmp:
-        plan = plan_sweep(sweep_spec(args.steps), out=Path(tmp) / "sweep")
-        n = len(plan.runs)
-        print(f"{n} runs, {args.workers} workers, happymap/sadmap steps={args.steps}")
-        start, wall, manifest = on_cluster(plan, args.workers)
-        assert manifest["summary"]["ok"] == n, manifest["summary"]
-        serial_wall, serial_runs = serially(plan, Path(tmp) / "serial")
+        root = Path(tmp)
+        plans = {
+            side: plan_sweep(sweep_spec(args.steps), out=root / side)
+            for side in ("one", "many", "shell", "process")
+        }
+        n = len(plans["one"].runs)
+        print(f"{n} runs, happymap/sadmap steps={args.steps}, {os.cpu_count()} cores")
+        shell = shell_loop(plans["shell"], root / "shell")
+        print(f"shell loop of kinterp run:  {shell:7.1f} s")
+        process, process_runs = one_process(plans["process"], root / "process")
+        print(f"one process:                {process:7.1f} s  (runs {sum(process_runs):.1f} s)")
+        sides = {}
+        for side, workers in (("one", 1), ("many", args.workers)):
+            start, wall, manifest = on_cluster(plans[side], workers)
+            assert manifest["summary"]["ok"] == n, manifest["summary"]
+            sides[side] = (start, wall, manifest["runs"])
+            total = start + wall
+            print(f"sweep, {workers} worker(s):        {total:7.1f} s  (start {start:.1f} s)")
 
-    runs = manifest["runs"]
+    start, wall, runs = sides["many"]
+    sweep_s, one_worker_s = start + wall, sum(sides["one"][:2])
     run_s = [r["run_seconds"] for r in runs]
     task_s = [r["seconds"] for r in runs]
-    load_s = [r["load_seconds"] for r in runs]
-    cluster_total = start + wall
-    busy = wall * args.workers
-    print(f"serial, one process:        {serial_wall:7.1f} s  (runs {sum(serial_runs):.1f} s)")
-    print(f"cluster start:              {start:7.1f} s")
-    print(f"cluster sweep:              {wall:7.1f} s  (runs {sum(run_s):.1f} s in workers)")
-    print(f"speed-up (start included):  {serial_wall / cluster_total:7.2f}x")
-    print(f"speed-up (sweep only):      {serial_wall / wall:7.2f}x")
-    print(
-        f"a run's own time:           {statistics.mean(run_s):7.2f} s mean in a worker, "
-        f"{statistics.mean(serial_runs):.2f} s serial"
-    )
-    print(
-        f"per-run model load:         {sum(load_s) / n:7.2f} s mean "
-        f"({sum(1 for s in load_s if s > 0)} loads, TensorFlow import included)"
-    )
-    print(
-        f"per-run task overhead:      {(sum(task_s) - sum(run_s)) / n:7.2f} s "
-        "(task time outside the technique: load, sha256 check, report writing)"
-    )
-    print(
-        f"per-run cluster overhead:   {(busy - sum(run_s)) / n:7.2f} s "
-        "(worker-seconds not spent in a technique: the above plus scheduling and idle)"
-    )
-    return {
+    figures = {
         "runs": n,
-        "serial_s": serial_wall,
-        "serial_run_s": sum(serial_runs),
+        "workers": args.workers,
+        "shell_loop_s": shell,
+        "one_process_s": process,
+        "one_process_run_s": sum(process_runs),
+        "sweep_1_worker_s": one_worker_s,
+        "sweep_s": sweep_s,
         "cluster_start_s": start,
-        "cluster_sweep_s": wall,
-        "speedup_start_included": serial_wall / cluster_total,
-        "speedup_sweep_only": serial_wall / wall,
+        "ratio_sweep_over_shell": sweep_s / shell,
+        "ratio_sweep_over_one_process": sweep_s / process,
+        "ratio_workers_over_1_worker": sweep_s / one_worker_s,
+        "goal_over_shell": 0.33,
+        "goal_over_one_process": 1.0,
+        "goal_workers_over_1_worker": 0.6,
         "mean_run_s_worker": statistics.mean(run_s),
-        "mean_run_s_serial": statistics.mean(serial_runs),
+        "mean_run_s_one_process": statistics.mean(process_runs),
         "per_run_task_overhead_s": (sum(task_s) - sum(run_s)) / n,
-        "per_run_cluster_overhead_s": (busy - sum(run_s)) / n,
-        "goal_speedup": 1.6,
     }
+    for key, goal in (
+        ("ratio_sweep_over_shell", "goal_over_shell"),
+        ("ratio_sweep_over_one_process", "goal_over_one_process"),
+        ("ratio_workers_over_1_worker", "goal_workers_over_1_worker"),
+    ):
+        met = "met" if figures[key] <= figures[goal] else "NOT met"
+        print(f"{key}: {figures[key]:.2f}x (goal <= {figures[goal]}x, {met})")
+    print(
+        f"a run's own time: {figures['mean_run_s_worker']:.2f} s in a worker, "
+        f"{figures['mean_run_s_one_process']:.2f} s in one process; task overhead "
+        f"{figures['per_run_task_overhead_s']:.2f} s a run (load, checks, report writing)"
+    )
+    return figures
 
 
 if __name__ == "__main__":

@@ -171,16 +171,22 @@ def fooling(f: dict) -> list[str]:
 def sweep(f: dict) -> list[str]:
     rows = ["| side | seconds |", "| --- | ---: |"]
     rows += [
-        f"| {f['runs']} runs one after another in one process | {_s(f['serial_s'])} |",
-        f"| local cluster start | {_s(f['cluster_start_s'])} |",
-        f"| {f['runs']} runs on the cluster | {_s(f['cluster_sweep_s'])} |",
+        f"| shell loop: `kinterp run` {f['runs']} times | {_s(f['shell_loop_s'])} |",
+        f"| one process, each model loaded once | {_s(f['one_process_s'])} |",
+        f"| `kinterp sweep`, 1 worker (cluster start included) | {_s(f['sweep_1_worker_s'])} |",
+        f"| `kinterp sweep`, {f['workers']} workers (cluster start included) | "
+        f"{_s(f['sweep_s'])} |",
     ]
-    return rows + [
-        "",
-        f"Speed-up: {_x(f['speedup_start_included'])} with the cluster's start, "
-        f"{_x(f['speedup_sweep_only'])} without (goal ≥ {f['goal_speedup']:g}×); per-run "
-        f"cluster overhead {_s(f['per_run_cluster_overhead_s'])}.",
+    goals = (
+        ("the shell loop", "ratio_sweep_over_shell", "goal_over_shell"),
+        ("one process", "ratio_sweep_over_one_process", "goal_over_one_process"),
+        ("1 worker", "ratio_workers_over_1_worker", "goal_workers_over_1_worker"),
+    )
+    said = [
+        f"{_x(f[key])} {what} (goal ≤ {f[goal]:g}×, {'met' if f[key] <= f[goal] else 'not met'})"
+        for what, key, goal in goals
     ]
+    return rows + ["", f"The sweep takes {'; '.join(said)}."]
 
 
 def serve(f: dict) -> list[str]:
