@@ -128,7 +128,12 @@ def test_spectrum_correlation_is_the_correlation_of_amplitude_spectra():
 
 
 def unit_rows(report: dict, layer: str) -> list[dict]:
-    section = next(s for s in report["sections"] if s["title"].startswith(f"Layer {layer} "))
+    """The unit table of ``layer``, in its folded "every TV weight and the measures" section."""
+    section = next(
+        s
+        for s in report["sections"]
+        if s["title"].startswith(f"Layer {layer} ") and s["title"].endswith("the measures")
+    )
     table = section["tables"][0]
     return [dict(zip(table["columns"], row, strict=True)) for row in table["rows"]]
 

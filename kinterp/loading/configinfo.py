@@ -98,7 +98,7 @@ def config_info(spec: str, options: LoadOptions | None = None) -> ModelInfo | No
 def _flat_layers(config: dict) -> list[Layer] | None:
     """The layers of a flat single-input single-output model, each with the names of the
     layers it is called on (None: nested, several inputs or outputs, shared layers)."""
-    if config.get("class_name") not in MODELS:
+    if config.get("class_name") not in MODELS or not _keras_own(config):
         return None
     body = config.get("config") or {}
     raw = [layer for layer in body.get("layers") or [] if isinstance(layer, dict)]
@@ -107,6 +107,8 @@ def _flat_layers(config: dict) -> list[Layer] | None:
         kind, own = str(layer.get("class_name", "")), layer.get("config") or {}
         if kind in MODELS or "layers" in own or not isinstance(own, dict):
             return None
+        if not _keras_own(layer):
+            return None  # a class from elsewhere: loading refuses or needs custom objects
         if config["class_name"] == "Sequential":
             called = [layers[-1][0]] if layers else []
         else:
@@ -124,6 +126,13 @@ def _flat_layers(config: dict) -> list[Layer] | None:
         if len(outputs) != 1 or outputs[0][0] != layers[-1][0]:
             return None
     return layers
+
+
+def _keras_own(layer: dict) -> bool:
+    """True for a layer of Keras' own (its module is Keras', no registered custom name)."""
+    module = str(layer.get("module", "keras.layers"))
+    registered = layer.get("registered_name")
+    return module.split(".")[0] == "keras" and registered in (None, layer.get("class_name"))
 
 
 def _walk(layers: list[Layer]) -> tuple[tuple[str, Shape], list[LayerRow], dict] | None:

@@ -44,6 +44,8 @@ def param_schema(spec: ParamSpec) -> dict[str, Any]:
         schema = _item_schema(spec)
     if spec.optional:
         schema["type"] = [schema["type"], "null"]
+        if "enum" in schema:  # an optional choice: none of them is a value too
+            schema["enum"] = [*schema["enum"], None]
     schema.update(default=spec.default, description=spec.help_text, **{"x-option": spec.option})
     if spec.file is not None:
         schema["x-file"] = spec.file
