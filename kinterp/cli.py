@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import json
 import logging
@@ -103,6 +104,9 @@ def printable(text: str) -> str:
     return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)
 
 
+INTERRUPTED_CODES = (130, 143)  # Ctrl-C, SIGTERM
+
+
 def fail(message: str, code: int = 2) -> None:
     """Print a one-line error on stderr (control characters escaped) and exit."""
     typer.echo(f"Error: {printable(message)}", err=True)
@@ -174,10 +178,10 @@ class KinterpGroup(TyperGroup):
             return super().invoke(ctx)
         except Terminated:
             self.interrupts.stop()
-            fail("terminated", 143)
+            fail("terminated", INTERRUPTED_CODES[1])
         except KeyboardInterrupt:
             self.interrupts.stop()
-            fail("interrupted", 130)
+            fail("interrupted", INTERRUPTED_CODES[0])
 
     def main(self, args=None, prog_name=None, **extra: Any) -> Any:
         args = list(sys.argv[1:] if args is None else args)
@@ -204,7 +208,7 @@ class KinterpGroup(TyperGroup):
             fail(f"{exc.format_message()} (see: {command} --help)", 2)
         except typer.Abort as exc:  # Ctrl-C or SIGTERM while the arguments were read
             if isinstance(exc.__cause__, Terminated):
-                fail("terminated", 143)
+                fail("terminated", INTERRUPTED_CODES[1])
             fail("aborted", 130)
         except Exception as exc:
             _maybe_traceback(args)
@@ -949,5 +953,15 @@ def _raise_if_failed(result: Any) -> None:
 
 
 def main() -> None:
-    """Console-script entry point."""
-    app()
+    """Console-script entry point. A command stopped by Ctrl-C or SIGTERM ends the process at
+    once once its one line is printed (as the interrupt watch does after its grace): the
+    interpreter's normal shutdown could wait on TensorFlow state the interrupt left behind."""
+    try:
+        app()
+    except SystemExit as exit_:
+        if exit_.code in INTERRUPTED_CODES:
+            with contextlib.suppress(Exception):
+                sys.stdout.flush()
+                sys.stderr.flush()
+            os._exit(exit_.code)
+        raise
