@@ -36,6 +36,14 @@ def test_sigint_stops_a_long_run_and_removes_its_directory(tmp_path):
     assert all_entries(out) == []
 
 
+def _as_from_a_terminal() -> None:
+    """In the child: Ctrl-C's default action, as a shell gives a foreground command. Without
+    it the child inherits whatever this test process has (in the full suite SIGINT was once
+    ignored here, and Python then never installs its KeyboardInterrupt handler)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
+
+
 def _start_long_run(out: Path) -> subprocess.Popen:
     """``kinterp run happymap`` with 100,000 steps, once its hidden run directory exists
     (``--quiet``: stderr holds only the one-line error the tests read, no progress lines)."""
@@ -45,6 +53,7 @@ def _start_long_run(out: Path) -> subprocess.Popen:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=_as_from_a_terminal,
     )
     deadline = time.monotonic() + 120
     while not (out.is_dir() and any(p.name.startswith(".") for p in out.iterdir())):
