@@ -104,11 +104,15 @@ def featurevis(f: dict) -> list[str]:
     ]
 
 
-def robustness(f: dict) -> list[str]:
+def _throughput(f: dict) -> list[str]:
+    """The table of a classification benchmark: each contender's median time and rate."""
     med, rate = f["median_s"], f["images_per_s"]
     rows = ["| contender | median time | images classified / s |", "| --- | ---: | ---: |"]
-    rows += [f"| {k} | {_s(med[k])} | {_rate(rate[k])} |" for k in med]
-    return rows + [
+    return rows + [f"| {k} | {_s(med[k])} | {_rate(rate[k])} |" for k in med]
+
+
+def robustness(f: dict) -> list[str]:
+    return _throughput(f) + [
         "",
         f"{f['classifications']:,} classifications. Throughput kinterp / bare: "
         f"{_x(f['ratio_kinterp_over_bare'])} (goal ≥ {f['goal_ratio']:g}). The bare script's "
@@ -136,11 +140,8 @@ def attacks(f: dict) -> list[str]:
 
 
 def mnistc(f: dict) -> list[str]:
-    med, rate = f["median_s"], f["images_per_s"]
-    rows = ["| contender | median time | images classified / s |", "| --- | ---: | ---: |"]
-    rows += [f"| {k} | {_s(med[k])} | {_rate(rate[k])} |" for k in med]
     slowest = sorted(f["corruption_s"].items(), key=lambda kv: -kv[1])[:4]
-    return rows + [
+    return _throughput(f) + [
         "",
         f"{f['classifications']:,} classifications. Forward only / suite: "
         f"{_x(f['ratio_forward_over_suite'])} (goal ≥ {f['goal_ratio']:g}); both give the same "
