@@ -341,16 +341,16 @@ def test_the_objective_plot_has_one_line_per_target_the_mean_of_its_maps(
 ):
     """#24: 2 classes x 2 starts x 2 restarts draw 2 lines (was 4, one per class and start),
     each the mean of its class's 4 columns of the saved history (targets vary slowest)."""
-    from kinterp.reporting import imaging
+    from kinterp.reporting import charts
 
     drawn = []
-    original = imaging.save_line_plot
+    original = charts.save_line_plot
 
     def spy(series, *args, **kwargs):
         drawn.append(series)
         return original(series, *args, **kwargs)
 
-    monkeypatch.setattr(imaging, "save_line_plot", spy)
+    monkeypatch.setattr(charts, "save_line_plot", spy)
     args = ["--classes", "3,5", "--init", "zeros,uniform", "--restarts", "2", "--steps", "6"]
     report, run_dir = run_cli(runner, "happymap", "mnist-cnn", tmp_path, *args)
     history = np.load(run_dir / "arrays" / "history.npy")

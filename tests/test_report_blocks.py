@@ -17,8 +17,8 @@ import pytest
 
 import kinterp
 from kinterp.reporting.formatting import format_number
-from kinterp.reporting.imaging import series_style
 from kinterp.reporting.report import ReportBuilder, validate_report
+from kinterp.reporting.svgplot import series_style
 from tests.conftest import assert_valid_report
 
 
@@ -161,7 +161,7 @@ def test_report_html_is_offline_self_contained_and_has_a_viewport(blocks_report)
     blocks = [b for s in report["sections"] for b in s["images"]]
     plots = sum(len(s["plots"]) for s in report["sections"])
     assert len(sources) == plots
-    assert all(src.startswith("data:image/png;base64,") for src in sources)
+    assert all(src.startswith("data:image/svg+xml;base64,") for src in sources)  # plots
     assert html.count('class="pic"') == sum(len(b["tiles"]) for b in blocks)
     assert html.count("--sheet:url(data:image/png;base64,") == len(blocks)  # once per block
 
@@ -232,7 +232,7 @@ def test_bad_block_arguments_are_refused(tmp_path):
 
 
 def test_every_series_gets_a_distinct_style():
-    styles = {(series_style(i)["color"], series_style(i)["linestyle"]) for i in range(80)}
+    styles = {(series_style(i)["color"], series_style(i)["dash"]) for i in range(80)}
     assert len(styles) == 80
 
 

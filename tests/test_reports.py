@@ -208,9 +208,9 @@ def test_a_runs_heat_maps_show_their_colour_bar(runner, tmp_path):
 
 
 def test_small_multiples_lay_out_a_panel_per_family(tmp_path):
-    """``panels``: four panels a row (5 -> two rows: 1040 x 450 px at 100 dpi), shared
-    series; a series of the wrong length is refused."""
-    from PIL import Image
+    """``panels``: four panels a row of 260 x 200 px (5 -> two rows), each titled, with a line
+    per shared series; a series of the wrong length is refused."""
+    from xml.etree import ElementTree
 
     from kinterp.reporting.report import ReportBuilder
 
@@ -220,7 +220,12 @@ def test_small_multiples_lay_out_a_panel_per_family(tmp_path):
     }
     builder.panels("Accuracy by level", panels, ylabel="accuracy")
     (plot,) = builder.as_dict()["sections"][0]["plots"]
-    with Image.open(tmp_path / plot["path"]) as picture:
-        assert picture.size == (1040, 450)
+    svg = ElementTree.parse(tmp_path / plot["path"]).getroot()
+    tag = "{http://www.w3.org/2000/svg}"
+    assert svg.get("width") == "1040" and 400 < int(svg.get("height")) < 450
+    titles = [t for t in svg.iter(f"{tag}text") if t.get("font-weight") == "bold"]
+    assert [t.text for t in titles] == [f"f{i}" for i in range(5)]
+    assert len({t.get("y") for t in titles}) == 2  # two rows
+    assert len(list(svg.iter(f"{tag}polyline"))) == 10
     with pytest.raises(ValueError, match="panel 'bad': every series needs 3 values"):
         builder.panels("x", {"bad": ([0, 1, 2], {"a": [1, 2]}, "px")}, ylabel="y")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import io
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from PIL import Image
 
 from kinterp.reporting.imaging import PNG_LEVEL
 
+SVG_SIZE = re.compile(rb'<svg [^>]*?width="(?P<width>\d+)" height="(?P<height>\d+)"')
 MIME_TYPES = {".png": "image/png", ".gif": "image/gif", ".svg": "image/svg+xml"}
 
 
@@ -42,17 +44,18 @@ def image_uri(directory: Path, record: dict[str, Any]) -> dict[str, Any]:
     path = Path(directory) / record["path"]
     box = record.get("box")
     if box is None:
-        width, height = png_size(path)
+        width, height = picture_size(path)
         return {"src": data_uri(path), "width": width, "height": height}
     x, y, width, height = box
     sheet = _sheet(path, path.stat().st_mtime_ns)
     return {"src": png_uri(sheet[y : y + height, x : x + width]), "width": width, "height": height}
 
 
-def png_size(path: Path) -> tuple[int, int]:
-    """(width, height) read from a PNG's header (0, 0 for anything else)."""
+def picture_size(path: Path) -> tuple[int, int]:
+    """(width, height) read from a PNG's header or an SVG's root (0, 0 for anything else)."""
     with open(path, "rb") as handle:
-        head = handle.read(24)
-    if head[:8] != b"\x89PNG\r\n\x1a\n":
-        return 0, 0
-    return int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
+        head = handle.read(512)
+    if head[:8] == b"\x89PNG\r\n\x1a\n":
+        return int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
+    root = SVG_SIZE.match(head)
+    return (int(root["width"]), int(root["height"])) if root else (0, 0)

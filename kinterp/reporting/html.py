@@ -18,7 +18,7 @@ import jinja2
 
 from kinterp.reporting.blocks import Blocks
 from kinterp.reporting.builtin_blocks import builtin_blocks
-from kinterp.reporting.embed import data_uri, image_uri, png_size
+from kinterp.reporting.embed import data_uri, image_uri, picture_size
 from kinterp.reporting.formatting import format_number, metric_text
 from kinterp.reporting.report import read_report, report_json
 from kinterp.reporting.verdict import final_summary, key_metric_name
@@ -130,7 +130,7 @@ class Sheets:
     def _sheet(self, path: str) -> tuple[str, int, int]:
         if path not in self._sheets:
             file = self.directory / path
-            self._sheets[path] = (data_uri(file), *png_size(file))
+            self._sheets[path] = (data_uri(file), *picture_size(file))
         return self._sheets[path]
 
     def block_style(self, block: dict[str, Any]) -> str:

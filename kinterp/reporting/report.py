@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from kinterp.reporting import blocks as report_blocks
-from kinterp.reporting import imaging
+from kinterp.reporting import charts, imaging
 from kinterp.reporting.blocks import BLOCKS, Blocks
 from kinterp.reporting.builtin_blocks import builtin_blocks
 from kinterp.reporting.formatting import FORMATS, format_number
@@ -313,7 +313,7 @@ class ReportBuilder:
         )
 
     def _plot(self, title: str, kind: str, caption: str, draw) -> None:
-        path = self._file("plots", title, ".png")
+        path = self._file("plots", title, ".svg")
         draw(path)
         self._section(title)["plots"].append(
             {"kind": kind, "path": self._artifact(path, "plot"), "caption": caption}
@@ -340,7 +340,7 @@ class ReportBuilder:
             title,
             "line",
             caption,
-            lambda path: imaging.save_line_plot(series, path, xlabel, ylabel, x, logx, logy),
+            lambda path: charts.save_line_plot(series, path, xlabel, ylabel, x, logx, logy),
         )
 
     def panels(
@@ -360,7 +360,7 @@ class ReportBuilder:
             title,
             "line",
             caption,
-            lambda path: imaging.save_panels(panels, path, ylabel, ylim),
+            lambda path: charts.save_panels(panels, path, ylabel, ylim),
         )
 
     def bar_plot(
@@ -380,7 +380,7 @@ class ReportBuilder:
             title,
             "bar",
             caption,
-            lambda path: imaging.save_bar_plot(series, list(labels), path, xlabel, ylabel),
+            lambda path: charts.save_bar_plot(series, list(labels), path, xlabel, ylabel),
         )
 
     def histogram(
@@ -398,7 +398,7 @@ class ReportBuilder:
             title,
             "histogram",
             caption,
-            lambda path: imaging.save_histogram(groups, path, xlabel, bins, logy),
+            lambda path: charts.save_histogram(groups, path, xlabel, bins, logy),
         )
 
     def scatter(
@@ -423,7 +423,7 @@ class ReportBuilder:
             title,
             "scatter",
             caption,
-            lambda path: imaging.save_scatter(points, path, xlabel, ylabel, logx, logy),
+            lambda path: charts.save_scatter(points, path, xlabel, ylabel, logx, logy),
         )
 
     def gif(self, title: str, frames: list[np.ndarray], caption: str = "", vrange=(0.0, 1.0)):

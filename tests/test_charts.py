@@ -1,0 +1,221 @@
+"""The SVG plots: what each mark shows is read back from the file through its own tick labels
+and compared with the data (numpy computes histograms independently); ticks, gaps, log axes,
+long series and hostile labels."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from xml.etree import ElementTree
+
+import numpy as np
+import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+
+from kinterp.reporting import charts
+from kinterp.reporting.embed import picture_size
+from kinterp.reporting.svgplot import Axis
+
+SVG = "{http://www.w3.org/2000/svg}"
+TICK_FONT = "9"  # tick labels are drawn 2 px smaller than the 11 px axis labels
+
+
+def _svg(path: Path) -> ElementTree.Element:
+    return ElementTree.parse(path).getroot()
+
+
+def _floats(text: str) -> float:
+    return float(text.replace("\u2212", "-"))
+
+
+def _tick_map(svg: ElementTree.Element, axis: str, log: bool = False):
+    """A function from pixels to data along ``axis``, fitted through the tick marks and their
+    labels as drawn (tick marks are 4 px lines outside the frame)."""
+    lines = list(svg.iter(f"{SVG}line"))
+    if axis == "y":
+        marks = [float(e.get("y1")) for e in lines if float(e.get("x2")) - float(e.get("x1")) == 4]
+        anchor = "end"
+    else:
+        marks = [float(e.get("x1")) for e in lines if float(e.get("y2")) - float(e.get("y1")) == 4]
+        anchor = "middle"
+    texts = [
+        t.text
+        for t in svg.iter(f"{SVG}text")
+        if t.get("font-size") == TICK_FONT
+        and t.get("text-anchor") == anchor
+        and t.get("transform") is None
+    ]
+    assert len(marks) == len(texts) >= 2, (marks, texts)
+    values = np.array([_floats(t) for t in texts])
+    values = np.log10(values) if log else values
+    slope, offset = np.polyfit(np.array(marks), values, 1)
+    residual = np.abs(np.array(marks) * slope + offset - values).max()
+    assert residual < abs(slope) * 0.2, "tick labels are not where their values are"
+    if log:
+        return lambda pixels: 10 ** (np.asarray(pixels) * slope + offset)
+    return lambda pixels: np.asarray(pixels) * slope + offset
+
+
+def _polylines(svg: ElementTree.Element) -> list[np.ndarray]:
+    return [
+        np.array([[float(v) for v in pair.split(",")] for pair in p.get("points").split()])
+        for p in svg.iter(f"{SVG}polyline")
+    ]
+
+
+def test_a_line_plot_draws_every_point_where_its_ticks_say(tmp_path):
+    x = [0.0, 0.5, 2.0, 7.5, 10.0]
+    series = {"accuracy": [0.98, 0.91, 0.5, 0.12, 0.1], "baseline": [0.3, 0.31, 0.4, 0.45, 0.2]}
+    path = tmp_path / "line.svg"
+    charts.save_line_plot(series, path, "level (px)", "accuracy", x=x)
+    svg = _svg(path)
+    to_x, to_y = _tick_map(svg, "x"), _tick_map(svg, "y")
+    lines = _polylines(svg)
+    assert len(lines) == 2
+    for line, values in zip(lines, series.values(), strict=True):
+        np.testing.assert_allclose(to_x(line[:, 0]), x, atol=0.05)
+        np.testing.assert_allclose(to_y(line[:, 1]), values, atol=0.005)
+    texts = [t.text for t in svg.iter(f"{SVG}text")]
+    assert {"level (px)", "accuracy", "baseline"} <= set(texts)  # axis labels and legend
+
+
+def test_log_axis_ticks_are_powers_of_ten_and_gaps_break_the_line(tmp_path):
+    values = [1.0, 0.1, 0.01, float("nan"), 1e-4, 1e-5, 0.0]
+    path = tmp_path / "loss.svg"
+    charts.save_line_plot({"loss": values}, path, "step", "loss", logy=True)
+    svg = _svg(path)
+    labels = [
+        _floats(t.text)
+        for t in svg.iter(f"{SVG}text")
+        if t.get("text-anchor") == "end" and t.get("font-size") == TICK_FONT
+    ]
+    assert all(math.log10(v) == round(math.log10(v)) for v in labels), labels
+    to_x, to_y = _tick_map(svg, "x"), _tick_map(svg, "y", log=True)
+    first, second = _polylines(svg)  # NaN splits it; 0 cannot be drawn on a log axis
+    np.testing.assert_allclose(to_x(first[:, 0]), [0, 1, 2], atol=0.01)
+    np.testing.assert_allclose(to_y(first[:, 1]), [1.0, 0.1, 0.01], rtol=0.01)
+    np.testing.assert_allclose(to_y(second[:, 1]), [1e-4, 1e-5], rtol=0.01)
+
+
+def test_histogram_heights_are_numpys_counts(tmp_path):
+    rng = np.random.default_rng(3)
+    groups = {"correct": rng.normal(size=500), "wrong": rng.normal(1.0, 0.4, size=80)}
+    path = tmp_path / "hist.svg"
+    charts.save_histogram(groups, path, "confidence", bins=12)
+    svg = _svg(path)
+    to_x, to_y = _tick_map(svg, "x"), _tick_map(svg, "y")
+    edges = np.histogram_bin_edges(np.concatenate(list(groups.values())), bins=12)
+    outlines = [p.get("d") for p in svg.iter(f"{SVG}path")]
+    assert len(outlines) == 2
+    for outline, values in zip(outlines, groups.values(), strict=True):
+        points = np.array(
+            [[float(v) for v in step.split(",")] for step in outline[1:-1].split("L")]
+        )
+        tops = points[1:-1:2]  # each bin: its left and right corner at the count
+        np.testing.assert_allclose(to_x(tops[:, 0]), edges[:-1], atol=0.02)
+        counts = np.histogram(values, bins=edges)[0]
+        np.testing.assert_allclose(to_y(tops[:, 1]), counts, atol=0.25)
+
+
+def test_bars_have_their_values_and_category_labels(tmp_path):
+    series = {"mnist-cnn": [0.1, 0.5, 0.02], "mnist-mlp": [0.3, 0.9, 0.0]}
+    labels = ["c-shot-noise", "c-fog", "c-identity"]
+    path = tmp_path / "bars.svg"
+    charts.save_bar_plot(series, labels, path, "corruption", "error rate")
+    svg = _svg(path)
+    to_y = _tick_map(svg, "y")
+    groups = [g for g in svg.iter(f"{SVG}g") if g.findall(f"{SVG}rect")]
+    assert len(groups) == 2
+    for group, values in zip(groups, series.values(), strict=True):
+        tops = [float(r.get("y")) for r in group.findall(f"{SVG}rect")]
+        bottoms = [float(r.get("y")) + float(r.get("height")) for r in group.findall(f"{SVG}rect")]
+        np.testing.assert_allclose(to_y(tops), values, atol=0.005)
+        np.testing.assert_allclose(to_y(bottoms), 0.0, atol=0.005)
+    slanted = [t.text for t in svg.iter(f"{SVG}text") if "rotate(-45" in (t.get("transform") or "")]
+    assert slanted == labels
+
+
+def test_scatter_points_are_where_the_data_is(tmp_path):
+    rng = np.random.default_rng(0)
+    groups = {str(d): (rng.normal(size=20), rng.normal(size=20) * 3) for d in range(3)}
+    path = tmp_path / "scatter.svg"
+    charts.save_scatter(groups, path, "pc 1", "pc 2")
+    svg = _svg(path)
+    to_x, to_y = _tick_map(svg, "x"), _tick_map(svg, "y")
+    clouds = [g for g in svg.iter(f"{SVG}g") if g.findall(f"{SVG}circle")]
+    for cloud, (xs, ys) in zip(clouds, groups.values(), strict=True):
+        dots = [(float(c.get("cx")), float(c.get("cy"))) for c in cloud.findall(f"{SVG}circle")]
+        np.testing.assert_allclose(to_x([d[0] for d in dots]), xs, atol=0.01)
+        np.testing.assert_allclose(to_y([d[1] for d in dots]), ys, atol=0.03)
+
+
+def test_a_long_series_is_thinned_to_its_own_points_keeping_its_extremes(tmp_path):
+    walk = np.cumsum(np.random.default_rng(1).normal(size=50_000))
+    path = tmp_path / "walk.svg"
+    charts.save_line_plot({"objective": list(walk)}, path, "step", "logit")
+    assert path.stat().st_size < 150_000
+    svg = _svg(path)
+    to_x, to_y = _tick_map(svg, "x"), _tick_map(svg, "y")
+    (line,) = _polylines(svg)
+    steps = np.rint(to_x(line[:, 0])).astype(int)
+    slack = int(np.ceil(len(walk) / 500 * 0.1)) + 1  # x is written to 0.1 px of ~500
+    assert len(line) < 5_000 and abs(steps[0]) <= slack and abs(steps[-1] - len(walk)) <= slack
+    tolerance = np.ptp(walk) * 0.002
+    plotted = to_y(line[:, 1])
+    for step, value in zip(steps, plotted, strict=True):
+        window = walk[max(0, step - slack) : step + slack + 1]
+        assert window.min() - tolerance <= value <= window.max() + tolerance
+    assert plotted.max() == pytest.approx(walk.max(), abs=tolerance)
+    assert plotted.min() == pytest.approx(walk.min(), abs=tolerance)
+
+
+def test_labels_are_text_not_markup(tmp_path):
+    name = '<script>alert("x")</script> & more'
+    path = tmp_path / "hostile.svg"
+    charts.save_line_plot({name: [1, 2], "b": [2, 1]}, path, "<b>x</b>", "y & z")
+    svg = _svg(path)  # parses: everything was escaped
+    assert not list(svg.iter(f"{SVG}script"))
+    texts = [t.text for t in svg.iter(f"{SVG}text")]
+    assert name in texts and "<b>x</b>" in texts and "y & z" in texts
+
+
+def test_every_one_of_many_series_is_in_the_legend(tmp_path):
+    series = {f"unit {i}": [i, i + 1.0] for i in range(40)}
+    path = tmp_path / "many.svg"
+    charts.save_line_plot(series, path, "step", "activation")
+    texts = [t.text for t in _svg(path).iter(f"{SVG}text")]
+    assert all(texts.count(name) == 1 for name in series)
+    assert picture_size(path)[0] == charts.WIDE_WIDTH
+
+
+def test_the_report_page_embeds_plots_at_their_size(tmp_path):
+    from kinterp.reporting.html import Sheets
+    from kinterp.reporting.report import ReportBuilder
+
+    builder = ReportBuilder(tmp_path)
+    builder.histogram("Confidence", np.linspace(0, 1, 50), "p")
+    (record,) = builder.as_dict()["sections"][0]["plots"]
+    picture = Sheets(tmp_path).plot(record)
+    assert (picture["width"], picture["height"]) == (charts.WIDTH, charts.HEIGHT)
+    assert picture["src"].startswith("data:image/svg+xml;base64,")
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.floats(-1e9, 1e9, allow_nan=False),
+    st.floats(1e-6, 1e9, allow_nan=False),
+)
+def test_ticks_are_round_evenly_spaced_and_labelled_with_their_values(low, span):
+    assume(span >= abs(low) * 1e-6)  # a range of a millionth of its values or more
+    axis = Axis.fit(np.array([low, low + span]))
+    ticks = axis.ticks()
+    values = np.array([v for v, _ in ticks])
+    assert 3 <= len(ticks) <= 13
+    assert axis.low <= values.min() and values.max() <= axis.high
+    steps = np.diff(values)
+    np.testing.assert_allclose(steps, steps[0], rtol=1e-6)
+    mantissa = steps[0] / 10 ** math.floor(math.log10(steps[0]) + 1e-9)
+    assert min(abs(mantissa - m) for m in (1, 2, 2.5, 5, 10)) < 1e-6
+    for value, label in ticks:
+        assert _floats(label) == pytest.approx(value, rel=2e-3, abs=steps[0] * 1e-3)
