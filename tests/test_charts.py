@@ -219,3 +219,35 @@ def test_ticks_are_round_evenly_spaced_and_labelled_with_their_values(low, span)
     assert min(abs(mantissa - m) for m in (1, 2, 2.5, 5, 10)) < 1e-6
     for value, label in ticks:
         assert _floats(label) == pytest.approx(value, rel=2e-3, abs=steps[0] * 1e-3)
+
+
+values = st.lists(
+    st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.integers(-(10**12), 10**12)),
+    min_size=0,
+    max_size=30,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.dictionaries(st.text(max_size=12), values, max_size=4),
+    st.booleans(),
+    st.booleans(),
+)
+def test_any_values_make_a_well_formed_plot(tmp_path_factory, series, logx, logy):
+    """Empty, constant, infinite, NaN, negative-on-log and huge values: every plot kind is
+    still written, and parses as SVG."""
+    folder = tmp_path_factory.mktemp("plots")
+    charts.save_line_plot(series, folder / "line.svg", "x", "y", logx=logx, logy=logy)
+    arrays = {name: np.asarray(v, dtype="float64") for name, v in series.items()}
+    charts.save_histogram(arrays, folder / "hist.svg", "x", bins=7, logy=logy)
+    points = {name: (v, v[::-1]) for name, v in arrays.items()}
+    charts.save_scatter(points, folder / "dots.svg", "x", "y", logx, logy)
+    length = max((len(v) for v in series.values()), default=0)
+    padded = {name: list(v) + [0.0] * (length - len(v)) for name, v in series.items()}
+    charts.save_bar_plot(padded, [f"c{i}" for i in range(length)], folder / "bars.svg", "c", "v")
+    if length:
+        panels = {"p": (list(range(length)), padded, "x")}
+        charts.save_panels(panels, folder / "panels.svg", "y")
+    for path in folder.iterdir():
+        assert _svg(path).tag == f"{SVG}svg", path

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from kinterp.reporting.svgplot import (
+    LARGEST,
     Axis,
     Canvas,
     Frame,
@@ -166,6 +167,16 @@ def save_bar_plot(
     canvas.save(path)
 
 
+def _bin_edges(values: np.ndarray, bins: int) -> np.ndarray:
+    """numpy's bin edges, or ``bins`` even bins around values too close for that."""
+    values = values[np.abs(values) <= LARGEST]
+    try:
+        return np.histogram_bin_edges(values if values.size else [0.0, 1.0], bins=bins)
+    except ValueError:  # a range too narrow for finite-sized bins
+        middle = float(values.mean())
+        return np.linspace(middle - 0.5, middle + 0.5, bins + 1)
+
+
 def save_histogram(
     groups: dict[str, np.ndarray], path: Path, xlabel: str, bins: int, logy: bool = False
 ) -> None:
@@ -173,7 +184,7 @@ def save_histogram(
     finite = [np.asarray(v, dtype="float64").ravel() for v in groups.values()]
     finite = [v[np.isfinite(v)] for v in finite]
     joined = np.concatenate(finite) if finite else np.zeros(0)
-    edges = np.histogram_bin_edges(joined if joined.size else [0.0, 1.0], bins=bins)
+    edges = _bin_edges(joined, bins)
     counts = [np.histogram(values, bins=edges)[0].astype("float64") for values in finite]
     x_axis = Axis.fit(edges, margin=0.02)
     y_axis = Axis.fit(_values(counts), log=logy, zero=True)

@@ -10,6 +10,7 @@ estimate of text widths (``text_width``), generous so labels are not clipped.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from xml.sax.saxutils import escape, quoteattr
@@ -26,6 +27,10 @@ PALETTE = (
 )  # fmt: skip
 DASHES = ("", "6 3", "1.5 2.5", "6 2 1.5 2")
 MARGIN = 0.05  # share of the data range left free at each end of an axis
+LARGEST = 1e300  # values beyond are not drawn (their range would overflow float64)
+SMALLEST = 1e-300  # nor positive values below this on a log axis
+REPLACEMENT = "\ufffd"  # stands for characters XML cannot carry
+NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
 def series_style(index: int) -> dict[str, str]:
@@ -67,9 +72,9 @@ class Axis:
         if limits is not None:
             return cls(float(limits[0]), float(limits[1]), log)
         values = np.asarray(values, dtype="float64").ravel()
-        values = values[np.isfinite(values)]
+        values = values[np.abs(values) <= LARGEST]
         if log:
-            values = np.log10(values[values > 0])
+            values = np.log10(values[values >= SMALLEST])
         if values.size == 0:
             low, high = (0.0, 1.0)
         else:
@@ -80,7 +85,11 @@ class Axis:
         pad = flat_pad if high == low else (high - low) * margin
         low = low if (zero and not log and low == 0) else low - pad
         high = high if (zero and not log and high == 0) else high + pad
-        return cls(10**low, 10**high, True) if log else cls(low, high, False)
+        if not high - low > abs(high) * 1e-12:  # too narrow for float64 to place ticks
+            low, high = low - 0.5 - abs(low) * 0.1, high + 0.5 + abs(high) * 0.1
+        if log:
+            return cls(10 ** max(low, -300.0), 10 ** min(high, 300.0), True)
+        return cls(low, high, False)
 
     def position(self, values, start: float, end: float) -> np.ndarray:
         """Pixel positions of ``values`` on an axis drawn from ``start`` to ``end``."""
@@ -92,7 +101,8 @@ class Axis:
             low, high = math.log10(low), math.log10(high)
         if not high > low:
             return np.full(values.shape, (start + end) / 2)
-        return start + (values - low) / (high - low) * (end - start)
+        with np.errstate(over="ignore", invalid="ignore"):  # values far outside: not drawn
+            return start + (values - low) / (high - low) * (end - start)
 
     def ticks(self) -> list[tuple[float, str]]:
         """Round-number ticks inside the range, each with its label."""
@@ -130,6 +140,8 @@ class Axis:
             tenths = range(math.floor(low), math.ceil(high) + 1)
             values = [m * 10.0**e for e in tenths for m in (1, 2, 5)]
             values = [v for v in values if self.low <= v <= self.high]
+        if len(values) < 2:  # a narrow range between round numbers: label its ends
+            return [(v, f"{v:.3g}".replace("-", "\u2212")) for v in (self.low, self.high)]
         stride = -(-len(values) // 8)
         return [(v, f"{v:g}".replace("-", "\u2212")) for v in values[::stride]]
 
@@ -180,7 +192,7 @@ class Canvas:
         weight = ' font-weight="bold"' if bold else ""
         self.parts.append(
             f'<text x="{_number(x)}" y="{_number(y)}" font-size="{size}" '
-            f'text-anchor="{anchor}"{weight}{turn}>{escape(text)}</text>'
+            f'text-anchor="{anchor}"{weight}{turn}>{escape(NOT_XML.sub(REPLACEMENT, text))}</text>'
         )
 
     def line(self, x1: float, y1: float, x2: float, y2: float, style: str) -> None:
