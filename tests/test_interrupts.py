@@ -38,8 +38,10 @@ def test_sigint_stops_a_long_run_and_removes_its_directory(tmp_path):
 
 def _as_from_a_terminal() -> None:
     """In the child: Ctrl-C's default action, as a shell gives a foreground command. Without
-    it the child inherits whatever this test process has (in the full suite SIGINT was once
-    ignored here, and Python then never installs its KeyboardInterrupt handler)."""
+    it the child inherits whatever this test process has: a suite started in the background
+    of a non-interactive shell (``make test &``) runs with SIGINT ignored, as POSIX shells
+    start background commands, and Python then never installs its KeyboardInterrupt
+    handler."""
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
 
