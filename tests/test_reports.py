@@ -126,6 +126,25 @@ def test_an_animation_plays_scaled_up_with_sharp_pixels(tmp_path):
         assert np.abs(picture.astype(float) - expected).max() <= 1
 
 
+def test_a_colour_animation_keeps_its_colours_through_one_shared_palette(tmp_path):
+    """RGB frames share one palette: a film of at most 256 colours plays back exactly, each
+    pixel a block of the scale factor (96x48 frames play at 5x: 480x240)."""
+    from PIL import Image, ImageSequence
+
+    from kinterp.reporting.imaging import GIF_SIDE, save_gif
+
+    rng = np.random.default_rng(2)
+    colours = rng.integers(0, 256, size=(200, 3)).astype("uint8")  # 200 distinct colours
+    frames = [colours[rng.integers(0, 200, size=(48, 96))] for _ in range(4)]
+    save_gif(frames, tmp_path / "rgb.gif", vrange=(0, 255))
+    scale = -(-GIF_SIDE // 48)
+    with Image.open(tmp_path / "rgb.gif") as gif:
+        shown = [np.asarray(f.convert("RGB")) for f in ImageSequence.Iterator(gif)]
+    assert len(shown) == 4 and shown[0].shape == (48 * scale, 96 * scale, 3)
+    for frame, picture in zip(frames, shown, strict=True):
+        np.testing.assert_array_equal(picture, np.repeat(np.repeat(frame, scale, 0), scale, 1))
+
+
 def test_discarded_run_removes_every_directory_it_created(tmp_path):
     run_dir = RunDirectory(tmp_path / "a" / "b" / "c", "t", "m")
     run_dir.discard()
