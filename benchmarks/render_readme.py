@@ -211,12 +211,12 @@ def report(f: dict) -> list[str]:
         f"`kinterp predict mnist-cnn` on {p['images']:,} PNG digits: {_s(p['median_s'])}, "
         f"**{_rate(p['images_per_s'])} images/s** (goal ≥ {_rate(p['goal_images_per_s'])}).",
         "",
-        "| technique | model | run | report writing | share |",
-        "| --- | --- | ---: | ---: | ---: |",
+        "| technique | model | params | run | report writing | share |",
+        "| --- | --- | --- | ---: | ---: | ---: |",
     ]
     rows += [
-        f"| {r['technique']} | {r['model']} | {_s(r['run_s'])} | {_s(r['report_s'])} | "
-        f"{r['share']:.1%} |"
+        f"| {r['technique']} | {r['model']} | {r.get('params', '')} | {_s(r['run_s'])} | "
+        f"{_s(r['report_s'])} | {r['share']:.1%} |"
         for r in f["shares"]
     ]
     return rows + ["", f"Goal: report writing ≤ {f['goal_share']:.0%} of each run."]
