@@ -160,6 +160,31 @@ def test_reports_load_cleanly(browser, reports, shots, viewport):
     assert not problems, "\n".join(problems)
 
 
+PLOT_SOURCES = """() => Array.from(document.querySelectorAll("figure.plot img")).map(img => ({
+  narrow: !!img.parentElement.querySelector("source"),
+  chosen: img.currentSrc === img.getAttribute("src") ? "wide" : "narrow",
+  scale: img.getBoundingClientRect().width / img.naturalWidth,
+}))"""
+
+
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
+def test_small_multiples_change_layout_on_a_phone(browser, reports, shots, viewport):
+    """robustness's accuracy panels: four a row on a desktop at full size; on a phone the
+    two-a-row layout, drawn at least 0.6 of its size (four a row would be 0.34)."""
+    plots = []
+    for path in _report_pages(reports):
+        if "robustness" in path.parent.name:
+            visit = Visit(browser, path, viewport, shots)
+            plots += [p for p in visit.page.evaluate(PLOT_SOURCES) if p["narrow"]]
+            visit.page.close()
+    assert plots, "no plot with a phone layout"
+    for plot in plots:
+        if viewport is PHONE:
+            assert plot["chosen"] == "narrow" and plot["scale"] >= 0.6, plot
+        else:
+            assert plot["chosen"] == "wide" and plot["scale"] == pytest.approx(1.0), plot
+
+
 def test_verdict_and_first_image_are_on_the_first_screen(browser, reports, shots):
     problems = []
     for path in _report_pages(reports):

@@ -228,7 +228,7 @@ def test_a_runs_heat_maps_show_their_colour_bar(runner, tmp_path):
 
 def test_small_multiples_lay_out_a_panel_per_family(tmp_path):
     """``panels``: four panels a row of 260 x 200 px (5 -> two rows), each titled, with a line
-    per shared series; a series of the wrong length is refused."""
+    per shared series, and two a row for phones; a series of the wrong length is refused."""
     from xml.etree import ElementTree
 
     from kinterp.reporting.report import ReportBuilder
@@ -246,5 +246,9 @@ def test_small_multiples_lay_out_a_panel_per_family(tmp_path):
     assert [t.text for t in titles] == [f"f{i}" for i in range(5)]
     assert len({t.get("y") for t in titles}) == 2  # two rows
     assert len(list(svg.iter(f"{tag}polyline"))) == 10
+    narrow = ElementTree.parse(tmp_path / plot["narrow"]).getroot()  # a phone's layout
+    assert narrow.get("width") == "520"
+    rows = {t.get("y") for t in narrow.iter(f"{tag}text") if t.get("font-weight") == "bold"}
+    assert len(rows) == 3 and len(list(narrow.iter(f"{tag}polyline"))) == 10
     with pytest.raises(ValueError, match="panel 'bad': every series needs 3 values"):
         builder.panels("x", {"bad": ([0, 1, 2], {"a": [1, 2]}, "px")}, ylabel="y")

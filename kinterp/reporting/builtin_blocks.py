@@ -135,6 +135,10 @@ PLOTS_SCHEMA = {
     "required": ["path", "caption"],
     "properties": {
         "path": {"type": "string"},
+        "narrow": {
+            "type": "string",
+            "description": "the same plot laid out for screens up to 600 px wide (schema 1.5)",
+        },
         "caption": {"type": "string"},
         "kind": {"enum": ["line", "bar", "histogram", "scatter", "animation"]},
     },
@@ -142,7 +146,7 @@ PLOTS_SCHEMA = {
 
 PLOTS_MACRO = """\
 {% macro render(p, section, sheets) %}
-{% set picture = sheets.plot(p) %}<figure class="plot"><img src="{{ picture.src }}"{% if picture.width %} width="{{ picture.width }}" height="{{ picture.height }}"{% endif %} alt="{{ p.caption or section.title }}"><figcaption class="sub">{{ p.caption }}</figcaption></figure>
+{% set picture = sheets.plot(p) %}<figure class="plot"><picture>{% if p.narrow %}{% set narrow = sheets.plot({"path": p.narrow}) %}<source media="(max-width: 600px)" srcset="{{ narrow.src }}"{% if narrow.width %} width="{{ narrow.width }}" height="{{ narrow.height }}"{% endif %}>{% endif %}<img src="{{ picture.src }}"{% if picture.width %} width="{{ picture.width }}" height="{{ picture.height }}"{% endif %} alt="{{ p.caption or section.title }}"></picture><figcaption class="sub">{{ p.caption }}</figcaption></figure>
 {% endmacro %}
 """  # noqa: E501 (HTML lines)
 

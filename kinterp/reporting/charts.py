@@ -107,12 +107,13 @@ def save_panels(
     path: Path,
     ylabel: str,
     ylim: tuple[float, float] | None = None,
+    columns: int = PANEL_COLUMNS,
 ) -> None:
-    """Write small multiples: a panel per title, each ``(x, series, xlabel)``, a series name
-    keeping its colour in every panel, one legend above them all."""
+    """Write small multiples: a panel per title, each ``(x, series, xlabel)``, ``columns``
+    panels a row, a series name keeping its colour in every panel, one legend above them."""
     names = list(dict.fromkeys(name for _, series, _ in panels.values() for name in series))
     count = len(panels)
-    columns = min(PANEL_COLUMNS, max(count, 1))
+    columns = min(columns, max(count, 1))
     rows = -(-count // columns)
     cell_w, cell_h = PANEL_SIZE
     legend = Legend(names, size=9)

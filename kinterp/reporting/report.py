@@ -21,7 +21,7 @@ from kinterp.reporting.builtin_blocks import builtin_blocks
 from kinterp.reporting.formatting import FORMATS, format_number
 from kinterp.reporting.rundir import slug
 
-SCHEMA_VERSION = "1.4"
+SCHEMA_VERSION = "1.5"
 TONES = ("good", "warn", "bad", "neutral")
 Number = int | float
 
@@ -312,12 +312,17 @@ class ReportBuilder:
             {"columns": list(columns), "rows": _plain(rows), "formats": formats}
         )
 
-    def _plot(self, title: str, kind: str, caption: str, draw) -> None:
+    def _plot(self, title: str, kind: str, caption: str, draw, narrow=None) -> None:
+        """Draw a plot with ``draw(path)``; ``narrow(path)``, if given, draws the same plot
+        laid out for a phone (the page shows it on screens up to 600 px wide)."""
         path = self._file("plots", title, ".svg")
         draw(path)
-        self._section(title)["plots"].append(
-            {"kind": kind, "path": self._artifact(path, "plot"), "caption": caption}
-        )
+        record = {"kind": kind, "path": self._artifact(path, "plot"), "caption": caption}
+        if narrow is not None:
+            narrow_path = self._file("plots", f"{title}-narrow", ".svg")
+            narrow(narrow_path)
+            record["narrow"] = self._artifact(narrow_path, "plot")
+        self._section(title)["plots"].append(record)
 
     def line_plot(
         self,
@@ -352,15 +357,22 @@ class ReportBuilder:
         ylim: tuple[float, float] | None = None,
     ) -> None:
         """Add small multiples: one line plot per panel title, each ``(x, series, xlabel)``;
-        a series name keeps its colour in every panel (one legend for all)."""
+        a series name keeps its colour in every panel (one legend for all). Four panels a
+        row, and on a phone two (a second file, ``narrow`` in the record)."""
         for name, (x, series, _) in panels.items():
             if any(len(v) != len(x) for v in series.values()):
                 raise ValueError(f"panel {name!r}: every series needs {len(x)} values")
+        columns = charts.PANEL_COLUMNS
         self._plot(
             title,
             "line",
             caption,
-            lambda path: charts.save_panels(panels, path, ylabel, ylim),
+            lambda path: charts.save_panels(panels, path, ylabel, ylim, columns),
+            narrow=(
+                (lambda path: charts.save_panels(panels, path, ylabel, ylim, columns // 2))
+                if len(panels) > columns // 2
+                else None
+            ),
         )
 
     def bar_plot(
