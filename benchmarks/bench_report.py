@@ -34,7 +34,7 @@ WHAT = (
 
 IMAGES = 1000
 BLOCKS = ("text", "array", "images", "grid", "strip", "table", "line_plot", "histogram")
-BLOCKS += ("scatter", "gif", "json", "panels", "bar_plot")
+BLOCKS += ("scatter", "gif", "json", "panels", "bar_plot", "block")
 GOAL_SHARE = 0.15
 
 

@@ -251,3 +251,114 @@ def test_any_values_make_a_well_formed_plot(tmp_path_factory, series, logx, logy
         charts.save_panels(panels, folder / "panels.svg", "y")
     for path in folder.iterdir():
         assert _svg(path).tag == f"{SVG}svg", path
+
+
+def _frame(svg: ElementTree.Element) -> dict[str, float]:
+    (rect,) = [e for e in svg.iter(f"{SVG}rect") if e.get("fill") == "none"]
+    return {k: float(rect.get(k)) for k in ("x", "y", "width", "height")}
+
+
+def test_a_long_legend_makes_the_picture_taller_not_the_plot_smaller(tmp_path):
+    """Review of #24: 200 series squeezed the plot to a negative height; now the frame keeps
+    its height, the canvas grows and every name is in the legend above it."""
+    series = {f"n{i:08d}_name": [1.0, 2.0] for i in range(200)}
+    path = tmp_path / "many.svg"
+    charts.save_line_plot(series, path, "k", "d")
+    svg = _svg(path)
+    frame = _frame(svg)
+    assert frame["height"] == charts.PLOT_HEIGHT
+    assert frame["y"] + frame["height"] < float(svg.get("height"))
+    legend = [t for t in svg.iter(f"{SVG}text") if t.text in series]
+    assert len(legend) == 200 and all(float(t.get("y")) < frame["y"] for t in legend)
+
+
+def test_text_stays_on_the_canvas_long_labels_are_shortened(tmp_path):
+    """Review of #24: a 150-character series name, 180-character axis labels and a long first
+    bar label ran off the canvas; now each is cut with an ellipsis to fit."""
+    from kinterp.reporting.svgplot import text_width
+
+    path = tmp_path / "long.svg"
+    charts.save_line_plot({"x" * 150: [1, 2], "b": [2, 1]}, path, "epoch " * 30, "loss " * 30)
+    bars = tmp_path / "bars.svg"
+    labels = ["gaussian_noise_severity_five_of_five_levels"] + [f"c{i}" for i in range(9)]
+    charts.save_bar_plot({"m1": [0.1] * 10, "m2": [0.9] * 10}, labels, bars, "corruption", "acc")
+    for svg in (_svg(path), _svg(bars)):
+        width, height = float(svg.get("width")), float(svg.get("height"))
+        for text in svg.iter(f"{SVG}text"):
+            x, y, size = float(text.get("x")), float(text.get("y")), float(text.get("font-size"))
+            extent = text_width(text.text, size)
+            turn = text.get("transform") or ""
+            if "rotate(-90" in turn:  # the y label: its extent runs up and down from y
+                assert y - extent / 2 >= 0 and y + extent / 2 <= height, text.text
+            elif "rotate(-45" in turn:  # slanted: it reaches left and down from its end
+                assert x - extent * 0.71 >= 0 and y + extent * 0.71 <= height, text.text
+            else:
+                start = {"start": x, "middle": x - extent / 2, "end": x - extent}
+                left = start[text.get("text-anchor")]
+                assert left >= 0 and left + extent <= width, text.text
+    texts = [t.text for t in _svg(path).iter(f"{SVG}text")]
+    assert "x" * 150 not in texts
+    assert any(t.startswith("xxx") and t.endswith("\u2026") for t in texts)
+
+
+def test_text_width_is_an_upper_estimate_of_dejavu_sans():
+    """Layout relies on it: every printable character, and some labels, measured with the
+    font file matplotlib ships (the one browsers here fall back to)."""
+    import os
+    import string
+
+    import matplotlib
+    from PIL import ImageFont
+
+    from kinterp.reporting.svgplot import text_width
+
+    font = ImageFont.truetype(
+        os.path.join(matplotlib.get_data_path(), "fonts", "ttf", "DejaVuSans.ttf"), 100
+    )
+    samples = list(string.printable.strip()) + ["\u2212", "\u2026", "WWWW", "series 001"]
+    samples += ["mnist-cnn (compared)", "ABCDEFGHIJKLMNOPQRSTUVWXYZ", "\u00c5ngstr\u00f6m"]
+    for text in samples:
+        assert font.getlength(text) <= text_width(text, 100), text
+
+
+def test_crowded_ticks_are_thinned_until_their_labels_fit(tmp_path):
+    """Review of #24: a 200 px panel's tick labels overlapped on an unusual range."""
+    from kinterp.reporting.svgplot import text_width
+
+    path = tmp_path / "narrow.svg"
+    x = list(np.linspace(-0.0088, -0.00705, 5))
+    charts.save_panels({"p": (x, {"a": [1, 2, 3, 4, 5]}, "level")}, path, "y")
+    labels = [
+        t
+        for t in _svg(path).iter(f"{SVG}text")
+        if t.get("font-size") == "8" and t.get("text-anchor") == "middle"
+    ]
+    halves = [(float(t.get("x")), text_width(t.text, 8) / 2) for t in labels]
+    spans = sorted((x - half, x + half) for x, half in halves)
+    assert len(spans) >= 2
+    assert all(left[1] <= right[0] for left, right in zip(spans, spans[1:], strict=False))
+
+
+def test_whole_number_axes_empty_counts_and_lone_points(tmp_path):
+    """Review of #24: an index axis is ticked at whole numbers, an empty histogram's counts
+    run 0 to 1 (no negative counts), and a point between gaps is drawn as a dot."""
+    path = tmp_path / "index.svg"
+    charts.save_line_plot({"lone": [1.0, float("nan"), 2.0, 3.0]}, path, "step", "v")
+    svg = _svg(path)
+    steps = [
+        _floats(t.text)
+        for t in svg.iter(f"{SVG}text")
+        if t.get("font-size") == TICK_FONT and t.get("text-anchor") == "middle"
+    ]
+    assert steps == [0, 1, 2, 3]
+    (dots,) = [g for g in svg.iter(f"{SVG}g") if g.findall(f"{SVG}circle")]
+    (dot,) = dots.findall(f"{SVG}circle")
+    assert _tick_map(svg, "x")(float(dot.get("cx"))) == pytest.approx(0, abs=0.01)
+    empty = tmp_path / "empty.svg"
+    charts.save_histogram({"a": np.array([np.nan])}, empty, "v", 10)
+    counts = [
+        _floats(t.text)
+        for t in _svg(empty).iter(f"{SVG}text")
+        if t.get("text-anchor") == "end" and t.get("font-size") == TICK_FONT
+    ]
+    assert min(counts) == 0 and max(counts) == 1 and all(c == int(c) for c in counts)

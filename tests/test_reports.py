@@ -252,3 +252,23 @@ def test_small_multiples_lay_out_a_panel_per_family(tmp_path):
     assert len(rows) == 3 and len(list(narrow.iter(f"{tag}polyline"))) == 10
     with pytest.raises(ValueError, match="panel 'bad': every series needs 3 values"):
         builder.panels("x", {"bad": ([0, 1, 2], {"a": [1, 2]}, "px")}, ylabel="y")
+
+
+def test_an_animation_takes_frames_of_mixed_shapes_and_types(tmp_path):
+    """Review of #24: each frame is converted on its own (a uint8 frame stays 0..255, a float
+    one is scaled by vrange), (H, W, 1) is grey, and a frame of another size is resized."""
+    from PIL import Image, ImageSequence
+
+    from kinterp.reporting.imaging import save_gif
+
+    frames = [
+        np.full((28, 28), 0.5),
+        np.full((28, 28, 1), 1.0),
+        np.full((28, 28), 128, dtype=np.uint8),
+        np.full((14, 14), 0.25),
+    ]
+    save_gif(frames, tmp_path / "mixed.gif")
+    with Image.open(tmp_path / "mixed.gif") as gif:
+        shown = [np.asarray(f.convert("L")) for f in ImageSequence.Iterator(gif)]
+    assert [s.shape for s in shown] == [(196, 196)] * 4
+    assert [int(np.median(s)) for s in shown] == [128, 255, 128, 64]

@@ -18,6 +18,7 @@ from kinterp.reporting.svgplot import (
     finite_runs,
     points_text,
     series_style,
+    slanted,
     slanted_height,
     stroke,
     text_width,
@@ -25,6 +26,7 @@ from kinterp.reporting.svgplot import (
 )
 
 WIDTH, WIDE_WIDTH, HEIGHT = 640, 960, 380
+PLOT_HEIGHT = 334  # the frame's height: HEIGHT in all with numeric x ticks and no legend
 FONT_SIZE = 11
 MARKERS_UP_TO = 60  # points of a series drawn with a dot each; more are a plain line
 
@@ -49,9 +51,13 @@ def _single(
     last_x_label = x.ticks()[-1][1] if categories is None and x.ticks() else ""
     right = 10 + text_width(last_x_label, tick) / 2
     top = 8 + legend.height(width - 16)
-    labels_height = tick if categories is None else slanted_height(categories, tick)
-    height = HEIGHT + (0 if categories is None else max(0.0, labels_height - 40))
+    labels_height = tick
+    if categories is not None:
+        labels = slanted(categories, tick)
+        labels_height = slanted_height(labels, tick)
+        left = max(left, slanted_height(labels[:1], tick) + 8)  # the first label reaches left
     bottom = 4 + labels_height + 6 + FONT_SIZE + 8
+    height = top + PLOT_HEIGHT + bottom  # a long legend or long labels make the picture taller
     canvas = Canvas(width, int(height))
     frame = Frame(left, top, width - left - right, height - top - bottom, x, y)
     legend.draw(canvas, 8, 6, width - 16)
@@ -60,19 +66,23 @@ def _single(
 
 
 def _draw_line(canvas: Canvas, frame: Frame, xs, ys, index: int, markers: bool, clip: str):
+    """One series as lines broken at gaps, with a dot per point when ``markers`` (and the
+    series is short), and always a dot for a point standing alone."""
     style = series_style(index)
-    pixels_x, pixels_y = frame.xs(xs), frame.ys(ys)
-    for run_x, run_y in finite_runs(pixels_x, pixels_y):
+    runs = finite_runs(frame.xs(xs), frame.ys(ys))
+    for run_x, run_y in runs:
         thin_x, thin_y = thinned(run_x, run_y)
         canvas.parts.append(
             f'<polyline points="{points_text(thin_x, thin_y)}" {stroke(style)} {clip}/>'
         )
-    if markers and len(pixels_x) <= MARKERS_UP_TO:
-        dots = "".join(
-            f'<circle cx="{px:.1f}" cy="{py:.1f}" r="2.2"/>'
-            for px, py in zip(pixels_x.tolist(), pixels_y.tolist(), strict=True)
-            if np.isfinite(px) and np.isfinite(py)
-        )
+    if not (markers and len(xs) <= MARKERS_UP_TO):
+        runs = [run for run in runs if len(run[0]) == 1]
+    dots = "".join(
+        f'<circle cx="{px:.1f}" cy="{py:.1f}" r="2.2"/>'
+        for run_x, run_y in runs
+        for px, py in zip(run_x.tolist(), run_y.tolist(), strict=True)
+    )
+    if dots:
         canvas.parts.append(f'<g fill="{style["color"]}" {clip}>{dots}</g>')
 
 
@@ -89,7 +99,8 @@ def save_line_plot(
     values are marked with a dot each."""
     xs = [np.asarray(range(len(v)) if x is None else x, "float64") for v in series.values()]
     ys = [np.asarray(v, dtype="float64") for v in series.values()]
-    x_axis, y_axis = Axis.fit(_values(xs), logx), Axis.fit(_values(ys), logy)
+    x_axis = Axis.fit(_values(xs), logx, integer=x is None)  # an index: whole steps
+    y_axis = Axis.fit(_values(ys), logy)
     width = WIDE_WIDTH if len(series) > 6 else WIDTH
     canvas, frame = _single(width, x_axis, y_axis, xlabel, ylabel, Legend(list(series)))
     clip = canvas.clip(frame)
@@ -188,9 +199,10 @@ def save_histogram(
     edges = _bin_edges(joined, bins)
     counts = [np.histogram(values, bins=edges)[0].astype("float64") for values in finite]
     x_axis = Axis.fit(edges, margin=0.02)
-    y_axis = Axis.fit(_values(counts), log=logy, zero=True)
+    y_axis = Axis.fit(_values(counts), log=logy, zero=True, integer=True)
     names = list(groups) if any(groups) else []
-    canvas, frame = _single(WIDTH, x_axis, y_axis, xlabel, "count", Legend(names, "patch"))
+    width = WIDE_WIDTH if len(groups) > 6 else WIDTH
+    canvas, frame = _single(width, x_axis, y_axis, xlabel, "count", Legend(names, "patch"))
     clip = canvas.clip(frame)
     opacity = 0.85 if len(groups) == 1 else 0.5
     base = frame.top + frame.height

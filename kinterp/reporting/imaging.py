@@ -96,6 +96,24 @@ GIF_SIDE = 196
 """An animation's shorter side is scaled up to at least this many pixels."""
 
 
+def _film(frames: list[np.ndarray], vrange) -> np.ndarray:
+    """Frames as uint8 pixels of one shape (N, H, W) or (N, H, W, 3): each converted on its
+    own (its own dtype), grey ones made RGB if any is in colour, every frame resized (nearest)
+    to the first one's size."""
+    pictures = [to_pixels(np.asarray(frame)[None], "gray", vrange)[0] for frame in frames]
+    if any(p.ndim == 3 for p in pictures):
+        pictures = [p if p.ndim == 3 else np.repeat(p[..., None], 3, axis=2) for p in pictures]
+    height, width = pictures[0].shape[:2]
+    return np.stack(
+        [
+            p
+            if p.shape[:2] == (height, width)
+            else np.asarray(Image.fromarray(p).resize((width, height), Image.Resampling.NEAREST))
+            for p in pictures
+        ]
+    )
+
+
 def _paletted(pixels: np.ndarray) -> list[Image.Image]:
     """RGB frames (N, H, W, 3) as palette images sharing one palette: the film's own colours
     when there are at most 256 (it plays back exactly), else a fast octree's 256 (70x quicker
@@ -121,7 +139,7 @@ def save_gif(frames: list[np.ndarray], path: Path, vrange=(0.0, 1.0), ms: int = 
     """Write an animated GIF that loops over ``frames``, each scaled up by a whole factor
     (nearest neighbour, so pixels stay sharp) until its shorter side reaches GIF_SIDE: a
     28x28 map plays at 196x196, not as a thumbnail."""
-    pixels = to_pixels(np.stack([np.asarray(frame) for frame in frames]), "gray", vrange)
+    pixels = _film(frames, vrange)
     height, width = pixels.shape[1:3]
     scale = max(1, -(-GIF_SIDE // min(height, width)))
     size = (width * scale, height * scale)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from xml.sax.saxutils import escape, quoteattr
@@ -41,9 +42,37 @@ def series_style(index: int) -> dict[str, str]:
     }
 
 
+NARROW_CHARACTERS = frozenset(" il.,:;'|!()[]/\\-")
+WIDE_CHARACTERS = frozenset("MWmw@%#&+<=>^~{}\u2212\u2026")
+
+
+def _character_width(character: str) -> float:
+    """A character's width in em, rounded up from DejaVu Sans (the widest common sans)."""
+    if character in NARROW_CHARACTERS:
+        return 0.42
+    if character in WIDE_CHARACTERS or unicodedata.east_asian_width(character) in "WF":
+        return 1.0
+    if character.isupper() or character.isdigit():
+        return 0.8
+    return 0.64
+
+
 def text_width(text: str, size: float) -> float:
     """An upper estimate of ``text``'s width in pixels at font ``size`` (sans-serif)."""
-    return 0.62 * size * len(text)
+    return size * sum(_character_width(c) for c in text)
+
+
+def shortened(text: str, width: float, size: float) -> str:
+    """``text``, cut and ended with an ellipsis where it would be wider than ``width``."""
+    if text_width(text, size) <= width:
+        return text
+    room = width - text_width("\u2026", size)
+    kept = ""
+    for character in text:
+        if text_width(kept + character, size) > room:
+            break
+        kept += character
+    return kept.rstrip() + "\u2026"
 
 
 def _number(value: float) -> str:
@@ -57,6 +86,7 @@ class Axis:
     low: float
     high: float
     log: bool = False
+    integer: bool = False  # whole-number ticks only (an index, counts)
 
     @classmethod
     def fit(
@@ -66,9 +96,11 @@ class Axis:
         margin: float = MARGIN,
         zero: bool = False,
         limits: tuple[float, float] | None = None,
+        integer: bool = False,
     ) -> Axis:
         """The range of the finite ``values`` (positive ones on a log axis), widened by
-        ``margin`` at each end; ``zero`` makes it start at 0 (bars, counts); ``limits`` fixes it."""
+        ``margin`` at each end; ``zero`` makes it start at 0 (bars, counts); ``limits`` fixes
+        it; ``integer`` keeps its ticks on whole numbers."""
         if limits is not None:
             return cls(float(limits[0]), float(limits[1]), log)
         values = np.asarray(values, dtype="float64").ravel()
@@ -81,6 +113,8 @@ class Axis:
             low, high = float(values.min()), float(values.max())
         if zero and not log:
             low, high = min(low, 0.0), max(high, 0.0)
+            if low == high:  # nothing but zeros: a count axis from 0 to 1
+                return cls(0.0, 1.0, False, integer)
         flat_pad = 0.5 if (log or low == 0) else abs(low) * 0.1
         pad = flat_pad if high == low else (high - low) * margin
         low = low if (zero and not log and low == 0) else low - pad
@@ -89,7 +123,7 @@ class Axis:
             low, high = low - 0.5 - abs(low) * 0.1, high + 0.5 + abs(high) * 0.1
         if log:
             return cls(10 ** max(low, -300.0), 10 ** min(high, 300.0), True)
-        return cls(low, high, False)
+        return cls(low, high, False, integer)
 
     def position(self, values, start: float, end: float) -> np.ndarray:
         """Pixel positions of ``values`` on an axis drawn from ``start`` to ``end``."""
@@ -114,6 +148,10 @@ class Axis:
         raw = (self.high - self.low) / target
         magnitude = 10 ** math.floor(math.log10(raw))
         step = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw * 0.999)
+        if self.integer and step < 1:
+            step = 1.0
+        elif self.integer and step == 2.5:
+            step = 2.0
         last_digit = math.floor(math.log10(step) + 1e-9)  # the step's last significant digit
         if round(step / 10**last_digit, 6) % 1:
             last_digit -= 1  # a step of 2.5, 0.25, ...
@@ -247,13 +285,13 @@ def draw_axes(
         canvas.line(frame.left - TICK, y, frame.left, y, INK)
         canvas.text(frame.left - TICK - 2, y + tick_size * 0.35, label, tick_size, "end")
     if categories is None:
-        for value, label in frame.x.ticks():
+        for value, label in _spaced(frame.x.ticks(), frame.width, tick_size):
             x = float(frame.xs(value))
             canvas.line(x, frame.top, x, bottom, GRID)
             canvas.line(x, bottom, x, bottom + TICK, INK)
             canvas.text(x, bottom + TICK + tick_size, label, tick_size)
     else:
-        for position, label in enumerate(categories):
+        for position, label in enumerate(slanted(categories, tick_size)):
             x = float(frame.xs(position))
             canvas.line(x, bottom, x, bottom + TICK, INK)
             canvas.text(x + 3, bottom + TICK + tick_size * 0.8, label, tick_size, "end", -45)
@@ -263,17 +301,38 @@ def draw_axes(
     )
     under = bottom + TICK + tick_size + 4 + size
     if categories is not None:
-        under = bottom + TICK + slanted_height(categories, tick_size) + 4 + size
-    canvas.text(frame.left + frame.width / 2, under, xlabel, size)
+        under = bottom + TICK + slanted_height(slanted(categories, tick_size), tick_size) + 4 + size
+    middle = frame.left + frame.width / 2
+    canvas.text(middle, under, shortened(xlabel, frame.width, size), size)
     left = frame.left - TICK - 4 - frame.y.label_width(tick_size) - 4
+    ylabel = shortened(ylabel, frame.height, size)
     canvas.text(left, frame.top + frame.height / 2, ylabel, size, rotate=-90)
     if title:
-        canvas.text(frame.left + frame.width / 2, frame.top - 5, title, size, bold=True)
+        title = shortened(title, frame.width, size)
+        canvas.text(middle, frame.top - 5, title, size, bold=True)
+
+
+def _spaced(ticks: list[tuple[float, str]], width: float, size: float):
+    """Every other tick, again and again, until the labels fit side by side in ``width``."""
+    while len(ticks) > 2 and sum(text_width(t, size) + 8 for _, t in ticks) > width:
+        ticks = ticks[::2]
+    return ticks
+
+
+SLANTED_WIDTH = 150  # pixels a slanted category label may take before it is shortened
+
+
+def slanted(labels: list[str], size: float) -> list[str]:
+    """Category labels as drawn at 45 degrees: long ones shortened."""
+    return [shortened(label, SLANTED_WIDTH, size) for label in labels]
 
 
 def slanted_height(labels: list[str], size: float) -> float:
-    """The height taken by ``labels`` drawn at 45 degrees."""
+    """The height (and reach to the left of its tick) of ``labels`` drawn at 45 degrees."""
     return max((text_width(label, size) for label in labels), default=0.0) * 0.71 + size
+
+
+LEGEND_TEXT = 260  # pixels a legend entry's name may take before it is shortened
 
 
 @dataclass(frozen=True)
@@ -285,12 +344,15 @@ class Legend:
     size: float = 10
     row_height: float = 15
 
+    def label(self, index: int) -> str:
+        return shortened(self.names[index], LEGEND_TEXT, self.size)
+
     def rows(self, width: float) -> list[list[tuple[int, float]]]:
         """Entries (index, x offset) in rows that fit ``width``."""
         rows: list[list[tuple[int, float]]] = [[]]
         x = 0.0
-        for index, name in enumerate(self.names):
-            entry = 26 + text_width(name, self.size) + 12
+        for index in range(len(self.names)):
+            entry = 26 + text_width(self.label(index), self.size) + 12
             if rows[-1] and x + entry > width:
                 rows.append([])
                 x = 0.0
@@ -321,7 +383,7 @@ class Legend:
                     )
                 else:
                     canvas.line(x, y, x + 22, y, stroke(style, 2))
-                canvas.text(x + 26, y + self.size * 0.35, self.names[index], self.size, "start")
+                canvas.text(x + 26, y + self.size * 0.35, self.label(index), self.size, "start")
 
 
 def stroke(style: dict[str, str], width: float = 1.4) -> str:
