@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
+from scipy import ndimage
 
 from kinterp.hookspecs import hookimpl
 
@@ -96,9 +97,18 @@ class Digits:
 
     @property
     def stroke(self) -> np.ndarray:
-        """(N, H, W) True on each image's ink: pixels more than 0.1 from its background in
-        some channel (what the ink box is measured from)."""
-        return ink_mask(self.images, self.background)
+        """(N, H, W) True on each image's ink, faint edges included: the pixels of the ink
+        mask (more than 0.1 from the background, what the ink box is measured from) and every
+        pixel joined to them through pixels at least FAINT_INK of the image's contrast from
+        its background (hysteresis, as Canny's edges): a stroke's anti-aliased rim is ink, a
+        stray faint pixel away from the digit is not."""
+        distance = np.abs(self.images - self.background).max(axis=-1)
+        contrast = distance.reshape(len(distance), -1).max(axis=1, initial=0.0)
+        faint = distance > np.maximum(FAINT_INK * contrast, MIN_FAINT_INK)[:, None, None]
+        within_an_image = np.zeros((3, 3, 3), bool)
+        within_an_image[1] = True  # 8-connected in the plane, never across images
+        strong = distance > INK_DISTANCE
+        return ndimage.binary_propagation(strong, structure=within_an_image, mask=faint | strong)
 
     def take(self, index: np.ndarray) -> Digits:
         """The same measurements for a subset of the images."""
@@ -114,10 +124,15 @@ class Digits:
         )
 
 
+INK_DISTANCE = 0.1  # from the background, in some channel: certainly ink
+FAINT_INK = 0.03  # of an image's contrast: ink when joined to certain ink (a stroke's rim)
+MIN_FAINT_INK = 2 / 255  # and at least two grey levels, whatever the contrast
+
+
 def ink_mask(images: np.ndarray, background: np.ndarray) -> np.ndarray:
-    """(N, H, W) True where a pixel is more than 0.1 from its image's background colour in
-    some channel."""
-    return np.abs(images - background).max(axis=-1) > 0.1
+    """(N, H, W) True where a pixel is more than INK_DISTANCE from its image's background
+    colour in some channel."""
+    return np.abs(images - background).max(axis=-1) > INK_DISTANCE
 
 
 def _first(mask: np.ndarray) -> np.ndarray:
@@ -232,9 +247,9 @@ def noise(d: Digits, sigma: float) -> np.ndarray:
 
 
 def bgnoise(d: Digits, amount: float) -> np.ndarray:
-    """Blend the background (every pixel but the ink, :attr:`Digits.stroke`) towards uniform
-    random noise by ``amount`` (1: a scrambled background); the ink pixels stay exactly as
-    they are. Per channel, so an RGB background gets coloured noise."""
+    """Blend the background (every pixel but the ink, :attr:`Digits.stroke`, faint rims
+    included) towards uniform random noise by ``amount`` (1: a scrambled background); the ink
+    pixels stay exactly as they are. Per channel, so an RGB background gets coloured noise."""
     scrambled = (1 - amount) * d.images + amount * d.uniform
     return np.where(d.stroke[..., None], d.images, np.clip(scrambled, 0.0, 1.0))
 
