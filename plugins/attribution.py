@@ -14,11 +14,13 @@ stages evenly spaced through its weighted layers, the top one first and the last
 every layer, so its cost does not grow with depth. Score-CAM switches to Faster Score-CAM by
 itself on a layer with more than ``--score-cam-fast-above`` (128) channels, and its batch
 sizes come from the memory estimate; the report's ``score_cam`` and ``sanity_stages``
-metrics record both choices. The deletion curve blacks out the most-attributed pixels first and
-follows the confidence in the predicted class: the faster it falls, the better the map finds
-the evidence (lower area under the curve), next to a random deletion order and an
-input-intensity order (brightest pixels first: on black-background digits any map that ranks
-ink first beats random, so intensity is the baseline a map must beat to show more than ink).
+metrics record both choices. The other methods explain as many images a call as a backward
+pass through every layer fits under ``--memory-limit`` (``gradient_batch``). The deletion
+curve blacks out the most-attributed pixels first and follows the confidence in the
+predicted class: the faster it falls, the better the map finds the evidence (lower area under
+the curve), next to a random deletion order and an input-intensity order (brightest pixels
+first: on black-background digits any map that ranks ink first beats random, so intensity is
+the baseline a map must beat to show more than ink).
 Insertion curves (the same orders, pixels shown on a black image) sit beside them.
 
 The verdict names the best map only among the methods that pass the sanity check (lowest
@@ -66,6 +68,7 @@ PREDICT_BATCH = 256  # rows per Score-CAM predict call, fewer when the memory es
 SCORE_CAM_FAST_ABOVE = 128  # channels; MobileNetV2's last conv layer has 1,280
 SANITY_STAGES = 8  # cascade stages at most: MobileNetV2 has 105 weighted layers
 MASK_COPIES = 4  # Score-CAM's masked inputs: tiled images, tiled masks, their product, a tensor
+MEMORY_FIX = "pass a larger --memory-limit or free some memory"
 LOGITS = {"softmax": "the output before its softmax", "sigmoid": "the output before its sigmoid"}
 
 
@@ -133,6 +136,15 @@ class AttributionParams:
     deletion_steps: int = field(
         default=20,
         metadata={"help": "Steps of the deletion curve from 0 to 100%.", "min": 2, "max": 100},
+    )
+    memory_limit: int = field(
+        default=0,
+        metadata={
+            "help": "Memory (MB) one explanation call may use (the images of a call are "
+            "chosen to fit); 0: half of the available memory.",
+            "min": 0,
+            "max": 10_000_000,
+        },
     )
 
 
@@ -321,7 +333,7 @@ def plan_score_cam(
     from kinterp.toolkit import Budget, budget, fitting_batch
 
     plan = score_cam_variant(cam, params)
-    whole = budget()
+    whole = budget(params.memory_limit, "--memory-limit")
     half = Budget(whole.bytes // 2, f"for Score-CAM's masked images (half of {whole.source})")
     batch = fitting_batch(model, PREDICT_BATCH, Budget(whole.bytes - half.bytes, whole.source))
     pixels = int(np.prod(model.require_image()))
@@ -345,16 +357,20 @@ def attribution_maps(
     cam: CamLayer | None,
     params: AttributionParams,
     plan: ScoreCamPlan | None = None,
+    rows: int | None = None,
 ) -> np.ndarray:
     """(N, H, W) maps in [0, 1] of ``method`` for each input's class (image geometry of H, W).
 
     ``model`` is the Keras model tf-keras-vis reads (the flattened logits view or its working
     copy); ``cam`` the CAM methods' layer; ``plan`` how Score-CAM runs (default: the variant
-    ``params`` choose: the faster variant one image per call, full Score-CAM all at once).
+    ``params`` choose: the faster variant one image per call, full Score-CAM all at once);
+    ``rows`` the most inputs of one call of the other methods (default: all of them).
     """
     if method == "scorecam" and cam is not None:
         plan = plan or score_cam_variant(cam, params)
-    step = (plan.images_per_call if method == "scorecam" and plan else None) or len(inputs)
+        step = plan.images_per_call or len(inputs)
+    else:
+        step = rows or len(inputs)
     maps = [
         explain_once(model, method, inputs[i : i + step], classes[i : i + step], cam, params, plan)
         for i in range(0, len(inputs), step)
@@ -443,8 +459,11 @@ class Attribution(kinterp.Technique):
 
     def run(self, ctx: kinterp.RunContext, params: AttributionParams) -> None:
         """Explain N examples per class with every method, then check the maps two ways."""
+        from kinterp.toolkit import budget, gradient_rows
+
         model = ctx.model
         shape = model.require_image()
+        rows = gradient_rows(model, budget(params.memory_limit, "--memory-limit"), MEMORY_FIX)
         methods = choose_methods(params.methods, model.info)
         layer = choose_layer(model, params.layer, methods)
         inputs, labels = ctx.data().test(per_class=params.per_class)
@@ -465,7 +484,7 @@ class Attribution(kinterp.Technique):
         with ctx.progress(steps, f"attribution: {len(methods)} methods") as bar:
 
             def explain(method: str) -> np.ndarray:
-                maps = attribution_maps(work, method, inputs, predicted, cam, params, plan)
+                maps = attribution_maps(work, method, inputs, predicted, cam, params, plan, rows)
                 bar.advance()
                 return to_map_shape(maps, shape)
 
@@ -482,6 +501,7 @@ class Attribution(kinterp.Technique):
         )
         write_metrics(ctx.report, aucs, correlations)
         write_plan(ctx.report, plan, cam, layers, stages if params.sanity else None)
+        ctx.report.metric("gradient_batch", min(rows, len(inputs)))
 
 
 def choose_methods(requested: list[str] | None, info: kinterp.ModelInfo) -> list[str]:

@@ -17,6 +17,7 @@ from kinterp_plugins.attribution import (
     SANITY_PASS,
     AttributionParams,
     attribution_maps,
+    cam_layer,
     choose_best,
     deleted,
     deletion_curves,
@@ -124,6 +125,47 @@ def test_saliency_maps_of_a_randomised_copy_differ(digits) -> None:
     keras.utils.set_random_seed(1)
     work.set_weights(keras.models.clone_model(work).get_weights())
     assert rank_correlation(trained, saliency()).mean() < 0.9
+
+
+@pytest.mark.filterwarnings("ignore:The structure of `inputs`")
+def test_calls_sized_to_memory_give_the_maps_of_one_call(digits) -> None:
+    """Saliency and Grad-CAM over 10 images in calls of 3 equal tf-keras-vis's maps of all 10
+    in one call (its maps are normalised image by image)."""
+    from tf_keras_vis.gradcam import Gradcam
+    from tf_keras_vis.saliency import Saliency
+    from tf_keras_vis.utils.scores import CategoricalScore
+
+    model = kinterp.load_model("mnist-cnn")
+    x = model.to_input(digits[0][:10])
+    predicted = model.classify(x).top1
+    work = working_copy(model.logits_model)
+    cam = cam_layer(model, "conv2")
+    score = CategoricalScore([int(c) for c in predicted])
+    whole = Saliency(work, model_modifier=None)(score, x, keepdims=True)
+    chunked = attribution_maps(work, "saliency", x, predicted, None, AttributionParams(), rows=3)
+    np.testing.assert_allclose(chunked, whole, atol=1e-6)
+    whole = Gradcam(work, model_modifier=None)(
+        score, x, penultimate_layer=cam.keras_name, seek_penultimate_conv_layer=False
+    )
+    chunked = attribution_maps(work, "gradcam", x, predicted, cam, AttributionParams(), rows=3)
+    np.testing.assert_allclose(chunked, whole, atol=1e-5)
+
+
+def test_a_memory_limit_splits_the_work_without_changing_the_answer(runner, tmp_path) -> None:
+    """--memory-limit 2 fits two of mnist-cnn's backward passes (about 1.0 MB an image) a
+    call: 10 images in 5 calls, with the deletion scores of one call of all 10."""
+    extra = [*QUICK, "--methods", "saliency,gradcam", "--no-sanity"]
+    whole, _ = run_cli(runner, "mnist-cnn", tmp_path / "whole", *extra)
+    split, _ = run_cli(runner, "mnist-cnn", tmp_path / "split", *extra, "--memory-limit", "2")
+    assert whole["metrics"]["gradient_batch"] == 10 and split["metrics"]["gradient_batch"] == 2
+    for method, auc in whole["metrics"]["deletion_auc"].items():
+        assert split["metrics"]["deletion_auc"][method] == pytest.approx(auc, abs=1e-6), method
+
+
+def test_a_memory_limit_too_small_for_one_image_is_refused(runner, tmp_path) -> None:
+    message = refused(runner, "mnist-rgb-cnn", tmp_path / "out", "--memory-limit", "1")
+    assert "input gradient of one image of mnist-rgb-cnn" in message
+    assert "--memory-limit" in message
 
 
 def test_the_verdict_names_only_a_method_that_passes_the_sanity_check(cnn_run) -> None:
@@ -305,6 +347,7 @@ def test_module_import_stays_tensorflow_free() -> None:
 
 
 BOUNDS = {
+    "memory_limit": (0, 10_000_000),
     "per_class": (1, 50),
     "smooth_samples": (1, 256),
     "score_cam_channels": (1, 4096),

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from kinterp.toolkit.attacks import ATTACKS, PGD, attack_batch, fgsm
     from kinterp.toolkit.evolve import breeding_bytes, next_generation
     from kinterp.toolkit.mnistc import SUITES
-    from kinterp.toolkit.optimize.memory import Budget, budget, fitting_batch
+    from kinterp.toolkit.optimize.memory import Budget, budget, fitting_batch, gradient_rows
     from kinterp.toolkit.perturb import (
         FAMILIES,
         AttackTarget,
@@ -38,6 +38,7 @@ _LAZY = {
     "Budget": "kinterp.toolkit.optimize.memory",
     "budget": "kinterp.toolkit.optimize.memory",
     "fitting_batch": "kinterp.toolkit.optimize.memory",
+    "gradient_rows": "kinterp.toolkit.optimize.memory",
     "Digits": "kinterp.toolkit.perturb",
     "FAMILIES": "kinterp.toolkit.perturb",
     "SUITES": "kinterp.toolkit.mnistc",
@@ -65,6 +66,7 @@ __all__ = [
     "budget",
     "fgsm",
     "fitting_batch",
+    "gradient_rows",
     "next_generation",
     "pixel_histogram",
     "stamp",

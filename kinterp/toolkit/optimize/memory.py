@@ -148,3 +148,14 @@ def fitting_batch(model: LoadedModel, requested: int, room: Budget) -> int:
     per_row = forward_bytes_per_row(model)
     most = room.rows(per_row, f"classifying one image with {model.info.name}", "free some memory")
     return max(1, min(requested, most))
+
+
+def gradient_rows(model: LoadedModel, room: Budget, fix: str) -> int:
+    """How many inputs one input-gradient call (a forward and a backward pass through every
+    layer, as attribution methods make) may take under ``room`` (at least one).
+
+    Raises:
+        KinterpError: not even one input fits, with the numbers and ``fix``.
+    """
+    what = f"the input gradient of one image of {model.info.name}"
+    return room.rows(bytes_per_row(model, None, 0), what, fix)
