@@ -362,3 +362,21 @@ def test_whole_number_axes_empty_counts_and_lone_points(tmp_path):
         if t.get("text-anchor") == "end" and t.get("font-size") == TICK_FONT
     ]
     assert min(counts) == 0 and max(counts) == 1 and all(c == int(c) for c in counts)
+
+
+def test_legend_patches_look_like_what_they_name(tmp_path):
+    """Each legend patch has its group's colour and opacity (bars solid, overlaid
+    histograms half transparent)."""
+    rng = np.random.default_rng(4)
+    hist, bars = tmp_path / "hist.svg", tmp_path / "bars.svg"
+    charts.save_histogram({"a": rng.normal(size=50), "b": rng.normal(size=50)}, hist, "v", 8)
+    charts.save_bar_plot({"a": [1.0, 2.0], "b": [2.0, 1.0]}, ["x", "y"], bars, "c", "v")
+    areas = [(p.get("fill"), p.get("fill-opacity")) for p in _svg(hist).iter(f"{SVG}path")]
+    solid = [(g.get("fill"), "1.0") for g in _svg(bars).iter(f"{SVG}g") if g.get("fill")]
+    for path, marks in ((hist, areas), (bars, solid)):
+        patches = [
+            (r.get("fill"), r.get("fill-opacity"))
+            for r in _svg(path).iter(f"{SVG}rect")
+            if r.get("fill-opacity") is not None
+        ]
+        assert patches == marks, path

@@ -202,9 +202,10 @@ def save_histogram(
     y_axis = Axis.fit(_values(counts), log=logy, zero=True, integer=True)
     names = list(groups) if any(groups) else []
     width = WIDE_WIDTH if len(groups) > 6 else WIDTH
-    canvas, frame = _single(width, x_axis, y_axis, xlabel, "count", Legend(names, "patch"))
-    clip = canvas.clip(frame)
     opacity = 0.85 if len(groups) == 1 else 0.5
+    legend = Legend(names, "patch", opacity)
+    canvas, frame = _single(width, x_axis, y_axis, xlabel, "count", legend)
+    clip = canvas.clip(frame)
     base = frame.top + frame.height
     xs = frame.xs(edges)
     for index, heights in enumerate(counts):

@@ -341,6 +341,7 @@ class Legend:
 
     names: list[str]
     mark: str = "line"  # "line", "patch" or "point"
+    opacity: float = 1.0  # a patch's, as the bars or areas it stands for
     size: float = 10
     row_height: float = 15
 
@@ -374,7 +375,7 @@ class Legend:
                 if self.mark == "patch":
                     canvas.parts.append(
                         f'<rect x="{_number(x + 4)}" y="{_number(y - 5)}" width="14" height="10" '
-                        f'fill="{style["color"]}" fill-opacity="0.7"/>'
+                        f'fill="{style["color"]}" fill-opacity="{self.opacity}"/>'
                     )
                 elif self.mark == "point":
                     canvas.parts.append(
