@@ -333,6 +333,8 @@ def slanted_height(labels: list[str], size: float) -> float:
 
 
 LEGEND_TEXT = 260  # pixels a legend entry's name may take before it is shortened
+LEGEND_MOST = len(PALETTE) * len(DASHES)  # 80 series named; past that styles repeat
+MORE = -1  # the legend entry that counts the series left out
 
 
 @dataclass(frozen=True)
@@ -346,13 +348,23 @@ class Legend:
     row_height: float = 15
 
     def label(self, index: int) -> str:
+        """Entry ``index``'s text; MORE (-1) is the note of the series left out."""
+        if index == MORE:
+            hidden = len(self.names) - LEGEND_MOST
+            return f"and {hidden:,} more (colours and dashes repeat after {LEGEND_MOST})"
         return shortened(self.names[index], LEGEND_TEXT, self.size)
+
+    def entries(self) -> list[int]:
+        """The entries shown: every series up to LEGEND_MOST, then a note of the rest."""
+        if len(self.names) <= LEGEND_MOST:
+            return list(range(len(self.names)))
+        return [*range(LEGEND_MOST), MORE]
 
     def rows(self, width: float) -> list[list[tuple[int, float]]]:
         """Entries (index, x offset) in rows that fit ``width``."""
         rows: list[list[tuple[int, float]]] = [[]]
         x = 0.0
-        for index in range(len(self.names)):
+        for index in self.entries():
             entry = 26 + text_width(self.label(index), self.size) + 12
             if rows[-1] and x + entry > width:
                 rows.append([])
@@ -372,6 +384,10 @@ class Legend:
             for index, x in entries:
                 x += left
                 style = series_style(index)
+                baseline = y + self.size * 0.35
+                if index == MORE:  # a note, no sample
+                    canvas.text(x, baseline, self.label(index), self.size, "start")
+                    continue
                 if self.mark == "patch":
                     canvas.parts.append(
                         f'<rect x="{_number(x + 4)}" y="{_number(y - 5)}" width="14" height="10" '
@@ -384,7 +400,7 @@ class Legend:
                     )
                 else:
                     canvas.line(x, y, x + 22, y, stroke(style, 2))
-                canvas.text(x + 26, y + self.size * 0.35, self.label(index), self.size, "start")
+                canvas.text(x + 26, baseline, self.label(index), self.size, "start")
 
 
 def stroke(style: dict[str, str], width: float = 1.4) -> str:
