@@ -14,8 +14,9 @@ stages evenly spaced through its weighted layers, the top one first and the last
 every layer, so its cost does not grow with depth. Score-CAM switches to Faster Score-CAM by
 itself on a layer with more than ``--score-cam-fast-above`` (128) channels, and its batch
 sizes come from the memory estimate; the report's ``score_cam`` and ``sanity_stages``
-metrics record both choices. The other methods explain as many images a call as a backward
-pass through every layer fits under ``--memory-limit`` (``gradient_batch``). The deletion
+metrics record both choices. Saliency and the other CAM methods explain as many images a
+call as a backward pass through every layer fits under ``--memory-limit`` (``gradient_batch``);
+SmoothGrad takes them all in one call (its noise is drawn per call). The deletion
 curve blacks out the most-attributed pixels first and follows the confidence in the
 predicted class: the faster it falls, the better the map finds the evidence (lower area under
 the curve), next to a random deletion order and an input-intensity order (brightest pixels
@@ -68,7 +69,9 @@ PREDICT_BATCH = 256  # rows per Score-CAM predict call, fewer when the memory es
 SCORE_CAM_FAST_ABOVE = 128  # channels; MobileNetV2's last conv layer has 1,280
 SANITY_STAGES = 8  # cascade stages at most: MobileNetV2 has 105 weighted layers
 MASK_COPIES = 4  # Score-CAM's masked inputs: tiled images, tiled masks, their product, a tensor
-MEMORY_FIX = "pass a larger --memory-limit or free some memory"
+MEMORY_FIX = "pass a larger --memory-limit (0: half of the available memory)"
+# Methods whose maps do not depend on which images share a call: split to fit the memory.
+SPLIT_METHODS = frozenset({"saliency", "gradcam", "gradcam++", "layercam"})
 LOGITS = {"softmax": "the output before its softmax", "sigmoid": "the output before its sigmoid"}
 
 
@@ -364,13 +367,15 @@ def attribution_maps(
     ``model`` is the Keras model tf-keras-vis reads (the flattened logits view or its working
     copy); ``cam`` the CAM methods' layer; ``plan`` how Score-CAM runs (default: the variant
     ``params`` choose: the faster variant one image per call, full Score-CAM all at once);
-    ``rows`` the most inputs of one call of the other methods (default: all of them).
+    ``rows`` the most inputs of one call of the methods in SPLIT_METHODS (default: all of
+    them). SmoothGrad always takes every input at once: tf-keras-vis draws its noise for the
+    whole call, so splitting the inputs would change the maps.
     """
     if method == "scorecam" and cam is not None:
         plan = plan or score_cam_variant(cam, params)
         step = plan.images_per_call or len(inputs)
     else:
-        step = rows or len(inputs)
+        step = (rows if method in SPLIT_METHODS else None) or len(inputs)
     maps = [
         explain_once(model, method, inputs[i : i + step], classes[i : i + step], cam, params, plan)
         for i in range(0, len(inputs), step)
@@ -463,8 +468,10 @@ class Attribution(kinterp.Technique):
 
         model = ctx.model
         shape = model.require_image()
-        rows = gradient_rows(model, budget(params.memory_limit, "--memory-limit"), MEMORY_FIX)
         methods = choose_methods(params.methods, model.info)
+        room = budget(params.memory_limit, "--memory-limit")
+        split = SPLIT_METHODS.intersection(methods)
+        rows = gradient_rows(model, room, MEMORY_FIX) if split else None
         layer = choose_layer(model, params.layer, methods)
         inputs, labels = ctx.data().test(per_class=params.per_class)
         if not len(inputs):
@@ -501,7 +508,7 @@ class Attribution(kinterp.Technique):
         )
         write_metrics(ctx.report, aucs, correlations)
         write_plan(ctx.report, plan, cam, layers, stages if params.sanity else None)
-        ctx.report.metric("gradient_batch", min(rows, len(inputs)))
+        ctx.report.metric("gradient_batch", min(rows, len(inputs)) if rows else None)
 
 
 def choose_methods(requested: list[str] | None, info: kinterp.ModelInfo) -> list[str]:

@@ -162,6 +162,21 @@ def test_a_memory_limit_splits_the_work_without_changing_the_answer(runner, tmp_
         assert split["metrics"]["deletion_auc"][method] == pytest.approx(auc, abs=1e-6), method
 
 
+def test_smoothgrad_is_never_split_its_maps_do_not_depend_on_the_memory(digits) -> None:
+    """Review: tf-keras-vis draws SmoothGrad's noise for a whole call, so calls of 3 gave other
+    maps than one call (and another deletion score and verdict under --memory-limit)."""
+    model = kinterp.load_model("mnist-cnn")
+    x = model.to_input(digits[0][:10])
+    predicted = model.classify(x).top1
+    work = working_copy(model.logits_model)
+    params = AttributionParams(smooth_samples=4)
+    maps = []
+    for rows in (None, 3):
+        np.random.seed(0)
+        maps.append(attribution_maps(work, "smoothgrad", x, predicted, None, params, rows=rows))
+    np.testing.assert_array_equal(maps[0], maps[1])
+
+
 def test_a_memory_limit_too_small_for_one_image_is_refused(runner, tmp_path) -> None:
     message = refused(runner, "mnist-rgb-cnn", tmp_path / "out", "--memory-limit", "1")
     assert "input gradient of one image of mnist-rgb-cnn" in message
@@ -320,6 +335,7 @@ def test_fast_score_cam_on_another_layer(runner, tmp_path) -> None:
     report, _ = run_cli(runner, "mnist-cnn", tmp_path, *QUICK, *extra)
     assert "layer conv1" in section(report, "Attribution maps")["text"]
     assert report["metrics"]["sanity_rank_correlation"] is None
+    assert report["metrics"]["gradient_batch"] is None  # no gradient call was made
 
 
 def test_fashion_cnn(runner, tmp_path) -> None:

@@ -15,7 +15,7 @@ LEVELS = (0, 0.1, 0.25, 0.5, 0.75, 1)
 
 def ink_of(images: np.ndarray) -> np.ndarray:
     """(N, H, W) the test's own ink mask: pixels more than 0.1 from the median of the outer
-    ring, and every pixel of the same 8-connected patch of pixels at least 3% of the image's
+    ring, and every pixel of the same 8-connected patch of pixels more than 3% of the image's
     contrast (and 2 grey levels) from it, found by labelling each image's patches."""
     from scipy import ndimage
 

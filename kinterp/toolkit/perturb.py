@@ -99,9 +99,10 @@ class Digits:
     def stroke(self) -> np.ndarray:
         """(N, H, W) True on each image's ink, faint edges included: the pixels of the ink
         mask (more than 0.1 from the background, what the ink box is measured from) and every
-        pixel joined to them through pixels at least FAINT_INK of the image's contrast from
-        its background (hysteresis, as Canny's edges): a stroke's anti-aliased rim is ink, a
-        stray faint pixel away from the digit is not."""
+        pixel joined to them through pixels more than FAINT_INK of the image's contrast (and
+        MIN_FAINT_INK) from its background (hysteresis, as Canny's edges): a stroke's
+        anti-aliased rim is ink, a stray faint pixel away from the digit is not. A digit of
+        contrast 0.1 or less has no ink."""
         distance = np.abs(self.images - self.background).max(axis=-1)
         contrast = distance.reshape(len(distance), -1).max(axis=1, initial=0.0)
         faint = distance > np.maximum(FAINT_INK * contrast, MIN_FAINT_INK)[:, None, None]
@@ -126,7 +127,7 @@ class Digits:
 
 INK_DISTANCE = 0.1  # from the background, in some channel: certainly ink
 FAINT_INK = 0.03  # of an image's contrast: ink when joined to certain ink (a stroke's rim)
-MIN_FAINT_INK = 2 / 255  # and at least two grey levels, whatever the contrast
+MIN_FAINT_INK = 2 / 255  # and more than two grey levels, whatever the contrast
 
 
 def ink_mask(images: np.ndarray, background: np.ndarray) -> np.ndarray:
