@@ -48,7 +48,7 @@ def _single(
     """A canvas with one frame laid out around its tick labels, axis labels and legend."""
     tick = FONT_SIZE - 2
     left = 8 + FONT_SIZE + 6 + y.label_width(tick) + 8
-    last_x_label = x.ticks()[-1][1] if categories is None and x.ticks() else ""
+    last_x_label = x.ticks()[-1][1] if categories is None else ""
     right = 10 + text_width(last_x_label, tick) / 2
     top = 8 + legend.height(width - 16)
     labels_height = tick
@@ -77,13 +77,9 @@ def _draw_line(canvas: Canvas, frame: Frame, xs, ys, index: int, markers: bool, 
         )
     if not (markers and len(xs) <= MARKERS_UP_TO):
         runs = [run for run in runs if len(run[0]) == 1]
-    dots = "".join(
-        f'<circle cx="{px:.1f}" cy="{py:.1f}" r="2.2"/>'
-        for run_x, run_y in runs
-        for px, py in zip(run_x.tolist(), run_y.tolist(), strict=True)
-    )
-    if dots:
-        canvas.parts.append(f'<g fill="{style["color"]}" {clip}>{dots}</g>')
+    if runs:
+        dots_x, dots_y = (np.concatenate(side) for side in zip(*runs, strict=True))
+        canvas.dots(dots_x, dots_y, style["color"], 2.2, clip)
 
 
 def save_line_plot(
@@ -239,11 +235,6 @@ def save_scatter(
     canvas, frame = _single(width, x_axis, y_axis, xlabel, ylabel, Legend(names, "point"))
     clip = canvas.clip(frame)
     for index, (xs, ys) in enumerate(groups.values()):
-        dots = "".join(
-            f'<circle cx="{px:.1f}" cy="{py:.1f}" r="3.5"/>'
-            for px, py in zip(frame.xs(xs).tolist(), frame.ys(ys).tolist(), strict=True)
-            if np.isfinite(px) and np.isfinite(py)
-        )
         colour = series_style(index)["color"]
-        canvas.parts.append(f'<g fill="{colour}" fill-opacity="0.8" {clip}>{dots}</g>')
+        canvas.dots(frame.xs(xs), frame.ys(ys), colour, 3.5, f'fill-opacity="0.8" {clip}')
     canvas.save(path)

@@ -13,6 +13,7 @@ import math
 import re
 import unicodedata
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from xml.sax.saxutils import escape, quoteattr
 
@@ -140,6 +141,10 @@ class Axis:
 
     def ticks(self) -> list[tuple[float, str]]:
         """Round-number ticks inside the range, each with its label."""
+        return self._ticks
+
+    @cached_property
+    def _ticks(self) -> list[tuple[float, str]]:  # asked for by layout, axes and labels alike
         return self._log_ticks() if self.log else self._linear_ticks()
 
     def _linear_ticks(self, target: int = 6) -> list[tuple[float, str]]:
@@ -238,6 +243,19 @@ class Canvas:
             f'<line x1="{_number(x1)}" y1="{_number(y1)}" x2="{_number(x2)}" '
             f'y2="{_number(y2)}" {style}/>'
         )
+
+    def dots(
+        self, xs: np.ndarray, ys: np.ndarray, colour: str, radius: float, extra: str = ""
+    ) -> None:
+        """A group of dots at the finite pixel points (``xs``, ``ys``); ``extra`` attributes
+        of the group (a clip path, an opacity). Nothing when no point is finite."""
+        circles = "".join(
+            f'<circle cx="{x:.1f}" cy="{y:.1f}" r="{radius}"/>'
+            for x, y in zip(np.ravel(xs).tolist(), np.ravel(ys).tolist(), strict=True)
+            if math.isfinite(x) and math.isfinite(y)
+        )
+        if circles:
+            self.parts.append(f'<g fill="{colour}" {extra}>{circles}</g>')
 
     def clip(self, frame: Frame) -> str:
         """A clip path of ``frame``'s area; returns the attribute that applies it."""

@@ -20,6 +20,7 @@ import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -95,7 +96,7 @@ class Digits:
             "float32"
         )
 
-    @property
+    @cached_property
     def stroke(self) -> np.ndarray:
         """(N, H, W) True on each image's ink, faint edges included: the pixels of the ink
         mask (more than 0.1 from the background, what the ink box is measured from) and every
