@@ -349,7 +349,7 @@ def evolve(ctx, params: FoolingParams, shape, classes, prior, batch: int) -> Evo
     targets = np.repeat(np.asarray(classes), params.count)
     groups, size = len(targets), params.population
     genomes = first_population(params, targets, shape, prior, rng)
-    start_mean = float(decode(genomes, params.encoding, shape).mean())
+    start_mean = 0.0  # generation 0's images: the first population decoded
     done = np.zeros(groups, dtype=bool)
     best_images = np.zeros((groups, *shape), dtype="float32")
     cppn_encoded = params.encoding == "cppn"
@@ -362,6 +362,8 @@ def evolve(ctx, params: FoolingParams, shape, classes, prior, batch: int) -> Evo
         for gen in range(params.generations):
             active = np.flatnonzero(~done)
             images = decode(genomes[active], params.encoding, shape)
+            if gen == 0:
+                start_mean = float(images.mean())
             flat = images.reshape(-1, *shape)
             probs = ctx.model.classify_images(flat, batch).probs
             evaluated += len(flat)
