@@ -36,7 +36,7 @@ from kinterp.serve.store import (
 from kinterp.settings.runspec import RunSpec
 from kinterp.sweeps.cluster import connect
 from kinterp.sweeps.outcome import existing
-from kinterp.sweeps.transport import Parcel, Shipper, receive_report
+from kinterp.sweeps.transport import Parcel, Shipper, received_outcome
 
 CANCEL_GRACE_S = 3.0
 """How long a running job may take to notice its cancel Event before its worker restarts."""
@@ -221,19 +221,11 @@ class Dispatcher:
     def _received(self, job_id: str, result: dict[str, Any]) -> dict[str, Any]:
         """A finished task's outcome, its report (if any) unpacked and checked under the job's
         folder; a job cancelled while it finished keeps no report."""
-        outcome = dict(result["outcome"])
-        if result.get("archive") is None:
-            return outcome
-        job = self.store.get(job_id)
-        if job is None or job.status in (CANCELLING, CANCELLED):
-            return {"status": CANCELLED, "error": "cancelled as it finished"}
-        try:
-            path = receive_report(
-                result["archive"], result["files"], self.folder(job_id), result["name"]
-            )
-        except KinterpError as exc:
-            return {"status": FAILED, "error": str(exc)}
-        return {**outcome, "report": str(path)}
+        if result.get("archive") is not None:
+            job = self.store.get(job_id)
+            if job is None or job.status in (CANCELLING, CANCELLED):
+                return {"status": CANCELLED, "error": "cancelled as it finished"}
+        return received_outcome(result, self.folder(job_id))
 
     def _finish(self, job_id: str, outcome: dict[str, Any]) -> None:
         self._where.pop(job_id, None)

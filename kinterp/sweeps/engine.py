@@ -245,19 +245,11 @@ def _record(
 def _outcome(future: Any, run: PlannedRun) -> Outcome:
     """A finished task's outcome, its report unpacked (and checked) under the run's folder;
     a task that kept raising (or killing workers), or a damaged report, is failed."""
-    from kinterp.sweeps.transport import receive_report
+    from kinterp.sweeps.transport import received_outcome
 
     if future.status != "finished":
         return Outcome("failed", error=one_line(future.exception()))
-    result = future.result()
-    outcome = Outcome(**result["outcome"])
-    if result.get("archive") is None:
-        return outcome
-    try:
-        path = receive_report(result["archive"], result["files"], run.folder, result["name"])
-    except KinterpError as exc:
-        return Outcome("failed", error=str(exc), seconds=outcome.seconds)
-    return Outcome(**{**outcome.as_dict(), "report": str(path)})
+    return Outcome(**received_outcome(future.result(), run.folder))
 
 
 def _now() -> str:

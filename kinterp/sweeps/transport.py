@@ -258,6 +258,19 @@ def receive_report(archive: bytes, sums: dict[str, str], folder: Path, name: str
         _remove(temp)
 
 
+def received_outcome(result: dict[str, Any], folder: Path) -> dict[str, Any]:
+    """A finished task's outcome (a dict), its report (if it sent one) unpacked and checked
+    under ``folder`` and named in ``report``; a damaged report makes the run failed."""
+    outcome = dict(result["outcome"])
+    if result.get("archive") is None:
+        return outcome
+    try:
+        path = receive_report(result["archive"], result["files"], folder, result["name"])
+    except KinterpError as exc:
+        return {"status": "failed", "error": str(exc), "seconds": outcome.get("seconds")}
+    return {**outcome, "report": str(path)}
+
+
 def _rename_free(temp: Path, folder: Path, name: str) -> Path:
     """Rename ``temp`` to ``folder/name``, or ``name-2``, ``name-3``, ... if taken."""
     for n in range(1, 1000):
