@@ -26,6 +26,7 @@ from kinterp.loading.models import (
     Port,
     _image_geometry,
     _kind,
+    given_input_range,
     resolve,
 )
 from kinterp.loading.modelsize import MODELS, check_parameter_memory, histories, layer_output
@@ -173,11 +174,9 @@ def _input_range(
 ) -> tuple[tuple[float, float], str] | None:
     """As :func:`kinterp.loading.models._input_range`: the option, the card, the leading
     Rescaling chain, else 0-1 (None: a Normalization, whose statistics are weights)."""
-    if options.input_range is not None:
-        return options.input_range, "--input-range"
-    if card and "input_range" in card:
-        low, high = card["input_range"]
-        return (float(low), float(high)), "model card"
+    given = given_input_range(card, options)
+    if given is not None:
+        return given
     scale, offset, used = np.ones(1), np.zeros(1), []
     current = layers[0][0]
     for name, kind, config, called in layers[1:]:

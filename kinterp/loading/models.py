@@ -837,15 +837,26 @@ def _typical_text(rows: np.ndarray) -> str:
     return f"{kind} of {len(rows):,} rows"
 
 
-def _input_range(
-    network: Any, card: dict[str, Any] | None, options: LoadOptions
-) -> tuple[tuple[float, float], str]:
-    """(low, high) and where it came from: --input-range, the card, the layers, or 0-1."""
+def given_input_range(
+    card: dict[str, Any] | None, options: LoadOptions
+) -> tuple[tuple[float, float], str] | None:
+    """The input range --input-range or else the model card gives, and which; None when
+    neither does (it is then read from the layers)."""
     if options.input_range is not None:
         return options.input_range, "--input-range"
     if card and "input_range" in card:
         low, high = card["input_range"]
         return (float(low), float(high)), "model card"
+    return None
+
+
+def _input_range(
+    network: Any, card: dict[str, Any] | None, options: LoadOptions
+) -> tuple[tuple[float, float], str]:
+    """(low, high) and where it came from: --input-range, the card, the layers, or 0-1."""
+    given = given_input_range(card, options)
+    if given is not None:
+        return given
     inferred = infer_input_range(network)
     if inferred is not None:
         return (inferred.low, inferred.high), inferred.source
